@@ -1,0 +1,132 @@
+package wire
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// Format returns the line for m, without the trailing '\n'.
+func Format(m Message) string { return string(m.Append(nil)) }
+
+// Append appends m's line (without '\n') to b. It writes what Parse reads;
+// it does not validate m, so a Message built by hand with an empty Addr
+// formats to a line that Parse refuses.
+func (m *Message) Append(b []byte) []byte {
+	switch m.Kind {
+	case KindRegister:
+		b = append(b, VerbRegister...)
+		b = appendAddr(b, m.Addr)
+		if m.Cap > 0 || m.Degree > 0 {
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Cap), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Degree), 10)
+		}
+	case KindRegistered:
+		b = append(b, VerbRegistered...)
+	case KindPeerListRequest:
+		b = append(b, VerbPeerList...)
+	case KindPeerList, KindPeerInfo:
+		info := m.Kind == KindPeerInfo
+		if info {
+			b = append(b, VerbPeerInfo...)
+		} else {
+			b = append(b, VerbPeerList...)
+		}
+		b = append(b, ':')
+		for i, p := range m.Peers {
+			if i > 0 {
+				b = append(b, ':')
+			}
+			b = AppendIP(b, p.Addr.Addr())
+			b = append(b, '#')
+			b = strconv.AppendUint(b, uint64(p.Addr.Port()), 10)
+			if info {
+				b = append(b, '#')
+				b = strconv.AppendInt(b, int64(p.Cap), 10)
+				b = append(b, '#')
+				b = strconv.AppendInt(b, int64(p.Degree), 10)
+			}
+		}
+	case KindPeerInfoRequest:
+		b = append(b, VerbPeerInfo...)
+	case KindDeadNode:
+		b = append(b, VerbDeadNode...)
+		b = appendAddr(b, m.Addr)
+		b = append(b, ':')
+		b = m.Time.Append(b)
+		b = appendAddr(b, m.From)
+		if m.Relayed {
+			b = append(b, ":"+relayedMark...)
+		}
+	case KindOK:
+		b = append(b, VerbOK...)
+		if m.Text != "" {
+			b = append(b, ':')
+			b = append(b, m.Text...)
+		}
+	case KindError:
+		b = append(b, VerbError+":"...)
+		b = append(b, m.Text...)
+	case KindConnect:
+		b = append(b, VerbConnect...)
+		b = appendAddr(b, m.Addr)
+		if m.Cap > 0 {
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Cap), 10)
+		}
+	case KindConnectAccepted:
+		b = append(b, VerbConnectAccepted...)
+		b = appendAddr(b, m.Addr)
+	case KindConnectRefused:
+		b = append(b, VerbConnectRefused+":"...)
+		b = append(b, m.Text...)
+	case KindLivenessRequest:
+		b = append(b, VerbLivenessRequest+":"...)
+		b = m.Time.Append(b)
+		b = appendAddr(b, m.Addr)
+	case KindLivenessReply:
+		b = append(b, VerbLivenessReply+":"...)
+		b = m.Time.Append(b)
+		b = appendAddr(b, m.Addr)
+		b = appendAddr(b, m.From)
+	case KindGossip:
+		b = append(b, VerbGossip...)
+		b = appendAddr(b, m.Addr)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(m.Seq), 10)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(m.Hops), 10)
+		b = append(b, ':')
+		b = m.Time.Append(b)
+		b = append(b, ':')
+		b = append(b, m.Text...)
+	default:
+		b = append(b, "error:invalid message"...)
+	}
+	return b
+}
+
+// appendAddr appends ":IP:PORT".
+func appendAddr(b []byte, a netip.AddrPort) []byte {
+	b = append(b, ':')
+	b = AppendIP(b, a.Addr())
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(a.Port()), 10)
+}
+
+// AppendIP appends ip in wire form: IPv4 dotted, IPv6 in brackets.
+func AppendIP(b []byte, ip netip.Addr) []byte {
+	if ip.Is6() && !ip.Is4In6() {
+		b = append(b, '[')
+		b = ip.AppendTo(b)
+		return append(b, ']')
+	}
+	return ip.Unmap().AppendTo(b)
+}
+
+// FormatIP returns ip in wire form: IPv4 dotted, IPv6 in brackets.
+func FormatIP(ip netip.Addr) string { return string(AppendIP(nil, ip)) }
+
+// FormatAddr returns a in wire form, IP:PORT ([IPv6]:PORT).
+func FormatAddr(a netip.AddrPort) string { return a.String() }

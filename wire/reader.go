@@ -1,0 +1,79 @@
+package wire
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// LineReader reads '\n'-terminated lines of at most a fixed length from a
+// stream. Its buffer starts small and grows only as a line needs it, so an
+// idle connection costs little; a line over the limit is discarded as it
+// streams past, never held whole.
+type LineReader struct {
+	r   *bufio.Reader
+	max int
+	buf []byte
+}
+
+// NewLineReader returns a LineReader over r that refuses lines longer than
+// max bytes (MaxLineLen when max <= 0).
+func NewLineReader(r io.Reader, max int) *LineReader {
+	if max <= 0 {
+		max = MaxLineLen
+	}
+	size := 512
+	if max < size {
+		size = max + 16 // bufio's minimum is 16
+	}
+	return &LineReader{r: bufio.NewReaderSize(r, size), max: max}
+}
+
+// ReadLine returns the next line without its "\n" (or "\r\n"). On an
+// over-long line it skips to the end of that line and returns an error
+// wrapping ErrTooLong; the reader stays usable. At the end of the stream it
+// returns io.EOF (a final unterminated line is returned first if present).
+func (lr *LineReader) ReadLine() (string, error) {
+	lr.buf = lr.buf[:0]
+	tooLong := false
+	n := 0
+	for {
+		frag, err := lr.r.ReadSlice('\n')
+		n += len(frag)
+		if !tooLong {
+			if len(lr.buf)+len(frag) > lr.max+2 { // +2 for "\r\n"
+				tooLong = true
+				lr.buf = lr.buf[:0]
+			} else {
+				lr.buf = append(lr.buf, frag...)
+			}
+		}
+		switch {
+		case err == nil:
+			if tooLong {
+				return "", fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLong, n-1, lr.max)
+			}
+			line := lr.buf[:len(lr.buf)-1]
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			if len(line) > lr.max {
+				return "", fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLong, len(line), lr.max)
+			}
+			return string(line), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if tooLong {
+				return "", fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLong, n, lr.max)
+			}
+			if len(lr.buf) > 0 {
+				return string(lr.buf), nil
+			}
+			return "", io.EOF
+		default:
+			return "", err
+		}
+	}
+}

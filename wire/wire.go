@@ -1,0 +1,570 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Hard limits. Decoders check them before they allocate.
+const (
+	// MaxLineLen is the longest line, in bytes without the '\n', that any
+	// node accepts. It fits a full peer-list reply of MaxPeersPerReply IPv6
+	// entries.
+	MaxLineLen = 16 << 10
+	// MaxPeersPerReply caps the entries of a peer-list reply. A seed with a
+	// larger registry answers with a random sample of this size.
+	MaxPeersPerReply = 256
+	// MaxTextLen caps the free text of a gossip message, error or refusal.
+	MaxTextLen = 1024
+)
+
+// Verbs, exactly as they appear on the wire.
+const (
+	VerbRegister        = "register"
+	VerbRegistered      = "registered successfully"
+	VerbPeerList        = "peer list"
+	VerbPeerInfo        = "peer info"
+	VerbDeadNode        = "Dead Node"
+	VerbOK              = "ok"
+	VerbError           = "error"
+	VerbConnect         = "Connection with Peer"
+	VerbConnectAccepted = "Connection accepted"
+	VerbConnectRefused  = "Connection refused"
+	VerbLivenessRequest = "Liveness Request"
+	VerbLivenessReply   = "Liveness Reply"
+	VerbGossip          = "gossip"
+)
+
+// relayedMark is the trailing field a seed adds when it passes a dead-node
+// report on to the other seeds, so that they do not pass it on again.
+const relayedMark = "relayed"
+
+// Kind says which message a Message is.
+type Kind uint8
+
+// The message kinds. Requests to a seed are Register, PeerListRequest,
+// PeerInfoRequest and DeadNode; a seed answers each with exactly one of
+// Registered, PeerList, PeerInfo, OK or Error.
+const (
+	KindInvalid         Kind = iota
+	KindRegister             // register:IP:PORT[:CAP[:DEGREE]]
+	KindRegistered           // registered successfully
+	KindPeerListRequest      // peer list
+	KindPeerList             // peer list:IP#PORT:IP#PORT...
+	KindPeerInfoRequest      // peer info
+	KindPeerInfo             // peer info:IP#PORT#CAP#DEGREE:...
+	KindDeadNode             // Dead Node:DEADIP:DEADPORT:TS:REPIP:REPPORT[:relayed]
+	KindOK                   // ok[:TEXT]
+	KindError                // error:TEXT
+	KindConnect              // Connection with Peer:IP:PORT[:CAP]
+	KindConnectAccepted      // Connection accepted:IP:PORT
+	KindConnectRefused       // Connection refused:TEXT
+	KindLivenessRequest      // Liveness Request:TS:IP:PORT
+	KindLivenessReply        // Liveness Reply:TS:IP:PORT:REPLIERIP:REPLIERPORT
+	KindGossip               // gossip:IP:PORT:SEQ:HOPS:TS:TEXT
+	numKinds
+)
+
+var kindNames = [numKinds]string{
+	KindInvalid:         "invalid",
+	KindRegister:        VerbRegister,
+	KindRegistered:      VerbRegistered,
+	KindPeerListRequest: VerbPeerList + " request",
+	KindPeerList:        VerbPeerList,
+	KindPeerInfoRequest: VerbPeerInfo + " request",
+	KindPeerInfo:        VerbPeerInfo,
+	KindDeadNode:        VerbDeadNode,
+	KindOK:              VerbOK,
+	KindError:           VerbError,
+	KindConnect:         VerbConnect,
+	KindConnectAccepted: VerbConnectAccepted,
+	KindConnectRefused:  VerbConnectRefused,
+	KindLivenessRequest: VerbLivenessRequest,
+	KindLivenessReply:   VerbLivenessReply,
+	KindGossip:          VerbGossip,
+}
+
+// String returns the kind's verb.
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// PeerInfo is one entry of a peer list: a peer's listening address and, in
+// a peer-info reply, its capacity (target degree) and current degree.
+type PeerInfo struct {
+	Addr   netip.AddrPort
+	Cap    int
+	Degree int
+}
+
+// Message is one decoded line. Which fields are set depends on Kind; the
+// comments on the Kind constants give the layout.
+type Message struct {
+	Kind Kind
+	// Addr is the address the message is about: the registering peer, the
+	// dead peer, the handshaking or accepting peer, the liveness requester,
+	// or the gossip origin.
+	Addr netip.AddrPort
+	// From is the reporter of a dead node or the replier of a liveness reply.
+	From netip.AddrPort
+	// Time is the timestamp of a dead-node report, liveness exchange or
+	// gossip message (its creation time at the origin).
+	Time Timestamp
+	// Seq is the gossip sequence number, unique per origin.
+	Seq uint32
+	// Hops counts how many links a gossip message has crossed.
+	Hops uint16
+	// Cap and Degree are the optional capacity and degree trailing fields
+	// of register and Connection with Peer (0 when absent).
+	Cap, Degree int
+	// Relayed marks a dead-node report passed on from one seed to another.
+	Relayed bool
+	// Text is the gossip text, error or refusal reason, or ok detail.
+	Text string
+	// Peers are the entries of a peer-list or peer-info reply.
+	Peers []PeerInfo
+}
+
+// Sentinel errors; Parse wraps them with detail. Callers tell them apart
+// with errors.Is.
+var (
+	ErrEmpty       = errors.New("empty line")
+	ErrTooLong     = errors.New("line too long")
+	ErrControl     = errors.New("control byte in line")
+	ErrEncoding    = errors.New("line is not valid UTF-8")
+	ErrUnknownVerb = errors.New("unknown verb")
+	ErrFields      = errors.New("wrong number of fields")
+	ErrAddr        = errors.New("bad address")
+	ErrPort        = errors.New("bad port")
+	ErrNumber      = errors.New("bad number")
+	ErrTimestamp   = errors.New("bad timestamp")
+	ErrTooMany     = errors.New("too many peers in list")
+)
+
+// Parse decodes one line (without its '\n'; a trailing "\r" is tolerated).
+// Errors wrap one of the sentinel errors and read well after "error:".
+func Parse(line string) (Message, error) {
+	line = strings.TrimSuffix(line, "\r")
+	if len(line) > MaxLineLen {
+		return Message{}, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLong, len(line), MaxLineLen)
+	}
+	if line == "" {
+		return Message{}, ErrEmpty
+	}
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c < 0x20 || c == 0x7f {
+			return Message{}, fmt.Errorf("%w (0x%02x at byte %d)", ErrControl, c, i)
+		}
+	}
+	if !utf8.ValidString(line) {
+		return Message{}, ErrEncoding
+	}
+	verb, rest, hasRest := strings.Cut(line, ":")
+	f := fields{rest: rest, verb: verb, eof: !hasRest}
+	var m Message
+	var err error
+	switch verb {
+	case VerbRegister:
+		m.Kind = KindRegister
+		if m.Addr, err = f.addr(); err == nil {
+			m.Cap, m.Degree, err = f.capDegree()
+		}
+	case VerbRegistered:
+		m.Kind = KindRegistered
+		err = f.none()
+	case VerbPeerList:
+		if !hasRest {
+			m.Kind = KindPeerListRequest
+			break
+		}
+		m.Kind = KindPeerList
+		m.Peers, err = f.peers(false)
+	case VerbPeerInfo:
+		if !hasRest {
+			m.Kind = KindPeerInfoRequest
+			break
+		}
+		m.Kind = KindPeerInfo
+		m.Peers, err = f.peers(true)
+	case VerbDeadNode:
+		m.Kind = KindDeadNode
+		if m.Addr, err = f.addr(); err != nil {
+			break
+		}
+		if m.Time, err = f.timestamp(); err != nil {
+			break
+		}
+		if m.From, err = f.addr(); err != nil {
+			break
+		}
+		if !f.done() {
+			if t := f.next(); t != relayedMark || !f.done() {
+				err = fmt.Errorf("%w: Dead Node: unexpected trailing field %q (only %q is allowed)", ErrFields, t, relayedMark)
+				break
+			}
+			m.Relayed = true
+		}
+	case VerbOK:
+		m.Kind = KindOK
+		m.Text, err = f.text(false)
+	case VerbError:
+		m.Kind = KindError
+		m.Text, err = f.text(true)
+	case VerbConnect:
+		m.Kind = KindConnect
+		if m.Addr, err = f.addr(); err == nil && !f.done() {
+			m.Cap, err = f.int("capacity")
+			if err == nil {
+				err = f.end()
+			}
+		}
+	case VerbConnectAccepted:
+		m.Kind = KindConnectAccepted
+		if m.Addr, err = f.addr(); err == nil {
+			err = f.end()
+		}
+	case VerbConnectRefused:
+		m.Kind = KindConnectRefused
+		m.Text, err = f.text(true)
+	case VerbLivenessRequest:
+		m.Kind = KindLivenessRequest
+		if !hasRest {
+			err = fmt.Errorf("%w: Liveness Request wants TS:IP:PORT", ErrFields)
+			break
+		}
+		if m.Time, err = f.timestamp(); err == nil {
+			if m.Addr, err = f.addr(); err == nil {
+				err = f.end()
+			}
+		}
+	case VerbLivenessReply:
+		m.Kind = KindLivenessReply
+		if !hasRest {
+			err = fmt.Errorf("%w: Liveness Reply wants TS:IP:PORT:IP:PORT", ErrFields)
+			break
+		}
+		if m.Time, err = f.timestamp(); err != nil {
+			break
+		}
+		if m.Addr, err = f.addr(); err != nil {
+			break
+		}
+		if m.From, err = f.addr(); err == nil {
+			err = f.end()
+		}
+	case VerbGossip:
+		m.Kind = KindGossip
+		if m.Addr, err = f.addr(); err != nil {
+			break
+		}
+		var n int
+		if n, err = f.int("sequence number"); err != nil {
+			break
+		}
+		m.Seq = uint32(n)
+		if n, err = f.int("hop count"); err != nil {
+			break
+		}
+		if n > 0xffff {
+			err = fmt.Errorf("%w: gossip: hop count %d out of range", ErrNumber, n)
+			break
+		}
+		m.Hops = uint16(n)
+		if m.Time, err = f.timestamp(); err != nil {
+			break
+		}
+		m.Text, err = f.text(true)
+	default:
+		v := verb
+		if len(v) > 40 {
+			v = v[:40] + "..."
+		}
+		return Message{}, fmt.Errorf("%w %q", ErrUnknownVerb, v)
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// fields walks the ':'-separated fields after the verb. eof is set once
+// the last field has been taken (or when the verb had no fields at all).
+type fields struct {
+	rest string
+	verb string
+	eof  bool
+}
+
+func (f *fields) done() bool { return f.eof }
+
+// next returns the next field. A bracketed IPv6 address counts as one
+// field even though it contains ':'.
+func (f *fields) next() string {
+	if f.eof {
+		return ""
+	}
+	end := -1
+	if strings.HasPrefix(f.rest, "[") {
+		if rb := strings.IndexByte(f.rest, ']'); rb >= 0 {
+			if c := strings.IndexByte(f.rest[rb:], ':'); c >= 0 {
+				end = rb + c
+			}
+		} else {
+			end = strings.IndexByte(f.rest, ':')
+		}
+	} else {
+		end = strings.IndexByte(f.rest, ':')
+	}
+	if end < 0 {
+		t := f.rest
+		f.rest, f.eof = "", true
+		return t
+	}
+	t := f.rest[:end]
+	f.rest = f.rest[end+1:]
+	return t
+}
+
+func (f *fields) errf(sentinel error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", sentinel, f.verb, fmt.Sprintf(format, args...))
+}
+
+func (f *fields) none() error {
+	if !f.eof {
+		return f.errf(ErrFields, "takes no fields")
+	}
+	return nil
+}
+
+func (f *fields) end() error {
+	if !f.eof {
+		return f.errf(ErrFields, "unexpected trailing field %q", truncate(f.rest))
+	}
+	return nil
+}
+
+// addr reads an IP field and a PORT field.
+func (f *fields) addr() (netip.AddrPort, error) {
+	if f.eof {
+		return netip.AddrPort{}, f.errf(ErrFields, "missing IP:PORT")
+	}
+	ipText := f.next()
+	if f.eof {
+		return netip.AddrPort{}, f.errf(ErrFields, "missing port after %q", truncate(ipText))
+	}
+	ip, err := ParseIP(ipText)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%w: %s: %v", ErrAddr, f.verb, err)
+	}
+	port, err := ParsePort(f.next())
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%w: %s: %v", ErrPort, f.verb, err)
+	}
+	return netip.AddrPortFrom(ip, port), nil
+}
+
+func (f *fields) int(what string) (int, error) {
+	if f.eof {
+		return 0, f.errf(ErrFields, "missing %s", what)
+	}
+	t := f.next()
+	n, err := parseUint(t, 1<<32-1)
+	if err != nil {
+		return 0, f.errf(ErrNumber, "%s %q is not a number in 0..4294967295", what, truncate(t))
+	}
+	return n, nil
+}
+
+// capDegree reads the optional CAP and DEGREE trailing fields of register.
+func (f *fields) capDegree() (capacity, degree int, err error) {
+	if f.eof {
+		return 0, 0, nil
+	}
+	if capacity, err = f.int("capacity"); err != nil || f.eof {
+		return capacity, 0, err
+	}
+	if degree, err = f.int("degree"); err != nil {
+		return 0, 0, err
+	}
+	return capacity, degree, f.end()
+}
+
+func (f *fields) timestamp() (Timestamp, error) {
+	if f.eof {
+		return 0, f.errf(ErrFields, "missing timestamp")
+	}
+	t := f.next()
+	ts, err := ParseTimestamp(t)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrTimestamp, f.verb, err)
+	}
+	return ts, nil
+}
+
+// text returns everything that is left, ':' included.
+func (f *fields) text(required bool) (string, error) {
+	if f.eof {
+		if required {
+			return "", f.errf(ErrFields, "missing text")
+		}
+		return "", nil
+	}
+	t := f.rest
+	f.rest, f.eof = "", true
+	if len(t) > MaxTextLen {
+		return "", fmt.Errorf("%w: %s: text of %d bytes over the %d limit", ErrTooLong, f.verb, len(t), MaxTextLen)
+	}
+	return t, nil
+}
+
+// peers reads peer-list entries IP#PORT (or IP#PORT#CAP#DEGREE with info).
+func (f *fields) peers(info bool) ([]PeerInfo, error) {
+	if f.rest == "" {
+		f.eof = true
+		return nil, nil
+	}
+	n := strings.Count(f.rest, ":") + 1
+	if n > MaxPeersPerReply*8 { // cheap upper bound before any allocation
+		return nil, f.errf(ErrTooMany, "over %d entries", MaxPeersPerReply)
+	}
+	var out []PeerInfo
+	for !f.eof {
+		e := f.next()
+		if len(out) == MaxPeersPerReply {
+			return nil, f.errf(ErrTooMany, "over %d entries", MaxPeersPerReply)
+		}
+		p, err := parseEntry(e, info)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: entry %q: %v", ErrAddr, f.verb, truncate(e), err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parseEntry(e string, info bool) (PeerInfo, error) {
+	parts := strings.Split(e, "#")
+	want := 2
+	if info {
+		want = 4
+	}
+	if len(parts) != want {
+		if info {
+			return PeerInfo{}, errors.New("want IP#PORT#CAP#DEGREE")
+		}
+		return PeerInfo{}, errors.New("want IP#PORT")
+	}
+	ip, err := ParseIP(parts[0])
+	if err != nil {
+		return PeerInfo{}, err
+	}
+	port, err := ParsePort(parts[1])
+	if err != nil {
+		return PeerInfo{}, err
+	}
+	p := PeerInfo{Addr: netip.AddrPortFrom(ip, port)}
+	if info {
+		if p.Cap, err = parseUint(parts[2], 1<<31-1); err != nil {
+			return PeerInfo{}, fmt.Errorf("capacity %q is not a number", parts[2])
+		}
+		if p.Degree, err = parseUint(parts[3], 1<<31-1); err != nil {
+			return PeerInfo{}, fmt.Errorf("degree %q is not a number", parts[3])
+		}
+	}
+	return p, nil
+}
+
+// ParseIP parses an IP as it appears on the wire: dotted IPv4, or IPv6 in
+// brackets. Unspecified (0.0.0.0, [::]), multicast and zoned addresses are
+// refused: no peer can listen there.
+func ParseIP(s string) (netip.Addr, error) {
+	var ip netip.Addr
+	var err error
+	if strings.HasPrefix(s, "[") {
+		if !strings.HasSuffix(s, "]") {
+			return ip, fmt.Errorf("IPv6 address %q lacks its closing bracket", truncate(s))
+		}
+		ip, err = netip.ParseAddr(s[1 : len(s)-1])
+		if err == nil && !ip.Is6() {
+			return netip.Addr{}, fmt.Errorf("%q: only IPv6 goes in brackets", truncate(s))
+		}
+	} else {
+		ip, err = netip.ParseAddr(s)
+		if err == nil && !ip.Is4() {
+			return netip.Addr{}, fmt.Errorf("IPv6 address %q must be written in brackets", truncate(s))
+		}
+	}
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", truncate(s))
+	}
+	switch {
+	case ip.Zone() != "":
+		return netip.Addr{}, fmt.Errorf("%q: zoned addresses are not allowed", truncate(s))
+	case ip.IsUnspecified():
+		return netip.Addr{}, fmt.Errorf("%q is the unspecified address", truncate(s))
+	case ip.IsMulticast():
+		return netip.Addr{}, fmt.Errorf("%q is a multicast address", truncate(s))
+	}
+	return ip, nil
+}
+
+// ParsePort parses a port in 1..65535.
+func ParsePort(s string) (uint16, error) {
+	n, err := parseUint(s, 65535)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("port %q is not in 1-65535", truncate(s))
+	}
+	return uint16(n), nil
+}
+
+// ParseAddrPort parses IP:PORT as written in config.txt and on the command
+// line (IPv6 as [::1]:PORT).
+func ParseAddrPort(s string) (netip.AddrPort, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return netip.AddrPort{}, fmt.Errorf("%w: %q is not IP:PORT", ErrAddr, truncate(s))
+	}
+	ip, err := ParseIP(s[:i])
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%w: %v", ErrAddr, err)
+	}
+	port, err := ParsePort(s[i+1:])
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%w: %v", ErrPort, err)
+	}
+	return netip.AddrPortFrom(ip, port), nil
+}
+
+// parseUint accepts 1-10 decimal digits and nothing else (no sign, no
+// spaces), up to max.
+func parseUint(s string, max int) (int, error) {
+	if s == "" || len(s) > 10 {
+		return 0, ErrNumber
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, ErrNumber
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > max {
+		return 0, ErrNumber
+	}
+	return n, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
