@@ -16,12 +16,7 @@ func (m *Message) Append(b []byte) []byte {
 	case KindRegister:
 		b = append(b, VerbRegister...)
 		b = appendAddr(b, m.Addr)
-		if m.Cap > 0 || m.Degree > 0 {
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Cap), 10)
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Degree), 10)
-		}
+		b = appendCapDegree(b, m.Cap, m.Degree)
 	case KindRegistered:
 		b = append(b, VerbRegistered...)
 	case KindPeerListRequest:
@@ -71,10 +66,7 @@ func (m *Message) Append(b []byte) []byte {
 	case KindConnect:
 		b = append(b, VerbConnect...)
 		b = appendAddr(b, m.Addr)
-		if m.Cap > 0 {
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Cap), 10)
-		}
+		b = appendCapDegree(b, m.Cap, m.Degree)
 	case KindConnectAccepted:
 		b = append(b, VerbConnectAccepted...)
 		b = appendAddr(b, m.Addr)
@@ -105,6 +97,17 @@ func (m *Message) Append(b []byte) []byte {
 		b = append(b, "error:invalid message"...)
 	}
 	return b
+}
+
+// appendCapDegree appends ":CAP:DEGREE" unless both are zero.
+func appendCapDegree(b []byte, capacity, degree int) []byte {
+	if capacity == 0 && degree == 0 {
+		return b
+	}
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(capacity), 10)
+	b = append(b, ':')
+	return strconv.AppendInt(b, int64(degree), 10)
 }
 
 // appendAddr appends ":IP:PORT".

@@ -60,7 +60,7 @@ const (
 	KindDeadNode             // Dead Node:DEADIP:DEADPORT:TS:REPIP:REPPORT[:relayed]
 	KindOK                   // ok[:TEXT]
 	KindError                // error:TEXT
-	KindConnect              // Connection with Peer:IP:PORT[:CAP]
+	KindConnect              // Connection with Peer:IP:PORT[:CAP:DEGREE]
 	KindConnectAccepted      // Connection accepted:IP:PORT
 	KindConnectRefused       // Connection refused:TEXT
 	KindLivenessRequest      // Liveness Request:TS:IP:PORT
@@ -121,8 +121,11 @@ type Message struct {
 	Seq uint32
 	// Hops counts how many links a gossip message has crossed.
 	Hops uint16
-	// Cap and Degree are the optional capacity and degree trailing fields
-	// of register and Connection with Peer (0 when absent).
+	// Cap and Degree are the optional capacity (target degree) and current
+	// degree trailing fields of register and Connection with Peer (0 when
+	// absent). A handshake with Degree 0 comes from a peer with no
+	// neighbours, which a full peer still accepts to keep the overlay
+	// connected.
 	Cap, Degree int
 	// Relayed marks a dead-node report passed on from one seed to another.
 	Relayed bool
@@ -219,11 +222,8 @@ func Parse(line string) (Message, error) {
 		m.Text, err = f.text(true)
 	case VerbConnect:
 		m.Kind = KindConnect
-		if m.Addr, err = f.addr(); err == nil && !f.done() {
-			m.Cap, err = f.int("capacity")
-			if err == nil {
-				err = f.end()
-			}
+		if m.Addr, err = f.addr(); err == nil {
+			m.Cap, m.Degree, err = f.capDegree()
 		}
 	case VerbConnectAccepted:
 		m.Kind = KindConnectAccepted
