@@ -1,0 +1,127 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/whispernet/whispernet/topology"
+)
+
+// Config configures a Peer. Start from DefaultConfig and set Self and Seeds.
+type Config struct {
+	// Self is the address this peer listens on and announces.
+	Self netip.AddrPort
+	// Seeds lists every seed of config.txt; the peer registers with a
+	// random majority (⌊n/2⌋+1) of them.
+	Seeds []netip.AddrPort
+
+	// GossipInterval is the time between two generated messages.
+	GossipInterval time.Duration
+	// GossipCount is how many messages the peer generates in all.
+	GossipCount int
+	// GossipDelay is how long after Start the first message may go out; it
+	// also waits for the first neighbour.
+	GossipDelay time.Duration
+
+	// LivenessInterval is the time between two liveness requests to a
+	// neighbour.
+	LivenessInterval time.Duration
+	// LivenessMisses is how many consecutive unanswered requests
+	// (LivenessMisses × LivenessInterval without a reply) mark a
+	// neighbour dead.
+	LivenessMisses int
+
+	// Target fixes the target degree; 0 draws it from Degrees.
+	Target int
+	// Degrees is the power-law capacity model used when Target is 0.
+	Degrees topology.Model
+	// MaxPeers is the hard cap on neighbours, including the extra links a
+	// full peer accepts from isolated peers.
+	MaxPeers int
+	// MaxKnown bounds the candidate peers remembered from seed replies.
+	MaxKnown int
+
+	// RefreshInterval is how often the peer re-registers with its seeds,
+	// which keeps its registration from expiring and lets a restarted seed
+	// relearn it.
+	RefreshInterval time.Duration
+	// RetryMin and RetryMax bound the exponential backoff for unreachable
+	// seeds and peers.
+	RetryMin, RetryMax time.Duration
+	// HandshakeTimeout closes a connection whose handshake has not
+	// completed in time.
+	HandshakeTimeout time.Duration
+	// FillInterval is how often a peer below its target looks for more
+	// neighbours (asking a seed for fresh candidates when it has none).
+	FillInterval time.Duration
+
+	// MessageTTL bounds how long a message is remembered; older messages
+	// are refused as stale, so forgetting them can never deliver one twice.
+	MessageTTL time.Duration
+	// MaxOrigins bounds the origins tracked in the message list; messages
+	// from further origins are dropped (and counted) until old ones expire.
+	MaxOrigins int
+}
+
+// DefaultConfig returns the classic timers (gossip every 5 s, 10 messages;
+// liveness every 13 s, dead after 3 misses) and the default power-law model.
+func DefaultConfig() Config {
+	return Config{
+		GossipInterval:   5 * time.Second,
+		GossipCount:      10,
+		GossipDelay:      5 * time.Second,
+		LivenessInterval: 13 * time.Second,
+		LivenessMisses:   3,
+		Degrees:          topology.DefaultModel(),
+		MaxPeers:         128,
+		MaxKnown:         4096,
+		RefreshInterval:  60 * time.Second,
+		RetryMin:         250 * time.Millisecond,
+		RetryMax:         30 * time.Second,
+		HandshakeTimeout: 5 * time.Second,
+		FillInterval:     time.Second,
+		MessageTTL:       10 * time.Minute,
+		MaxOrigins:       1 << 16,
+	}
+}
+
+// ErrConfig wraps every configuration error.
+var ErrConfig = errors.New("peer: invalid config")
+
+func (c *Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !c.Self.IsValid():
+		return bad("no listening address")
+	case len(c.Seeds) == 0:
+		return bad("no seeds")
+	case c.GossipInterval <= 0 || c.LivenessInterval <= 0 || c.RefreshInterval <= 0 || c.FillInterval <= 0:
+		return bad("intervals must be positive")
+	case c.GossipCount < 0:
+		return bad("gossip count %d is negative", c.GossipCount)
+	case c.GossipDelay < 0:
+		return bad("gossip delay %v is negative", c.GossipDelay)
+	case c.LivenessMisses < 1:
+		return bad("liveness misses %d must be >= 1", c.LivenessMisses)
+	case c.MaxPeers < 1:
+		return bad("max peers %d must be >= 1", c.MaxPeers)
+	case c.Target < 0 || c.Target > c.MaxPeers:
+		return bad("target degree %d not in 0..max peers (%d)", c.Target, c.MaxPeers)
+	case c.MaxKnown < 1 || c.MaxOrigins < 1:
+		return bad("MaxKnown and MaxOrigins must be positive")
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return bad("retry backoff %v..%v is not a range", c.RetryMin, c.RetryMax)
+	case c.HandshakeTimeout <= 0 || c.MessageTTL <= 0:
+		return bad("timeouts must be positive")
+	}
+	if c.Target == 0 {
+		if err := c.Degrees.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+	}
+	return nil
+}

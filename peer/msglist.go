@@ -1,0 +1,104 @@
+package peer
+
+import (
+	"net/netip"
+	"time"
+)
+
+// windowBits is how far behind an origin's newest sequence number a
+// message may arrive and still be accepted. Flooding reorders messages of
+// one origin by a few at most; one further behind is refused as stale.
+const windowBits = 64
+
+// window remembers which of an origin's last windowBits sequence numbers
+// have been seen, like an IPsec replay window.
+type window struct {
+	max  uint32    // highest sequence number seen
+	bits uint64    // bit i set: max−i seen
+	last time.Time // last time a new message of this origin was recorded
+}
+
+// verdict is what the message list says about a message.
+type verdict uint8
+
+const (
+	fresh     verdict = iota // first receipt: deliver and forward
+	duplicate                // seen before: drop
+	stale                    // too old to tell: drop, never risk a second delivery
+	overflow                 // no room for another origin: drop
+)
+
+// msgList is the Message List: it says whether a gossip message (origin,
+// seq) has been seen. Memory is bounded per origin (one window) and in
+// origins (maxOrigins, with idle origins expiring after ttl). A message
+// older than ttl is stale: an origin is only forgotten after ttl without a
+// new message, so every message it could still match is stale by then and
+// forgetting it can never let a message be delivered twice.
+type msgList struct {
+	origins    map[netip.AddrPort]*window
+	ttl        time.Duration
+	maxOrigins int
+	nextGC     time.Time
+}
+
+func newMsgList(ttl time.Duration, maxOrigins int) *msgList {
+	return &msgList{origins: make(map[netip.AddrPort]*window), ttl: ttl, maxOrigins: maxOrigins}
+}
+
+// check records (origin, seq) created at created, received at now.
+func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint32) verdict {
+	if created.Before(now.Add(-l.ttl)) {
+		return stale
+	}
+	w := l.origins[origin]
+	if w == nil {
+		if len(l.origins) >= l.maxOrigins {
+			l.gc(now)
+			if len(l.origins) >= l.maxOrigins {
+				return overflow
+			}
+		}
+		l.origins[origin] = &window{max: seq, bits: 1, last: now}
+		return fresh
+	}
+	switch {
+	case seq > w.max:
+		shift := seq - w.max
+		if shift >= windowBits {
+			w.bits = 1
+		} else {
+			w.bits = w.bits<<shift | 1
+		}
+		w.max = seq
+	case w.max-seq >= windowBits:
+		return stale
+	default:
+		bit := uint64(1) << (w.max - seq)
+		if w.bits&bit != 0 {
+			return duplicate
+		}
+		w.bits |= bit
+	}
+	w.last = now
+	return fresh
+}
+
+// gc forgets origins idle for longer than ttl. It runs at most once per
+// ttl/4 unless forced by a full table.
+func (l *msgList) gc(now time.Time) {
+	cutoff := now.Add(-l.ttl)
+	for o, w := range l.origins {
+		if w.last.Before(cutoff) {
+			delete(l.origins, o)
+		}
+	}
+	l.nextGC = now.Add(l.ttl / 4)
+}
+
+func (l *msgList) maybeGC(now time.Time) {
+	if !now.Before(l.nextGC) {
+		l.gc(now)
+	}
+}
+
+func (l *msgList) len() int { return len(l.origins) }

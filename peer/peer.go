@@ -1,0 +1,946 @@
+package peer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/whispernet/whispernet/topology"
+	"github.com/whispernet/whispernet/wire"
+)
+
+// ConnID names a connection. Drivers allocate them; they are never reused
+// within one Peer's life.
+type ConnID uint64
+
+// ActionKind says what an Action asks the driver to do.
+type ActionKind uint8
+
+// Action kinds.
+const (
+	// Dial: open a connection to Addr, then report Opened or DialFailed.
+	Dial ActionKind = iota + 1
+	// Send: write Msg on Conn.
+	Send
+	// Close: close Conn. The core has already forgotten it.
+	Close
+	// SeedRequest: send Msg to the seed at Addr and report the reply with
+	// SeedReply (or SeedFailed), passing Msg back as the request.
+	SeedRequest
+	// Deliver: Msg was received for the first time, from the neighbour at
+	// Addr (the peer's own address for messages it originated).
+	Deliver
+	// Log: append Text to outputfile.log.
+	Log
+	// Degree: the number of neighbours changed to N; append to
+	// freqtrack.log.
+	Degree
+	// Dead: the neighbour at Addr was declared dead and reported.
+	Dead
+)
+
+// Action is one side effect for the driver.
+type Action struct {
+	Kind ActionKind
+	Conn ConnID
+	Addr netip.AddrPort
+	Msg  wire.Message
+	Text string
+	N    int
+}
+
+// Stats are the peer's counters; drivers export them as metrics.
+type Stats struct {
+	Generated      uint64 // messages this peer originated
+	Received       uint64 // first receipts of other peers' messages
+	Forwarded      uint64 // copies sent to neighbours (own messages included)
+	Duplicates     uint64 // copies dropped as already seen
+	Stale          uint64 // messages dropped as too old to de-duplicate
+	Overflow       uint64 // messages dropped because the origin table was full
+	LivenessSent   uint64 // liveness requests sent
+	LivenessReply  uint64 // liveness replies received
+	LivenessMissed uint64 // requests that went unanswered for a full interval
+	DeadReported   uint64 // neighbours declared dead and reported to seeds
+	ConnsOpened    uint64 // neighbour links established
+	ConnsRefused   uint64 // handshakes this peer refused
+	Unexpected     uint64 // lines that make no sense in their context
+}
+
+type connState uint8
+
+const (
+	pendingIn  connState = iota // inbound, awaiting Connection with Peer
+	pendingOut                  // outbound, awaiting Connection accepted
+	established
+)
+
+// conn is one connection the core knows about.
+type conn struct {
+	id       ConnID
+	addr     netip.AddrPort // the peer's listening address (claimed, for inbound before the handshake: zero)
+	remoteIP netip.Addr     // socket source IP (inbound)
+	state    connState
+	opened   time.Time
+	probe    bool // redial of a neighbour whose connection closed
+
+	lastAlive time.Time      // last liveness reply (or establishment)
+	lastReq   wire.Timestamp // timestamp of the newest request
+	unacked   int            // requests sent since the last reply
+	rtt       time.Duration  // round trip of the last answered request
+	capacity  int
+}
+
+// known is a candidate peer learned from a seed.
+type known struct {
+	addr      netip.AddrPort
+	capacity  int
+	degree    int
+	failures  int
+	notBefore time.Time // backoff after a failure
+}
+
+// seedState tracks one seed of the config.
+type seedState struct {
+	addr       netip.AddrPort
+	active     bool // one of the chosen majority
+	registered bool
+	busy       bool // a register request is in flight
+	failures   int
+	notBefore  time.Time
+}
+
+// Neighbour describes an established link, for status pages.
+type Neighbour struct {
+	Addr      netip.AddrPort
+	Conn      ConnID
+	Outbound  bool
+	Since     time.Time
+	RTT       time.Duration
+	Misses    int
+	LastAlive time.Time
+}
+
+// Peer is the peer state machine. It is not safe for concurrent use.
+type Peer struct {
+	cfg    Config
+	rng    *rand.Rand
+	target int
+
+	started time.Time
+	out     []Action
+	stats   Stats
+
+	conns      map[ConnID]*conn
+	neighbours []*conn // established, in order of establishment
+	dialing    map[netip.AddrPort]bool
+	probing    map[netip.AddrPort]bool // dialing to check a closed neighbour
+	outbound   map[ConnID]bool         // we dialed this connection
+
+	knownIdx map[netip.AddrPort]int
+	known    []*known
+	dead     map[netip.AddrPort]time.Time // declared dead: not dialed again before the time
+
+	seeds       []*seedState
+	quorum      int
+	nextRefresh time.Time
+
+	ml         *msgList
+	seq        uint32
+	generated  int
+	nextGossip time.Time
+	nextLive   time.Time
+	nextFill   time.Time
+	nextInfo   time.Time
+	infoEvery  time.Duration // backoff between peer-info requests while short of target
+	announced  time.Time     // last degree announcement to the seeds
+	dirty      bool          // degree changed since the last announcement
+	lastDegree int
+	stopped    bool
+}
+
+// New returns a Peer for cfg; rng drives every random choice.
+func New(cfg Config, rng *rand.Rand) (*Peer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Peer{
+		cfg:      cfg,
+		rng:      rng,
+		conns:    make(map[ConnID]*conn),
+		dialing:  make(map[netip.AddrPort]bool),
+		probing:  make(map[netip.AddrPort]bool),
+		outbound: make(map[ConnID]bool),
+		knownIdx: make(map[netip.AddrPort]int),
+		dead:     make(map[netip.AddrPort]time.Time),
+		ml:       newMsgList(cfg.MessageTTL, cfg.MaxOrigins),
+		quorum:   len(cfg.Seeds)/2 + 1,
+	}
+	p.target = cfg.Target
+	if p.target == 0 {
+		p.target = min(cfg.Degrees.Sample(rng), cfg.MaxPeers)
+	}
+	for _, s := range cfg.Seeds {
+		p.seeds = append(p.seeds, &seedState{addr: s})
+	}
+	return p, nil
+}
+
+// Self returns the peer's address.
+func (p *Peer) Self() netip.AddrPort { return p.cfg.Self }
+
+// Target returns the peer's target degree (its capacity).
+func (p *Peer) Target() int { return p.target }
+
+// Degree returns the number of established neighbours.
+func (p *Peer) Degree() int { return len(p.neighbours) }
+
+// Stats returns the counters so far.
+func (p *Peer) Stats() Stats { return p.stats }
+
+// MessageListLen returns the number of origins in the message list.
+func (p *Peer) MessageListLen() int { return p.ml.len() }
+
+// Neighbours returns the established links in order of establishment.
+func (p *Peer) Neighbours() []Neighbour {
+	out := make([]Neighbour, len(p.neighbours))
+	for i, c := range p.neighbours {
+		out[i] = Neighbour{Addr: c.addr, Conn: c.id, Outbound: p.outbound[c.id], Since: c.opened, RTT: c.rtt, Misses: c.unacked, LastAlive: c.lastAlive}
+	}
+	return out
+}
+
+// RegisteredSeeds returns the seeds the peer is registered with.
+func (p *Peer) RegisteredSeeds() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, s := range p.seeds {
+		if s.registered {
+			out = append(out, s.addr)
+		}
+	}
+	return out
+}
+
+// Ready returns the actions produced since the last call and clears them.
+// The slice is valid until the next call into the Peer.
+func (p *Peer) Ready() []Action {
+	out := p.out
+	p.out = p.out[:0]
+	return out
+}
+
+func (p *Peer) emit(a Action) { p.out = append(p.out, a) }
+
+func (p *Peer) logf(format string, args ...any) {
+	p.emit(Action{Kind: Log, Text: fmt.Sprintf(format, args...)})
+}
+
+func (p *Peer) send(c *conn, m wire.Message) { p.emit(Action{Kind: Send, Conn: c.id, Msg: m}) }
+
+// Start begins the peer's life: it picks a random majority of the seeds and
+// registers with each.
+func (p *Peer) Start(now time.Time) {
+	p.started = now
+	p.nextGossip = now.Add(p.cfg.GossipDelay)
+	p.nextLive = now.Add(p.cfg.LivenessInterval)
+	p.nextRefresh = now.Add(p.cfg.RefreshInterval)
+	p.nextFill = now.Add(p.cfg.FillInterval)
+	p.rng.Shuffle(len(p.seeds), func(i, j int) { p.seeds[i], p.seeds[j] = p.seeds[j], p.seeds[i] })
+	for i := 0; i < p.quorum; i++ {
+		p.seeds[i].active = true
+	}
+	p.logf("starting: target degree %d, registering with %d of %d seeds", p.target, p.quorum, len(p.seeds))
+	p.contactSeeds(now)
+}
+
+// Stop closes every connection; the peer does nothing afterwards.
+func (p *Peer) Stop(now time.Time) {
+	for _, id := range p.connIDs() {
+		p.emit(Action{Kind: Close, Conn: id})
+	}
+	clear(p.conns)
+	p.neighbours = nil
+	p.stopped = true
+	p.logf("stopped")
+}
+
+// connIDs returns every connection ID in ascending order (deterministic).
+func (p *Peer) connIDs() []ConnID {
+	ids := make([]ConnID, 0, len(p.conns))
+	for id := range p.conns {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// registerMsg is the register request, announcing capacity and degree.
+func (p *Peer) registerMsg() wire.Message {
+	return wire.Message{Kind: wire.KindRegister, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)}
+}
+
+// contactSeeds sends register to every active seed that is not registered,
+// busy or backing off.
+func (p *Peer) contactSeeds(now time.Time) {
+	for _, s := range p.seeds {
+		if s.active && !s.registered && !s.busy && !now.Before(s.notBefore) {
+			s.busy = true
+			p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: p.registerMsg()})
+		}
+	}
+}
+
+func (p *Peer) seed(a netip.AddrPort) *seedState {
+	for _, s := range p.seeds {
+		if s.addr == a {
+			return s
+		}
+	}
+	return nil
+}
+
+func (p *Peer) backoff(failures int) time.Duration {
+	d := p.cfg.RetryMin << min(failures, 20)
+	if d > p.cfg.RetryMax || d <= 0 {
+		d = p.cfg.RetryMax
+	}
+	// Jitter in [d/2, d) keeps many peers from retrying in lockstep.
+	return d/2 + time.Duration(p.rng.Int64N(int64(d/2)+1))
+}
+
+// SeedReply reports the reply to a request the core sent to seed.
+func (p *Peer) SeedReply(now time.Time, seed netip.AddrPort, req, reply wire.Message) {
+	s := p.seed(seed)
+	if s == nil || p.stopped {
+		return
+	}
+	switch req.Kind {
+	case wire.KindRegister:
+		s.busy = false
+		if reply.Kind != wire.KindRegistered {
+			p.logf("seed %s refused registration: %s", seed, reply.Text)
+			p.seedFailed(now, s)
+			return
+		}
+		s.failures = 0
+		if !s.registered {
+			s.registered = true
+			p.logf("registered with seed %s", seed)
+			p.emit(Action{Kind: SeedRequest, Addr: seed, Msg: wire.Message{Kind: wire.KindPeerInfoRequest}})
+		}
+	case wire.KindPeerInfoRequest, wire.KindPeerListRequest:
+		if reply.Kind != wire.KindPeerInfo && reply.Kind != wire.KindPeerList {
+			p.logf("seed %s sent %q for a peer list", seed, reply.Kind)
+			return
+		}
+		for _, e := range reply.Peers {
+			p.learn(e)
+		}
+		p.fill(now)
+	case wire.KindDeadNode:
+		if reply.Kind == wire.KindError {
+			p.logf("seed %s refused dead-node report of %s: %s", seed, req.Addr, reply.Text)
+		}
+	}
+}
+
+// SeedFailed reports that a request to seed could not be completed (the
+// seed is unreachable or the connection broke).
+func (p *Peer) SeedFailed(now time.Time, seed netip.AddrPort, req wire.Message) {
+	s := p.seed(seed)
+	if s == nil || p.stopped {
+		return
+	}
+	switch req.Kind {
+	case wire.KindRegister:
+		s.busy = false
+		p.logf("seed %s unreachable", seed)
+		p.seedFailed(now, s)
+	case wire.KindDeadNode:
+		p.logf("could not report dead node %s to seed %s", req.Addr, seed)
+	}
+}
+
+// seedFailed drops s from the registered set and, while other seeds are
+// untried, moves the majority to one of them; otherwise retries s later.
+func (p *Peer) seedFailed(now time.Time, s *seedState) {
+	s.registered = false
+	s.failures++
+	s.notBefore = now.Add(p.backoff(s.failures))
+	for _, o := range p.seeds {
+		if !o.active && o.failures == 0 {
+			s.active = false
+			o.active = true
+			break
+		}
+	}
+	p.contactSeeds(now)
+}
+
+// learn adds or updates a candidate from a seed reply.
+func (p *Peer) learn(e wire.PeerInfo) {
+	if e.Addr == p.cfg.Self || !e.Addr.IsValid() {
+		return
+	}
+	if i, ok := p.knownIdx[e.Addr]; ok {
+		k := p.known[i]
+		k.capacity, k.degree = e.Cap, e.Degree
+		return
+	}
+	k := &known{addr: e.Addr, capacity: e.Cap, degree: e.Degree}
+	if len(p.known) < p.cfg.MaxKnown {
+		p.knownIdx[e.Addr] = len(p.known)
+		p.known = append(p.known, k)
+		return
+	}
+	i := p.rng.IntN(len(p.known)) // full: replace a random candidate
+	delete(p.knownIdx, p.known[i].addr)
+	p.known[i] = k
+	p.knownIdx[e.Addr] = i
+}
+
+func (p *Peer) forget(a netip.AddrPort) {
+	i, ok := p.knownIdx[a]
+	if !ok {
+		return
+	}
+	last := len(p.known) - 1
+	p.known[i] = p.known[last]
+	p.knownIdx[p.known[i].addr] = i
+	p.known = p.known[:last]
+	delete(p.knownIdx, a)
+}
+
+func (p *Peer) neighbour(a netip.AddrPort) *conn {
+	for _, c := range p.neighbours {
+		if c.addr == a {
+			return c
+		}
+	}
+	return nil
+}
+
+// pendingOut counts outbound connections not yet established.
+func (p *Peer) pendingOut() int {
+	n := len(p.dialing)
+	for _, c := range p.conns {
+		if c.state == pendingOut {
+			n++
+		}
+	}
+	return n
+}
+
+// busyWith reports whether a link to a exists or is being made.
+func (p *Peer) busyWith(a netip.AddrPort) bool {
+	if p.dialing[a] || p.neighbour(a) != nil {
+		return true
+	}
+	for _, c := range p.conns {
+		if c.addr == a {
+			return true
+		}
+	}
+	return false
+}
+
+// fill dials candidates until established plus pending links reach the
+// target, choosing each with probability proportional to its free slots.
+func (p *Peer) fill(now time.Time) {
+	if p.stopped {
+		return
+	}
+	need := p.target - len(p.neighbours) - p.pendingOut()
+	if need <= 0 {
+		return
+	}
+	weights := make([]int, len(p.known))
+	any := false
+	for i, k := range p.known {
+		if now.Before(k.notBefore) || p.busyWith(k.addr) {
+			continue
+		}
+		if until, ok := p.dead[k.addr]; ok && now.Before(until) {
+			continue
+		}
+		weights[i] = topology.Free(k.capacity, k.degree)
+		any = any || weights[i] > 0
+	}
+	if !any && len(p.neighbours) == 0 && p.pendingOut() == 0 {
+		// Nobody has a free slot and we have no neighbour at all: ask
+		// full peers to take us beyond their target, so nobody stays
+		// isolated.
+		for i, k := range p.known {
+			if !now.Before(k.notBefore) && !p.busyWith(k.addr) {
+				if _, isDead := p.dead[k.addr]; !isDead {
+					weights[i] = 1
+				}
+			}
+		}
+		need = 1
+	}
+	for _, i := range topology.Pick(p.rng, weights, need) {
+		a := p.known[i].addr
+		p.dialing[a] = true
+		p.emit(Action{Kind: Dial, Addr: a})
+	}
+}
+
+// Opened reports a new connection: an outbound one the core asked for
+// with Dial (addr is the dialed address), or an inbound one (addr is the
+// socket's remote address, whose port is not the peer's listening port).
+func (p *Peer) Opened(now time.Time, id ConnID, addr netip.AddrPort, outbound bool) {
+	if p.stopped {
+		p.emit(Action{Kind: Close, Conn: id})
+		return
+	}
+	if !outbound {
+		p.conns[id] = &conn{id: id, remoteIP: addr.Addr(), state: pendingIn, opened: now}
+		return
+	}
+	probe := p.probing[addr]
+	delete(p.probing, addr)
+	if !p.dialing[addr] && !probe {
+		// We gave this dial up (the other side's connection won).
+		p.emit(Action{Kind: Close, Conn: id})
+		return
+	}
+	delete(p.dialing, addr)
+	if p.neighbour(addr) != nil {
+		p.emit(Action{Kind: Close, Conn: id})
+		return
+	}
+	c := &conn{id: id, addr: addr, remoteIP: addr.Addr(), state: pendingOut, opened: now, probe: probe}
+	p.conns[id] = c
+	p.outbound[id] = true
+	p.send(c, wire.Message{Kind: wire.KindConnect, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)})
+}
+
+// DialFailed reports that a Dial to addr could not connect.
+func (p *Peer) DialFailed(now time.Time, addr netip.AddrPort) {
+	if p.probing[addr] {
+		delete(p.probing, addr)
+		p.declareDead(now, addr, "its connection closed and it refuses new ones")
+		p.fill(now)
+		return
+	}
+	if !p.dialing[addr] {
+		return
+	}
+	delete(p.dialing, addr)
+	p.penalise(now, addr)
+	p.fill(now)
+}
+
+// penalise backs off from a candidate that failed us.
+func (p *Peer) penalise(now time.Time, a netip.AddrPort) {
+	if i, ok := p.knownIdx[a]; ok {
+		k := p.known[i]
+		k.failures++
+		k.notBefore = now.Add(p.backoff(k.failures))
+	}
+}
+
+// Closed reports that the connection id closed (the remote end hung up or
+// the driver gave up on it).
+func (p *Peer) Closed(now time.Time, id ConnID) {
+	c, ok := p.conns[id]
+	if !ok {
+		return
+	}
+	p.drop(c)
+	if c.state != established || p.stopped {
+		if c.state == pendingOut {
+			p.penalise(now, c.addr)
+			p.fill(now)
+		}
+		return
+	}
+	if c.probe {
+		p.declareDead(now, c.addr, "its connection closed again")
+		p.fill(now)
+		return
+	}
+	// A crashed peer's sockets close at once: check by redialling. A
+	// refused dial declares it dead; a peer that answers stays alive.
+	p.logf("connection to %s closed; checking whether it is alive", c.addr)
+	p.probing[c.addr] = true
+	p.emit(Action{Kind: Dial, Addr: c.addr})
+}
+
+// drop forgets a connection and, if it was a neighbour, the link.
+func (p *Peer) drop(c *conn) {
+	delete(p.conns, c.id)
+	delete(p.outbound, c.id)
+	if c.state != established {
+		return
+	}
+	if i := slices.Index(p.neighbours, c); i >= 0 {
+		p.neighbours = slices.Delete(p.neighbours, i, i+1)
+	}
+	p.degreeChanged()
+}
+
+func (p *Peer) degreeChanged() {
+	d := len(p.neighbours)
+	if d == p.lastDegree {
+		return
+	}
+	p.lastDegree = d
+	p.emit(Action{Kind: Degree, N: d})
+	p.dirty = true
+	p.infoEvery = 0
+}
+
+func (p *Peer) establish(now time.Time, c *conn) {
+	c.state = established
+	c.lastAlive = now
+	p.neighbours = append(p.neighbours, c)
+	p.stats.ConnsOpened++
+	if c.probe {
+		p.logf("%s is alive again; link restored", c.addr)
+		c.probe = false
+	} else {
+		dir := "inbound"
+		if p.outbound[c.id] {
+			dir = "outbound"
+		}
+		p.logf("connected to %s (%s, degree %d/%d)", c.addr, dir, len(p.neighbours), p.target)
+	}
+	if i, ok := p.knownIdx[c.addr]; ok {
+		p.known[i].failures = 0
+	} else {
+		p.learn(wire.PeerInfo{Addr: c.addr, Cap: c.capacity})
+	}
+	delete(p.dead, c.addr)
+	p.degreeChanged()
+}
+
+func (p *Peer) refuse(c *conn, reason string) {
+	p.stats.ConnsRefused++
+	p.send(c, wire.Message{Kind: wire.KindConnectRefused, Text: reason})
+	p.emit(Action{Kind: Close, Conn: c.id})
+	delete(p.conns, c.id)
+}
+
+// Receive handles one message that arrived on connection id.
+func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
+	c, ok := p.conns[id]
+	if !ok || p.stopped {
+		return
+	}
+	switch c.state {
+	case pendingIn:
+		if m.Kind != wire.KindConnect {
+			p.stats.Unexpected++
+			p.send(c, wire.Message{Kind: wire.KindError, Text: "handshake first: Connection with Peer:IP:PORT"})
+			p.emit(Action{Kind: Close, Conn: c.id})
+			delete(p.conns, c.id)
+			return
+		}
+		p.handshake(now, c, m)
+	case pendingOut:
+		switch m.Kind {
+		case wire.KindConnectAccepted:
+			if m.Addr != c.addr {
+				p.logf("%s answered as %s; closing", c.addr, m.Addr)
+				p.emit(Action{Kind: Close, Conn: c.id})
+				p.drop(c)
+				p.penalise(now, c.addr)
+				return
+			}
+			p.establish(now, c)
+		case wire.KindConnectRefused:
+			p.emit(Action{Kind: Close, Conn: c.id})
+			p.drop(c)
+			if c.probe {
+				// It answered, so it is alive; it just will not take us back.
+				p.logf("%s is alive but refused the link again (%s)", c.addr, m.Text)
+			} else if m.Text == RefuseFull {
+				if i, ok := p.knownIdx[c.addr]; ok {
+					k := p.known[i]
+					k.degree = max(k.degree, k.capacity) // full, whatever the seed said
+				}
+			}
+			p.penalise(now, c.addr)
+			p.fill(now)
+		default:
+			p.stats.Unexpected++
+		}
+	case established:
+		p.onNeighbourMessage(now, c, m)
+	}
+}
+
+// Refusal reasons sent in Connection refused.
+const (
+	RefuseFull      = "full"
+	RefuseDuplicate = "duplicate"
+	RefuseSelf      = "self"
+	RefuseMismatch  = "address mismatch"
+)
+
+func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
+	a := m.Addr
+	switch {
+	case a == p.cfg.Self:
+		p.refuse(c, RefuseSelf)
+		return
+	case a.Addr().Unmap() != c.remoteIP.Unmap():
+		p.refuse(c, RefuseMismatch)
+		return
+	case p.neighbour(a) != nil:
+		p.refuse(c, RefuseDuplicate)
+		return
+	}
+	// Both sides dialled at once: the connection from the lower address
+	// wins, on both ends.
+	var ours *conn
+	for _, o := range p.conns {
+		if o != c && o.addr == a && o.state == pendingOut {
+			ours = o
+		}
+	}
+	if ours != nil || p.dialing[a] || p.probing[a] {
+		if lessAddr(p.cfg.Self, a) {
+			p.refuse(c, RefuseDuplicate)
+			return
+		}
+		if ours != nil {
+			p.emit(Action{Kind: Close, Conn: ours.id})
+			p.drop(ours)
+		}
+		delete(p.dialing, a) // Opened will close it if it still connects
+		delete(p.probing, a)
+	}
+	if len(p.neighbours)+p.pendingOut() >= p.target {
+		if m.Degree != 0 || len(p.neighbours) >= p.cfg.MaxPeers {
+			p.refuse(c, RefuseFull)
+			return
+		}
+		// An isolated peer: take it beyond the target to keep the
+		// overlay connected.
+	}
+	c.addr = a
+	c.capacity = m.Cap
+	p.send(c, wire.Message{Kind: wire.KindConnectAccepted, Addr: p.cfg.Self})
+	if i, ok := p.knownIdx[a]; ok {
+		p.known[i].capacity = m.Cap
+	}
+	p.establish(now, c)
+}
+
+// lessAddr orders addresses by IP, then port.
+func lessAddr(a, b netip.AddrPort) bool { return a.Compare(b) < 0 }
+
+func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
+	switch m.Kind {
+	case wire.KindLivenessRequest:
+		p.send(c, wire.Message{Kind: wire.KindLivenessReply, Time: m.Time, Addr: m.Addr, From: p.cfg.Self})
+	case wire.KindLivenessReply:
+		p.stats.LivenessReply++
+		c.lastAlive = now
+		if m.Time == c.lastReq {
+			c.rtt = now.Sub(m.Time.Time())
+		}
+		c.unacked = 0
+	case wire.KindGossip:
+		p.onGossip(now, c, m)
+	default:
+		p.stats.Unexpected++
+	}
+}
+
+func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
+	switch p.ml.check(now, m.Time.Time(), m.Addr, m.Seq) {
+	case duplicate:
+		p.stats.Duplicates++
+		return
+	case stale:
+		p.stats.Stale++
+		return
+	case overflow:
+		p.stats.Overflow++
+		return
+	}
+	if m.Addr == p.cfg.Self {
+		// Our own message came back after we forgot it: never deliver it.
+		p.stats.Duplicates++
+		return
+	}
+	p.stats.Received++
+	p.emit(Action{Kind: Deliver, Addr: from.addr, Msg: m})
+	p.logf("received %s from %s", m.Text, from.addr)
+	m.Hops++
+	p.broadcast(m, from)
+}
+
+// broadcast sends m to every neighbour except skip.
+func (p *Peer) broadcast(m wire.Message, skip *conn) {
+	for _, c := range p.neighbours {
+		if c != skip {
+			p.stats.Forwarded++
+			p.send(c, m)
+		}
+	}
+}
+
+// Publish originates a gossip message with the given text and returns it.
+func (p *Peer) Publish(now time.Time, text string) wire.Message {
+	p.seq++
+	m := wire.Message{Kind: wire.KindGossip, Addr: p.cfg.Self, Seq: p.seq, Time: wire.TimestampOf(now), Text: text}
+	p.ml.check(now, now, p.cfg.Self, p.seq)
+	p.stats.Generated++
+	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})
+	p.logf("generated %s", text)
+	p.broadcast(m, nil)
+	return m
+}
+
+// declareDead removes a neighbour (if still linked), reports it to every
+// seed the peer is registered with, and keeps it off the candidate list.
+func (p *Peer) declareDead(now time.Time, a netip.AddrPort, why string) {
+	if c := p.neighbour(a); c != nil {
+		p.emit(Action{Kind: Close, Conn: c.id})
+		p.drop(c)
+	}
+	p.stats.DeadReported++
+	p.forget(a)
+	p.dead[a] = now.Add(p.cfg.RefreshInterval)
+	ts := wire.TimestampOf(now)
+	p.logf("neighbour %s is dead (%s); reporting Dead Node:%s:%s:%s", a, why, wireAddr(a), ts, wireAddr(p.cfg.Self))
+	p.emit(Action{Kind: Dead, Addr: a})
+	for _, s := range p.seeds {
+		if s.registered {
+			p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: wire.Message{Kind: wire.KindDeadNode, Addr: a, Time: ts, From: p.cfg.Self}})
+		}
+	}
+}
+
+func wireAddr(a netip.AddrPort) string {
+	return wire.FormatIP(a.Addr()) + ":" + fmt.Sprint(a.Port())
+}
+
+// Tick runs the timers due at now: gossip generation, liveness checks,
+// seed refresh, neighbour search and handshake timeouts.
+func (p *Peer) Tick(now time.Time) {
+	if p.stopped || p.started.IsZero() {
+		return
+	}
+	// Liveness: a neighbour silent for LivenessMisses intervals is dead.
+	limit := time.Duration(p.cfg.LivenessMisses) * p.cfg.LivenessInterval
+	for i := 0; i < len(p.neighbours); {
+		c := p.neighbours[i]
+		if now.Sub(c.lastAlive) >= limit {
+			p.declareDead(now, c.addr, fmt.Sprintf("no liveness reply to %d requests", c.unacked))
+			continue // declareDead removed it from p.neighbours
+		}
+		i++
+	}
+	if !now.Before(p.nextLive) {
+		p.nextLive = now.Add(p.cfg.LivenessInterval)
+		ts := wire.TimestampOf(now)
+		for _, c := range p.neighbours {
+			if c.unacked > 0 {
+				p.stats.LivenessMissed++
+			}
+			c.unacked++
+			c.lastReq = ts
+			p.stats.LivenessSent++
+			p.send(c, wire.Message{Kind: wire.KindLivenessRequest, Time: ts, Addr: p.cfg.Self})
+		}
+	}
+	// Handshake timeouts (a frozen peer accepts TCP but never answers).
+	for _, id := range p.connIDs() {
+		c := p.conns[id]
+		if c.state != established && now.Sub(c.opened) >= p.cfg.HandshakeTimeout {
+			p.emit(Action{Kind: Close, Conn: c.id})
+			p.drop(c)
+			if c.probe {
+				p.declareDead(now, c.addr, "it does not answer a new handshake")
+			} else if c.state == pendingOut {
+				p.penalise(now, c.addr)
+			}
+		}
+	}
+	// Gossip generation starts once there is someone to tell.
+	if p.generated < p.cfg.GossipCount && !now.Before(p.nextGossip) && len(p.neighbours) > 0 {
+		p.generated++
+		p.nextGossip = now.Add(p.cfg.GossipInterval)
+		// The classic text <timestamp>:<IP>:<PORT>:<Msg#>.
+		p.Publish(now, fmt.Sprintf("%s:%s:%d", wire.TimestampOf(now), wireAddr(p.cfg.Self), p.generated))
+	}
+	// Seeds: refresh registrations, announce degree changes, recover the
+	// majority.
+	refresh := !now.Before(p.nextRefresh)
+	if refresh {
+		p.nextRefresh = now.Add(p.cfg.RefreshInterval)
+	}
+	if refresh || p.dirty && !now.Before(p.announced.Add(p.cfg.FillInterval)) {
+		p.dirty = false
+		p.announced = now
+		for _, s := range p.seeds {
+			if s.registered {
+				p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: p.registerMsg()})
+			}
+		}
+	}
+	p.contactSeeds(now)
+	// Below target: look for neighbours, asking a seed for candidates now
+	// and then.
+	if !now.Before(p.nextFill) {
+		p.nextFill = now.Add(p.cfg.FillInterval)
+		if len(p.neighbours)+p.pendingOut() < p.target {
+			p.fill(now)
+			if len(p.neighbours)+p.pendingOut() < p.target && !now.Before(p.nextInfo) {
+				// Ask again soon while links keep forming; back off while
+				// nothing changes, so short peers do not hammer the seeds.
+				p.infoEvery = min(max(2*p.infoEvery, 2*p.cfg.FillInterval), p.cfg.RefreshInterval)
+				p.nextInfo = now.Add(p.infoEvery)
+				if reg := p.RegisteredSeeds(); len(reg) > 0 {
+					p.emit(Action{Kind: SeedRequest, Addr: reg[p.rng.IntN(len(reg))], Msg: wire.Message{Kind: wire.KindPeerInfoRequest}})
+				}
+			}
+		}
+	}
+	p.ml.maybeGC(now)
+}
+
+// NextDeadline returns the earliest time the peer needs a Tick.
+func (p *Peer) NextDeadline() time.Time {
+	if p.stopped || p.started.IsZero() {
+		return time.Time{}
+	}
+	d := p.nextLive
+	upd := func(t time.Time) {
+		if !t.IsZero() && t.Before(d) {
+			d = t
+		}
+	}
+	upd(p.nextRefresh)
+	if len(p.neighbours)+p.pendingOut() < p.target {
+		upd(p.nextFill)
+	}
+	if p.dirty {
+		upd(p.announced.Add(p.cfg.FillInterval))
+	}
+	if p.generated < p.cfg.GossipCount && len(p.neighbours) > 0 {
+		upd(p.nextGossip)
+	}
+	limit := time.Duration(p.cfg.LivenessMisses) * p.cfg.LivenessInterval
+	for _, c := range p.neighbours {
+		upd(c.lastAlive.Add(limit))
+	}
+	for _, c := range p.conns {
+		if c.state != established {
+			upd(c.opened.Add(p.cfg.HandshakeTimeout))
+		}
+	}
+	for _, s := range p.seeds {
+		if s.active && !s.registered && !s.busy {
+			upd(s.notBefore)
+		}
+	}
+	return d
+}

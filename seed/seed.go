@@ -1,0 +1,317 @@
+package seed
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/whispernet/whispernet/wire"
+)
+
+// Config configures a Seed. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// Self is the seed's own listening address.
+	Self netip.AddrPort
+	// Seeds lists every seed of config.txt (Self may be among them; it is
+	// skipped). Removals are relayed to the others.
+	Seeds []netip.AddrPort
+	// MaxPeers caps the registry; registrations beyond it are refused.
+	MaxPeers int
+	// Expiry drops a registration that has not been refreshed for this
+	// long. Zero keeps registrations until a peer is reported dead.
+	Expiry time.Duration
+	// Verify requires a register or Dead Node request to come from the IP
+	// it names (the reporter's IP for Dead Node). Relayed reports must come
+	// from one of Seeds.
+	Verify bool
+}
+
+// DefaultConfig returns the configuration the CLI starts from.
+func DefaultConfig() Config {
+	return Config{
+		MaxPeers: 1 << 20,
+		Expiry:   5 * time.Minute,
+		Verify:   true,
+	}
+}
+
+// Errors returned by New.
+var (
+	ErrNoSelf   = errors.New("seed: config has no listening address (Self)")
+	ErrMaxPeers = errors.New("seed: MaxPeers must be positive")
+)
+
+func (c *Config) validate() error {
+	if !c.Self.IsValid() {
+		return ErrNoSelf
+	}
+	if c.MaxPeers <= 0 {
+		return ErrMaxPeers
+	}
+	if c.Expiry < 0 {
+		return fmt.Errorf("seed: Expiry %v is negative", c.Expiry)
+	}
+	return nil
+}
+
+// ActionKind says what an Action asks the driver to do.
+type ActionKind uint8
+
+const (
+	// Relay: send Msg to the seed at Addr (no reply is awaited beyond the
+	// protocol's one line, which the driver may discard).
+	Relay ActionKind = iota + 1
+	// Log: append Text to outputfile.log.
+	Log
+	// Removed: Addr left the registry (reported dead or expired). Drivers
+	// use it for metrics and the simulator for detection times.
+	Removed
+)
+
+// Action is a side effect the driver carries out.
+type Action struct {
+	Kind ActionKind
+	Addr netip.AddrPort
+	Msg  wire.Message
+	Text string
+}
+
+type entry struct {
+	cap, degree int
+	seen        time.Time
+	index       int // position in Seed.order
+}
+
+// Stats counts what a seed has done; drivers export it as metrics.
+type Stats struct {
+	Registrations   uint64 // register requests accepted (new and refresh)
+	DeadReports     uint64 // Dead Node requests received
+	DeadAccepted    uint64 // reports that removed a registered peer
+	Expired         uint64 // registrations dropped for want of refresh
+	Refused         uint64 // requests answered with error:
+	RelaysSent      uint64 // reports relayed to other seeds
+	PeerListsServed uint64 // peer list and peer info replies
+}
+
+// Seed is the registry state machine. It is not safe for concurrent use;
+// drivers serialise calls.
+type Seed struct {
+	cfg     Config
+	rng     *rand.Rand
+	peers   map[netip.AddrPort]*entry
+	order   []netip.AddrPort // registry members, for O(1) sampling
+	seedIPs map[netip.Addr]bool
+	out     []Action
+	stats   Stats
+	nextGC  time.Time
+}
+
+// New returns a Seed for cfg. rng drives peer-list sampling.
+func New(cfg Config, rng *rand.Rand) (*Seed, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Seed{cfg: cfg, rng: rng, peers: make(map[netip.AddrPort]*entry), seedIPs: make(map[netip.Addr]bool)}
+	for _, a := range cfg.Seeds {
+		s.seedIPs[a.Addr()] = true
+	}
+	s.seedIPs[cfg.Self.Addr()] = true
+	return s, nil
+}
+
+// Self returns the seed's listening address.
+func (s *Seed) Self() netip.AddrPort { return s.cfg.Self }
+
+// Stats returns the counters so far.
+func (s *Seed) Stats() Stats { return s.stats }
+
+// Len returns the number of registered peers.
+func (s *Seed) Len() int { return len(s.order) }
+
+// Peers returns the registered peers in registry order (a copy).
+func (s *Seed) Peers() []netip.AddrPort { return append([]netip.AddrPort(nil), s.order...) }
+
+// Has reports whether a is registered.
+func (s *Seed) Has(a netip.AddrPort) bool { _, ok := s.peers[a]; return ok }
+
+// Ready returns the actions produced since the last call and clears them.
+// The returned slice is valid until the next call into the Seed.
+func (s *Seed) Ready() []Action {
+	out := s.out
+	s.out = s.out[:0]
+	return out
+}
+
+// HasReady reports whether Ready would return anything.
+func (s *Seed) HasReady() bool { return len(s.out) > 0 }
+
+func (s *Seed) logf(format string, args ...any) {
+	s.out = append(s.out, Action{Kind: Log, Text: fmt.Sprintf(format, args...)})
+}
+
+func errorReply(format string, args ...any) wire.Message {
+	return wire.Message{Kind: wire.KindError, Text: fmt.Sprintf(format, args...)}
+}
+
+// Handle processes one request that arrived at now from a connection whose
+// source IP is src, and returns the reply line. Every request gets exactly
+// one reply; requests a seed does not serve get an error reply.
+func (s *Seed) Handle(now time.Time, src netip.Addr, m wire.Message) wire.Message {
+	s.expire(now)
+	var reply wire.Message
+	switch m.Kind {
+	case wire.KindRegister:
+		reply = s.register(now, src, m)
+	case wire.KindPeerListRequest, wire.KindPeerInfoRequest:
+		s.stats.PeerListsServed++
+		reply = wire.Message{Kind: wire.KindPeerList, Peers: s.sample(m.Kind == wire.KindPeerInfoRequest)}
+		if m.Kind == wire.KindPeerInfoRequest {
+			reply.Kind = wire.KindPeerInfo
+		}
+	case wire.KindDeadNode:
+		reply = s.deadNode(src, m)
+	default:
+		reply = errorReply("a seed does not serve %q", m.Kind)
+	}
+	if reply.Kind == wire.KindError {
+		s.stats.Refused++
+	}
+	return reply
+}
+
+func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Message {
+	if s.cfg.Verify && src.Unmap() != m.Addr.Addr().Unmap() {
+		s.logf("refused registration of %s from %s: address mismatch", m.Addr, wire.FormatIP(src))
+		return errorReply("register: %s does not match your address %s", wire.FormatIP(m.Addr.Addr()), wire.FormatIP(src))
+	}
+	if e, ok := s.peers[m.Addr]; ok {
+		e.cap, e.degree, e.seen = m.Cap, m.Degree, now
+		s.stats.Registrations++
+		return wire.Message{Kind: wire.KindRegistered}
+	}
+	if len(s.order) >= s.cfg.MaxPeers {
+		return errorReply("register: registry full (%d peers)", s.cfg.MaxPeers)
+	}
+	s.peers[m.Addr] = &entry{cap: m.Cap, degree: m.Degree, seen: now, index: len(s.order)}
+	s.order = append(s.order, m.Addr)
+	s.stats.Registrations++
+	s.logf("registered %s (peer list size %d)", m.Addr, len(s.order))
+	return wire.Message{Kind: wire.KindRegistered}
+}
+
+func (s *Seed) deadNode(src netip.Addr, m wire.Message) wire.Message {
+	s.stats.DeadReports++
+	if s.cfg.Verify {
+		if m.Relayed && !s.seedIPs[src.Unmap()] {
+			return errorReply("Dead Node: relayed report from %s, which is not a seed", wire.FormatIP(src))
+		}
+		if !m.Relayed && src.Unmap() != m.From.Addr().Unmap() {
+			return errorReply("Dead Node: reporter %s does not match your address %s", wire.FormatIP(m.From.Addr()), wire.FormatIP(src))
+		}
+	}
+	via := ""
+	if m.Relayed {
+		via = " via seed " + wire.FormatIP(src)
+	}
+	if !s.remove(m.Addr) {
+		s.logf("dead node %s already removed (reported by %s%s)", m.Addr, m.From, via)
+		return wire.Message{Kind: wire.KindOK, Text: "already removed " + m.Addr.String()}
+	}
+	s.stats.DeadAccepted++
+	s.logf("removed dead node %s (reported by %s at %s%s; peer list size %d)", m.Addr, m.From, m.Time, via, len(s.order))
+	if !m.Relayed {
+		relay := m
+		relay.Relayed = true
+		for _, a := range s.cfg.Seeds {
+			if a != s.cfg.Self {
+				s.stats.RelaysSent++
+				s.out = append(s.out, Action{Kind: Relay, Addr: a, Msg: relay})
+			}
+		}
+	}
+	return wire.Message{Kind: wire.KindOK, Text: "removed " + m.Addr.String()}
+}
+
+// remove drops a from the registry, reporting whether it was there.
+func (s *Seed) remove(a netip.AddrPort) bool {
+	e, ok := s.peers[a]
+	if !ok {
+		return false
+	}
+	last := s.order[len(s.order)-1]
+	s.order[e.index] = last
+	s.peers[last].index = e.index
+	s.order = s.order[:len(s.order)-1]
+	delete(s.peers, a)
+	s.out = append(s.out, Action{Kind: Removed, Addr: a})
+	return true
+}
+
+// sample returns up to wire.MaxPeersPerReply registered peers, all of
+// them in registry order when they fit, else a uniform random sample.
+func (s *Seed) sample(info bool) []wire.PeerInfo {
+	n := len(s.order)
+	k := min(n, wire.MaxPeersPerReply)
+	out := make([]wire.PeerInfo, k)
+	if k == n {
+		for i, a := range s.order {
+			out[i] = s.info(a, info)
+		}
+		return out
+	}
+	// Floyd's algorithm: k distinct indices without touching all n.
+	chosen := make(map[int]struct{}, k)
+	i := 0
+	for j := n - k; j < n; j++ {
+		t := s.rng.IntN(j + 1)
+		if _, dup := chosen[t]; dup {
+			t = j
+		}
+		chosen[t] = struct{}{}
+		out[i] = s.info(s.order[t], info)
+		i++
+	}
+	return out
+}
+
+func (s *Seed) info(a netip.AddrPort, withInfo bool) wire.PeerInfo {
+	p := wire.PeerInfo{Addr: a}
+	if withInfo {
+		e := s.peers[a]
+		p.Cap, p.Degree = e.cap, e.degree
+	}
+	return p
+}
+
+// Tick lets the seed expire stale registrations. Drivers call it at least
+// every Expiry/4; Handle also expires lazily.
+func (s *Seed) Tick(now time.Time) { s.expire(now) }
+
+// NextDeadline returns when the seed next needs a Tick (zero: never).
+func (s *Seed) NextDeadline() time.Time {
+	if s.cfg.Expiry == 0 || len(s.order) == 0 {
+		return time.Time{}
+	}
+	return s.nextGC
+}
+
+func (s *Seed) expire(now time.Time) {
+	if s.cfg.Expiry == 0 || now.Before(s.nextGC) {
+		return
+	}
+	s.nextGC = now.Add(s.cfg.Expiry / 4)
+	cutoff := now.Add(-s.cfg.Expiry)
+	for i := 0; i < len(s.order); {
+		a := s.order[i]
+		if s.peers[a].seen.Before(cutoff) {
+			s.remove(a)
+			s.stats.Expired++
+			s.logf("expired %s: no refresh for %s (peer list size %d)", a, s.cfg.Expiry, len(s.order))
+			continue // remove moved the last entry into slot i
+		}
+		i++
+	}
+}
