@@ -153,9 +153,10 @@ type Peer struct {
 	nextLive   time.Time
 	nextFill   time.Time
 	nextInfo   time.Time
-	infoEvery  time.Duration // backoff between peer-info requests while short of target
-	announced  time.Time     // last degree announcement to the seeds
-	dirty      bool          // degree changed since the last announcement
+	infoEvery  time.Duration           // backoff between peer-info requests while short of target
+	announced  time.Time               // last degree announcement to the seeds
+	dirty      bool                    // degree changed since the last announcement
+	isolated   map[netip.AddrPort]bool // dials made with no candidate free: ask to be taken in anyway
 	lastDegree int
 	stopped    bool
 }
@@ -172,8 +173,8 @@ func New(cfg Config, rng *rand.Rand) (*Peer, error) {
 		dialing:  make(map[netip.AddrPort]bool),
 		probing:  make(map[netip.AddrPort]bool),
 		outbound: make(map[ConnID]bool),
-		knownIdx: make(map[netip.AddrPort]int),
-		dead:     make(map[netip.AddrPort]time.Time),
+		knownIdx: make(map[netip.AddrPort]int), dead: make(map[netip.AddrPort]time.Time),
+		isolated: make(map[netip.AddrPort]bool),
 		ml:       newMsgList(cfg.MessageTTL, cfg.MaxOrigins),
 		quorum:   len(cfg.Seeds)/2 + 1,
 	}
@@ -467,6 +468,7 @@ func (p *Peer) fill(now time.Time) {
 		weights[i] = topology.Free(k.capacity, k.degree)
 		any = any || weights[i] > 0
 	}
+	isolated := false
 	if !any && len(p.neighbours) == 0 && p.pendingOut() == 0 {
 		// Nobody has a free slot and we have no neighbour at all: ask
 		// full peers to take us beyond their target, so nobody stays
@@ -475,6 +477,7 @@ func (p *Peer) fill(now time.Time) {
 			if !now.Before(k.notBefore) && !p.busyWith(k.addr) {
 				if _, isDead := p.dead[k.addr]; !isDead {
 					weights[i] = 1
+					isolated = true
 				}
 			}
 		}
@@ -483,6 +486,9 @@ func (p *Peer) fill(now time.Time) {
 	for _, i := range topology.Pick(p.rng, weights, need) {
 		a := p.known[i].addr
 		p.dialing[a] = true
+		if isolated {
+			p.isolated[a] = true
+		}
 		p.emit(Action{Kind: Dial, Addr: a})
 	}
 }
@@ -514,7 +520,9 @@ func (p *Peer) Opened(now time.Time, id ConnID, addr netip.AddrPort, outbound bo
 	c := &conn{id: id, addr: addr, remoteIP: addr.Addr(), state: pendingOut, opened: now, probe: probe}
 	p.conns[id] = c
 	p.outbound[id] = true
-	p.send(c, wire.Message{Kind: wire.KindConnect, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)})
+	isolated := p.isolated[addr] && len(p.neighbours) == 0
+	delete(p.isolated, addr)
+	p.send(c, wire.Message{Kind: wire.KindConnect, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours), Isolated: isolated})
 }
 
 // DialFailed reports that a Dial to addr could not connect.
@@ -529,6 +537,7 @@ func (p *Peer) DialFailed(now time.Time, addr netip.AddrPort) {
 		return
 	}
 	delete(p.dialing, addr)
+	delete(p.isolated, addr)
 	p.penalise(now, addr)
 	p.fill(now)
 }
@@ -715,7 +724,7 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 		delete(p.probing, a)
 	}
 	if len(p.neighbours)+p.pendingOut() >= p.target {
-		if m.Degree != 0 || len(p.neighbours) >= p.cfg.MaxPeers {
+		if !m.Isolated || len(p.neighbours) >= p.cfg.MaxPeers {
 			p.refuse(c, RefuseFull)
 			return
 		}

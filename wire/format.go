@@ -66,7 +66,15 @@ func (m *Message) Append(b []byte) []byte {
 	case KindConnect:
 		b = append(b, VerbConnect...)
 		b = appendAddr(b, m.Addr)
-		b = appendCapDegree(b, m.Cap, m.Degree)
+		if m.Isolated {
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Cap), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Degree), 10)
+			b = append(b, ":"+isolatedMark...)
+		} else {
+			b = appendCapDegree(b, m.Cap, m.Degree)
+		}
 	case KindConnectAccepted:
 		b = append(b, VerbConnectAccepted...)
 		b = appendAddr(b, m.Addr)

@@ -43,6 +43,11 @@ const (
 // report on to the other seeds, so that they do not pass it on again.
 const relayedMark = "relayed"
 
+// isolatedMark is the trailing field of a handshake from a peer with no
+// neighbour at all and no candidate with a free slot: a full peer still
+// accepts it, so that nobody is left out of the overlay.
+const isolatedMark = "isolated"
+
 // Kind says which message a Message is.
 type Kind uint8
 
@@ -60,7 +65,7 @@ const (
 	KindDeadNode             // Dead Node:DEADIP:DEADPORT:TS:REPIP:REPPORT[:relayed]
 	KindOK                   // ok[:TEXT]
 	KindError                // error:TEXT
-	KindConnect              // Connection with Peer:IP:PORT[:CAP:DEGREE]
+	KindConnect              // Connection with Peer:IP:PORT[:CAP:DEGREE[:isolated]]
 	KindConnectAccepted      // Connection accepted:IP:PORT
 	KindConnectRefused       // Connection refused:TEXT
 	KindLivenessRequest      // Liveness Request:TS:IP:PORT
@@ -123,10 +128,11 @@ type Message struct {
 	Hops uint16
 	// Cap and Degree are the optional capacity (target degree) and current
 	// degree trailing fields of register and Connection with Peer (0 when
-	// absent). A handshake with Degree 0 comes from a peer with no
-	// neighbours, which a full peer still accepts to keep the overlay
-	// connected.
+	// absent).
 	Cap, Degree int
+	// Isolated marks a handshake from a peer with no neighbour and no
+	// candidate with a free slot, which a full peer accepts anyway.
+	Isolated bool
 	// Relayed marks a dead-node report passed on from one seed to another.
 	Relayed bool
 	// Text is the gossip text, error or refusal reason, or ok detail.
@@ -222,9 +228,23 @@ func Parse(line string) (Message, error) {
 		m.Text, err = f.text(true)
 	case VerbConnect:
 		m.Kind = KindConnect
-		if m.Addr, err = f.addr(); err == nil {
-			m.Cap, m.Degree, err = f.capDegree()
+		if m.Addr, err = f.addr(); err != nil {
+			break
 		}
+		if f.eof {
+			break
+		}
+		if m.Cap, err = f.int("capacity"); err != nil || f.eof {
+			break
+		}
+		if m.Degree, err = f.int("degree"); err != nil || f.eof {
+			break
+		}
+		if t := f.next(); t != isolatedMark || !f.eof {
+			err = fmt.Errorf("%w: %s: unexpected trailing field %q (only %q is allowed)", ErrFields, VerbConnect, truncate(t), isolatedMark)
+			break
+		}
+		m.Isolated = true
 	case VerbConnectAccepted:
 		m.Kind = KindConnectAccepted
 		if m.Addr, err = f.addr(); err == nil {

@@ -1,0 +1,149 @@
+// Package eventlog writes WhisperNet's two product logs: outputfile.log, one
+// network event per line as "<timestamp>:<IP:PORT> <event>", and
+// freqtrack.log, one "IP:PORT=>degree" line whenever a node's degree
+// changes (the last line per node is its current degree).
+//
+// One Writer serves every node of a process, so a local network of many
+// peers writes one pair of files. Lines are buffered and flushed every
+// FlushInterval and on Close; a write error is kept and returned by Flush
+// and Close rather than stopping the nodes.
+package eventlog
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/whispernet/whispernet/wire"
+)
+
+// File names inside the log directory.
+const (
+	OutputFile = "outputfile.log"
+	FreqFile   = "freqtrack.log"
+)
+
+// FlushInterval is how long a line may sit in the buffer.
+const FlushInterval = 200 * time.Millisecond
+
+// Writer appends to outputfile.log and freqtrack.log. It is safe for
+// concurrent use. The zero value is not usable; call Open or New.
+type Writer struct {
+	mu     sync.Mutex
+	out    *bufio.Writer
+	freq   *bufio.Writer
+	closer []io.Closer
+	err    error
+	buf    []byte
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// Open creates (or appends to) the two logs in dir, creating dir if needed.
+func Open(dir string) (*Writer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("eventlog: %w", err)
+	}
+	out, err := os.OpenFile(filepath.Join(dir, OutputFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: %w", err)
+	}
+	freq, err := os.OpenFile(filepath.Join(dir, FreqFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		out.Close()
+		return nil, fmt.Errorf("eventlog: %w", err)
+	}
+	w := New(out, freq)
+	w.closer = []io.Closer{out, freq}
+	return w, nil
+}
+
+// New returns a Writer over two streams (io.Discard for either is fine).
+func New(out, freq io.Writer) *Writer {
+	w := &Writer{
+		out:  bufio.NewWriterSize(out, 64<<10),
+		freq: bufio.NewWriterSize(freq, 16<<10),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go w.flusher()
+	return w
+}
+
+func (w *Writer) flusher() {
+	defer close(w.done)
+	t := time.NewTicker(FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			w.Flush()
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// Event appends "<timestamp>:<node> <text>" to outputfile.log.
+func (w *Writer) Event(now time.Time, node netip.AddrPort, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := wire.TimestampOf(now).Append(w.buf[:0])
+	b = append(b, ':')
+	b = node.AppendTo(b)
+	b = append(b, ' ')
+	b = append(b, text...)
+	b = append(b, '\n')
+	w.buf = b
+	w.keep(w.out.Write(b))
+}
+
+// Degree appends "<node>=><degree>" to freqtrack.log.
+func (w *Writer) Degree(node netip.AddrPort, degree int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := node.AppendTo(w.buf[:0])
+	b = append(b, "=>"...)
+	b = strconv.AppendInt(b, int64(degree), 10)
+	b = append(b, '\n')
+	w.buf = b
+	w.keep(w.freq.Write(b))
+}
+
+func (w *Writer) keep(_ int, err error) {
+	if err != nil && w.err == nil {
+		w.err = fmt.Errorf("eventlog: %w", err)
+	}
+}
+
+// Flush writes buffered lines out and returns the first error seen.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.keep(0, w.out.Flush())
+	w.keep(0, w.freq.Flush())
+	return w.err
+}
+
+// Close flushes and closes the files. Later writes are lost.
+func (w *Writer) Close() error {
+	select {
+	case <-w.stop:
+		return w.err
+	default:
+	}
+	close(w.stop)
+	<-w.done
+	err := w.Flush()
+	for _, c := range w.closer {
+		err = errors.Join(err, c.Close())
+	}
+	return err
+}

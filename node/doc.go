@@ -1,0 +1,18 @@
+// Package node runs WhisperNet's protocol cores over TCP with real time.
+//
+// A Peer owns one peer.Peer core and a single event loop goroutine that is
+// the only one to touch it. Every connection has a reader goroutine that
+// decodes lines into events for the loop and a writer goroutine draining a
+// bounded queue, so a slow or dead neighbour fills its own queue (and is
+// dropped when it stays full) without ever blocking the loop or the other
+// neighbours. Requests to seeds go through one client per seed, which keeps
+// a connection while there is work and closes it when idle.
+//
+// A Seed serves the seed.Seed core to many clients at once: a goroutine per
+// connection, a mutex around the core, and hard limits — line length,
+// connections per remote IP, request rate, error replies before the
+// connection is closed — applied before any work is done for a client.
+//
+// Both write outputfile.log and freqtrack.log through an eventlog.Writer,
+// which several nodes of one process may share.
+package node

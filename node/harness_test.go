@@ -1,0 +1,156 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/wire"
+)
+
+// freePorts reserves n distinct loopback ports.
+func freePorts(t *testing.T, n int) []netip.AddrPort {
+	t.Helper()
+	var out []netip.AddrPort
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, netip.MustParseAddrPort(ln.Addr().String()))
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+// checkFor polls cond until it holds or the deadline passes.
+func checkFor(t *testing.T, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %v: %v", what, d, err)
+}
+
+// cluster is a loopback network of seeds and peers for integration tests.
+type cluster struct {
+	t     *testing.T
+	ctx   context.Context
+	log   *eventlog.Writer
+	dir   string
+	seeds []*Seed
+	addrs []netip.AddrPort // seed addresses
+	peers []*Peer
+
+	mu        sync.Mutex
+	delivered map[netip.AddrPort]map[string]int // receiver -> "origin/seq" -> count
+	dead      map[netip.AddrPort][]netip.AddrPort
+}
+
+func fastPeerConfig(self netip.AddrPort, seeds []netip.AddrPort) PeerConfig {
+	cfg := DefaultPeerConfig()
+	cfg.Core.Self = self
+	cfg.Core.Seeds = seeds
+	cfg.Core.GossipInterval = 100 * time.Millisecond
+	cfg.Core.GossipCount = 3
+	cfg.Core.GossipDelay = 1500 * time.Millisecond
+	cfg.Core.LivenessInterval = 300 * time.Millisecond
+	cfg.Core.LivenessMisses = 3
+	cfg.Core.RefreshInterval = time.Second
+	cfg.Core.FillInterval = 100 * time.Millisecond
+	cfg.Core.RetryMin = 50 * time.Millisecond
+	cfg.Core.RetryMax = 500 * time.Millisecond
+	cfg.Core.HandshakeTimeout = time.Second
+	cfg.Core.Target = 3
+	cfg.Core.MaxPeers = 8
+	cfg.DialTimeout = time.Second
+	cfg.RequestTimeout = time.Second
+	return cfg
+}
+
+func newCluster(t *testing.T, nSeeds int) *cluster {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	lw, err := eventlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, ctx: ctx, log: lw, dir: dir, delivered: map[netip.AddrPort]map[string]int{}, dead: map[netip.AddrPort][]netip.AddrPort{}}
+	c.addrs = freePorts(t, nSeeds)
+	for _, a := range c.addrs {
+		c.startSeed(a)
+	}
+	t.Cleanup(func() {
+		cancel()
+		for _, p := range c.peers {
+			p.Stop()
+		}
+		for _, s := range c.seeds {
+			s.Stop()
+		}
+		lw.Close()
+	})
+	return c
+}
+
+func (c *cluster) startSeed(a netip.AddrPort) *Seed {
+	cfg := DefaultSeedConfig()
+	cfg.Core.Self = a
+	cfg.Core.Seeds = c.addrs
+	cfg.Log = c.log
+	s, err := NewSeed(cfg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := s.Start(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	c.seeds = append(c.seeds, s)
+	return s
+}
+
+func (c *cluster) addPeers(n int, tweak func(*PeerConfig)) {
+	for _, a := range freePorts(c.t, n) {
+		cfg := fastPeerConfig(a, c.addrs)
+		cfg.Log = c.log
+		cfg.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.delivered[self] == nil {
+				c.delivered[self] = map[string]int{}
+			}
+			c.delivered[self][fmt.Sprintf("%s/%d", m.Addr, m.Seq)]++
+		}
+		cfg.Hooks.Dead = func(self, dead netip.AddrPort, at time.Time) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.dead[self] = append(c.dead[self], dead)
+		}
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		p, err := NewPeer(cfg)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if err := p.Start(c.ctx); err != nil {
+			c.t.Fatal(err)
+		}
+		c.peers = append(c.peers, p)
+	}
+}

@@ -1,0 +1,486 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/peer"
+	"github.com/whispernet/whispernet/wire"
+)
+
+// PeerConfig configures a TCP peer. Start from DefaultPeerConfig.
+type PeerConfig struct {
+	// Core is the protocol configuration; Core.Self is also the listening
+	// address.
+	Core peer.Config
+	// Log receives outputfile.log and freqtrack.log lines (nil: none).
+	Log *eventlog.Writer
+	// Logger receives operational diagnostics (nil: discarded).
+	Logger *slog.Logger
+	// RandSeed seeds the core's RNG; 0 picks a random seed.
+	RandSeed uint64
+	// QueueLen bounds each connection's writer queue, in lines.
+	QueueLen int
+	// SlowAfter closes a neighbour whose queue was found full this many
+	// times in a row: it is not keeping up.
+	SlowAfter int
+	// DialTimeout bounds a TCP dial to a peer or seed; RequestTimeout a
+	// seed's reply; WriteTimeout one write to a neighbour.
+	DialTimeout, RequestTimeout, WriteTimeout time.Duration
+	// MaxErrors closes a connection after this many malformed lines.
+	MaxErrors int
+	// Hooks observe the peer (each may be nil). They run on the peer's
+	// event loop and must not block.
+	Hooks Hooks
+}
+
+// Hooks are callbacks that let a harness, the dashboard or metrics watch a
+// peer without polling it.
+type Hooks struct {
+	// Deliver: the first receipt of m (from is the neighbour it came from,
+	// or the peer itself for messages it originated).
+	Deliver func(self, from netip.AddrPort, m wire.Message, at time.Time)
+	// Degree: the peer's degree changed.
+	Degree func(self netip.AddrPort, degree int)
+	// Dead: the peer declared a neighbour dead.
+	Dead func(self, dead netip.AddrPort, at time.Time)
+	// Event: a line for outputfile.log.
+	Event func(self netip.AddrPort, at time.Time, text string)
+}
+
+// DefaultPeerConfig returns the classic timers and runtime limits.
+func DefaultPeerConfig() PeerConfig {
+	return PeerConfig{
+		Core:           peer.DefaultConfig(),
+		QueueLen:       1024,
+		SlowAfter:      8,
+		DialTimeout:    3 * time.Second,
+		RequestTimeout: 5 * time.Second,
+		WriteTimeout:   5 * time.Second,
+		MaxErrors:      10,
+	}
+}
+
+// PeerStats are the runtime counters beside the core's.
+type PeerStats struct {
+	peer.Stats
+	QueueDrops uint64 // lines dropped because a neighbour's queue was full
+	BadLines   uint64 // malformed lines received
+	Accepted   uint64 // inbound TCP connections accepted
+}
+
+type evKind uint8
+
+const (
+	evAccepted evKind = iota
+	evDialed
+	evDialFailed
+	evLine
+	evBadLine
+	evClosed
+	evSeed
+)
+
+type event struct {
+	kind evKind
+	id   peer.ConnID
+	addr netip.AddrPort
+	tc   *tconn
+	msg  wire.Message
+	req  wire.Message
+	err  error
+}
+
+// Peer is a WhisperNet peer over TCP.
+type Peer struct {
+	cfg    PeerConfig
+	core   *peer.Peer
+	log    *slog.Logger
+	dialer *net.Dialer
+
+	ln      net.Listener
+	events  chan event
+	ctl     chan func()
+	cancel  context.CancelFunc
+	ctx     context.Context
+	done    chan struct{}
+	wg      sync.WaitGroup
+	nextID  atomic.Uint64
+	drops   atomic.Uint64
+	bad     atomic.Uint64
+	accepts atomic.Uint64
+
+	// Loop-owned state.
+	conns  map[peer.ConnID]*tconn
+	errs   map[peer.ConnID]int
+	seeds  map[netip.AddrPort]*seedClient
+	frozen bool
+	start  time.Time
+}
+
+// NewPeer checks cfg and builds a peer; Start makes it listen.
+func NewPeer(cfg PeerConfig) (*Peer, error) {
+	seed := cfg.RandSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	core, err := peer.New(cfg.Core, rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.QueueLen <= 0 || cfg.SlowAfter <= 0 || cfg.MaxErrors <= 0 {
+		return nil, fmt.Errorf("%w: QueueLen, SlowAfter and MaxErrors must be positive", peer.ErrConfig)
+	}
+	if cfg.DialTimeout <= 0 || cfg.RequestTimeout <= 0 || cfg.WriteTimeout <= 0 {
+		return nil, fmt.Errorf("%w: timeouts must be positive", peer.ErrConfig)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	self := cfg.Core.Self
+	p := &Peer{
+		cfg:    cfg,
+		core:   core,
+		log:    logger.With("peer", self.String()),
+		dialer: &net.Dialer{Timeout: cfg.DialTimeout, LocalAddr: &net.TCPAddr{IP: self.Addr().AsSlice()}},
+		events: make(chan event, 1024),
+		ctl:    make(chan func(), 16),
+		done:   make(chan struct{}),
+		conns:  make(map[peer.ConnID]*tconn),
+		errs:   make(map[peer.ConnID]int),
+		seeds:  make(map[netip.AddrPort]*seedClient),
+	}
+	for _, s := range cfg.Core.Seeds {
+		p.seeds[s] = newSeedClient(s, p.dialer, cfg.RequestTimeout, func(req, reply wire.Message, err error) {
+			p.post(event{kind: evSeed, addr: s, req: req, msg: reply, err: err})
+		})
+	}
+	return p, nil
+}
+
+// Addr returns the peer's address.
+func (p *Peer) Addr() netip.AddrPort { return p.cfg.Core.Self }
+
+// Start binds the listening socket and starts the peer; it returns at once.
+// A port already in use is reported here. The peer runs until ctx ends or
+// Stop is called.
+func (p *Peer) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", p.cfg.Core.Self.String())
+	if err != nil {
+		return fmt.Errorf("peer %s: %w", p.cfg.Core.Self, err)
+	}
+	p.ln = ln
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.wg.Add(2)
+	go p.acceptLoop()
+	go p.loop()
+	return nil
+}
+
+// Stop shuts the peer down (closing every socket, as a crash would look to
+// its neighbours) and waits for its goroutines.
+func (p *Peer) Stop() {
+	if p.cancel != nil {
+		p.cancel()
+		p.wg.Wait()
+	}
+}
+
+// Done is closed once the peer has stopped.
+func (p *Peer) Done() <-chan struct{} { return p.done }
+
+// post hands an event to the loop; it gives up when the peer stops.
+func (p *Peer) post(e event) {
+	select {
+	case p.events <- e:
+	case <-p.ctx.Done():
+		if e.tc != nil {
+			e.tc.close()
+		}
+	}
+}
+
+// do runs fn on the loop and waits for it; it reports false if the peer
+// has stopped. It works while the peer is frozen.
+func (p *Peer) do(fn func()) bool {
+	ran := make(chan struct{})
+	select {
+	case p.ctl <- func() { fn(); close(ran) }:
+	case <-p.done:
+		return false
+	}
+	select {
+	case <-ran:
+		return true
+	case <-p.done:
+		return false
+	}
+}
+
+// Freeze makes the peer stop answering while keeping every socket open: a
+// silent failure, as of a hung process. Thaw undoes it.
+func (p *Peer) Freeze() { p.do(func() { p.frozen = true }) }
+
+// Thaw resumes a frozen peer.
+func (p *Peer) Thaw() { p.do(func() { p.frozen = false }) }
+
+// Frozen reports whether the peer is frozen.
+func (p *Peer) Frozen() bool {
+	var f bool
+	p.do(func() { f = p.frozen })
+	return f
+}
+
+// Publish originates a gossip message with text; it reports the message
+// and false if the peer is stopped.
+func (p *Peer) Publish(text string) (wire.Message, bool) {
+	var m wire.Message
+	ok := p.do(func() {
+		m = p.core.Publish(time.Now(), text)
+		p.apply(time.Now())
+	})
+	return m, ok
+}
+
+// Inspect runs fn on the peer's loop with its core, for status pages. fn
+// must not keep the core or block.
+func (p *Peer) Inspect(fn func(core *peer.Peer)) bool { return p.do(func() { fn(p.core) }) }
+
+// Stats returns the core and runtime counters.
+func (p *Peer) Stats() PeerStats {
+	var s PeerStats
+	p.do(func() { s.Stats = p.core.Stats() })
+	s.QueueDrops, s.BadLines, s.Accepted = p.drops.Load(), p.bad.Load(), p.accepts.Load()
+	return s
+}
+
+func (p *Peer) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if p.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				p.log.Warn("accept failed", "err", err)
+				time.Sleep(50 * time.Millisecond) // e.g. out of file descriptors
+				continue
+			}
+			return
+		}
+		p.accepts.Add(1)
+		id := peer.ConnID(p.nextID.Add(1))
+		tc := newTConn(c, p.cfg.QueueLen, p.cfg.WriteTimeout, &p.drops)
+		remote, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		p.post(event{kind: evAccepted, id: id, addr: remote, tc: tc})
+	}
+}
+
+func (p *Peer) dial(id peer.ConnID, addr netip.AddrPort) {
+	defer p.wg.Done()
+	c, err := p.dialer.DialContext(p.ctx, "tcp", addr.String())
+	if err != nil {
+		p.post(event{kind: evDialFailed, addr: addr, err: err})
+		return
+	}
+	p.post(event{kind: evDialed, id: id, addr: addr, tc: newTConn(c, p.cfg.QueueLen, p.cfg.WriteTimeout, &p.drops)})
+}
+
+// read decodes lines from one connection into events until it closes.
+func (p *Peer) read(id peer.ConnID, tc *tconn) {
+	defer p.wg.Done()
+	lr := wire.NewLineReader(tc.c, wire.MaxLineLen)
+	for {
+		line, err := lr.ReadLine()
+		if err != nil && !errors.Is(err, wire.ErrTooLong) {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				p.log.Debug("read failed", "conn", id, "err", err)
+			}
+			p.post(event{kind: evClosed, id: id})
+			return
+		}
+		var m wire.Message
+		if err == nil {
+			m, err = wire.Parse(line)
+		}
+		if err != nil {
+			p.bad.Add(1)
+			p.post(event{kind: evBadLine, id: id, err: err})
+			continue
+		}
+		p.post(event{kind: evLine, id: id, msg: m})
+	}
+}
+
+func (p *Peer) loop() {
+	defer p.wg.Done()
+	defer close(p.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	p.start = time.Now()
+	p.core.Start(p.start)
+	p.apply(p.start)
+	for {
+		if d := p.core.NextDeadline(); !d.IsZero() {
+			timer.Reset(max(time.Until(d), 0))
+		}
+		if p.frozen {
+			select {
+			case fn := <-p.ctl:
+				fn()
+			case <-p.ctx.Done():
+				p.shutdown()
+				return
+			}
+			continue
+		}
+		select {
+		case e := <-p.events:
+			p.handle(e)
+		case fn := <-p.ctl:
+			fn()
+		case <-timer.C:
+			p.core.Tick(time.Now())
+		case <-p.ctx.Done():
+			p.shutdown()
+			return
+		}
+		p.apply(time.Now())
+	}
+}
+
+func (p *Peer) shutdown() {
+	p.ln.Close()
+	p.core.Stop(time.Now())
+	p.apply(time.Now())
+	for id, tc := range p.conns {
+		tc.close()
+		delete(p.conns, id)
+	}
+	// Drain events so that no sender stays blocked; their connections
+	// are closed by post once the context is done.
+	for {
+		select {
+		case e := <-p.events:
+			if e.tc != nil {
+				e.tc.close()
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (p *Peer) handle(e event) {
+	now := time.Now()
+	switch e.kind {
+	case evAccepted:
+		if len(p.conns) >= p.cfg.Core.MaxPeers+64 {
+			e.tc.send(&wire.Message{Kind: wire.KindError, Text: "too many connections"})
+			time.AfterFunc(time.Second, e.tc.close)
+			return
+		}
+		p.conns[e.id] = e.tc
+		p.wg.Add(1)
+		go p.read(e.id, e.tc)
+		p.core.Opened(now, e.id, e.addr, false)
+	case evDialed:
+		p.conns[e.id] = e.tc
+		p.wg.Add(1)
+		go p.read(e.id, e.tc)
+		p.core.Opened(now, e.id, e.addr, true)
+	case evDialFailed:
+		p.core.DialFailed(now, e.addr)
+	case evLine:
+		if _, ok := p.conns[e.id]; ok {
+			p.core.Receive(now, e.id, e.msg)
+		}
+	case evBadLine:
+		tc, ok := p.conns[e.id]
+		if !ok {
+			return
+		}
+		p.errs[e.id]++
+		tc.send(&wire.Message{Kind: wire.KindError, Text: e.err.Error()})
+		if p.errs[e.id] >= p.cfg.MaxErrors {
+			p.closeConn(e.id)
+			p.core.Closed(now, e.id)
+		}
+	case evClosed:
+		if tc, ok := p.conns[e.id]; ok {
+			tc.close()
+			delete(p.conns, e.id)
+			delete(p.errs, e.id)
+			p.core.Closed(now, e.id)
+		}
+	case evSeed:
+		if e.err != nil {
+			p.core.SeedFailed(now, e.addr, e.req)
+		} else {
+			p.core.SeedReply(now, e.addr, e.req, e.msg)
+		}
+	}
+}
+
+func (p *Peer) closeConn(id peer.ConnID) {
+	if tc, ok := p.conns[id]; ok {
+		tc.close()
+		delete(p.conns, id)
+		delete(p.errs, id)
+	}
+}
+
+// apply carries out the core's actions.
+func (p *Peer) apply(now time.Time) {
+	self := p.cfg.Core.Self
+	for _, a := range p.core.Ready() {
+		switch a.Kind {
+		case peer.Dial:
+			id := peer.ConnID(p.nextID.Add(1))
+			p.wg.Add(1)
+			go p.dial(id, a.Addr)
+		case peer.Send:
+			if tc, ok := p.conns[a.Conn]; ok && !tc.send(&a.Msg) && tc.full >= p.cfg.SlowAfter {
+				p.log.Warn("neighbour too slow; closing", "conn", a.Conn)
+				tc.close() // the reader reports the close to the core
+			}
+		case peer.Close:
+			p.closeConn(a.Conn)
+		case peer.SeedRequest:
+			if sc, ok := p.seeds[a.Addr]; ok {
+				sc.request(p.ctx, a.Msg)
+			}
+		case peer.Deliver:
+			if h := p.cfg.Hooks.Deliver; h != nil {
+				h(self, a.Addr, a.Msg, now)
+			}
+		case peer.Log:
+			if p.cfg.Log != nil {
+				p.cfg.Log.Event(now, self, a.Text)
+			}
+			if h := p.cfg.Hooks.Event; h != nil {
+				h(self, now, a.Text)
+			}
+		case peer.Degree:
+			if p.cfg.Log != nil {
+				p.cfg.Log.Degree(self, a.N)
+			}
+			if h := p.cfg.Hooks.Degree; h != nil {
+				h(self, a.N)
+			}
+		case peer.Dead:
+			if h := p.cfg.Hooks.Dead; h != nil {
+				h(self, a.Addr, now)
+			}
+		}
+	}
+}

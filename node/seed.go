@@ -1,0 +1,341 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/seed"
+	"github.com/whispernet/whispernet/wire"
+)
+
+// SeedConfig configures a TCP seed. Start from DefaultSeedConfig.
+type SeedConfig struct {
+	// Core is the registry configuration; Core.Self is the listening
+	// address.
+	Core seed.Config
+	// Log receives outputfile.log lines (nil: none).
+	Log *eventlog.Writer
+	// Logger receives operational diagnostics (nil: discarded).
+	Logger *slog.Logger
+	// RandSeed seeds peer-list sampling; 0 picks a random seed.
+	RandSeed uint64
+	// MaxConns bounds open client connections; MaxConnsPerIP bounds them
+	// per remote IP (a local network shares 127.0.0.1, so raise it there).
+	MaxConns, MaxConnsPerIP int
+	// MaxRequestLen is the longest request line accepted.
+	MaxRequestLen int
+	// Rate and Burst bound each connection's requests per second.
+	Rate  float64
+	Burst int
+	// MaxErrors closes a connection after this many error replies.
+	MaxErrors int
+	// IdleTimeout closes a connection that sends nothing for this long.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds one reply write; RequestTimeout a relay to
+	// another seed.
+	WriteTimeout, RequestTimeout time.Duration
+	// Removed, if set, is called when a peer leaves the registry.
+	Removed func(seed, peer netip.AddrPort, at time.Time)
+}
+
+// DefaultSeedConfig returns the limits the seed command starts with.
+func DefaultSeedConfig() SeedConfig {
+	return SeedConfig{
+		Core:           seed.DefaultConfig(),
+		MaxConns:       4096,
+		MaxConnsPerIP:  256,
+		MaxRequestLen:  1024,
+		Rate:           50,
+		Burst:          100,
+		MaxErrors:      10,
+		IdleTimeout:    2 * time.Minute,
+		WriteTimeout:   5 * time.Second,
+		RequestTimeout: 5 * time.Second,
+	}
+}
+
+// SeedStats are the runtime counters beside the core's.
+type SeedStats struct {
+	seed.Stats
+	Conns       int64  // open client connections
+	ConnRefused uint64 // connections refused by MaxConns or MaxConnsPerIP
+	BadLines    uint64 // malformed or over-long request lines
+	RateLimited uint64 // requests refused by the rate limit
+	Closed      uint64 // connections closed for too many errors
+}
+
+// Seed is a WhisperNet seed over TCP.
+type Seed struct {
+	cfg    SeedConfig
+	log    *slog.Logger
+	ln     net.Listener
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex // guards core and perIP
+	core  *seed.Seed
+	perIP map[netip.Addr]int
+
+	relays map[netip.AddrPort]*seedClient
+
+	conns       atomic.Int64
+	connRefused atomic.Uint64
+	badLines    atomic.Uint64
+	rateLimited atomic.Uint64
+	closed      atomic.Uint64
+}
+
+// NewSeed checks cfg and builds a seed; Start makes it listen.
+func NewSeed(cfg SeedConfig) (*Seed, error) {
+	rs := cfg.RandSeed
+	if rs == 0 {
+		rs = rand.Uint64()
+	}
+	core, err := seed.New(cfg.Core, rand.New(rand.NewPCG(rs, rs^0x2545f4914f6cdd1d)))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxConns <= 0 || cfg.MaxConnsPerIP <= 0 || cfg.MaxRequestLen <= 0 || cfg.Rate <= 0 || cfg.Burst <= 0 || cfg.MaxErrors <= 0 {
+		return nil, errors.New("seed: connection limits must be positive")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Seed{cfg: cfg, core: core, log: logger.With("seed", cfg.Core.Self.String()), perIP: make(map[netip.Addr]int), relays: make(map[netip.AddrPort]*seedClient)}
+	dialer := &net.Dialer{Timeout: cfg.RequestTimeout, LocalAddr: &net.TCPAddr{IP: cfg.Core.Self.Addr().AsSlice()}}
+	for _, a := range cfg.Core.Seeds {
+		if a == cfg.Core.Self {
+			continue
+		}
+		s.relays[a] = newSeedClient(a, dialer, cfg.RequestTimeout, func(req, reply wire.Message, err error) {
+			if err != nil {
+				s.log.Info("relay failed", "to", a.String(), "err", err)
+			}
+		})
+	}
+	return s, nil
+}
+
+// Addr returns the seed's listening address.
+func (s *Seed) Addr() netip.AddrPort { return s.cfg.Core.Self }
+
+// Start binds the listening socket (a port in use is reported here) and
+// serves until ctx ends or Stop is called.
+func (s *Seed) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Core.Self.String())
+	if err != nil {
+		return fmt.Errorf("seed %s: %w", s.cfg.Core.Self, err)
+	}
+	s.ln = ln
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.wg.Add(2)
+	go s.acceptLoop()
+	go s.ticker()
+	s.logEvent(time.Now(), fmt.Sprintf("seed listening on %s", s.cfg.Core.Self))
+	return nil
+}
+
+// Stop closes the listener and every connection and waits for them.
+func (s *Seed) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+		s.ln.Close()
+		s.wg.Wait()
+	}
+}
+
+// Peers returns the registered peers.
+func (s *Seed) Peers() []netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.core.Peers()
+}
+
+// Has reports whether a is registered.
+func (s *Seed) Has(a netip.AddrPort) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.core.Has(a)
+}
+
+// Stats returns the core and runtime counters.
+func (s *Seed) Stats() SeedStats {
+	s.mu.Lock()
+	st := SeedStats{Stats: s.core.Stats()}
+	s.mu.Unlock()
+	st.Conns = s.conns.Load()
+	st.ConnRefused, st.BadLines, st.RateLimited, st.Closed = s.connRefused.Load(), s.badLines.Load(), s.rateLimited.Load(), s.closed.Load()
+	return st
+}
+
+func (s *Seed) logEvent(now time.Time, text string) {
+	if s.cfg.Log != nil {
+		s.cfg.Log.Event(now, s.cfg.Core.Self, text)
+	}
+}
+
+func (s *Seed) ticker() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			s.mu.Lock()
+			s.core.Tick(now)
+			s.applyLocked(now)
+			s.mu.Unlock()
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Seed) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				s.log.Warn("accept failed", "err", err)
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return
+		}
+		ip := netip.MustParseAddrPort(c.RemoteAddr().String()).Addr().Unmap()
+		if reason := s.admit(ip); reason != "" {
+			s.connRefused.Add(1)
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(c, "error:"+reason+"\n")
+			c.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go s.serve(c, ip)
+	}
+}
+
+// admit counts a new connection from ip, or says why it is refused.
+func (s *Seed) admit(ip netip.Addr) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns.Load() >= int64(s.cfg.MaxConns) {
+		return fmt.Sprintf("too many connections (limit %d)", s.cfg.MaxConns)
+	}
+	if s.perIP[ip] >= s.cfg.MaxConnsPerIP {
+		return fmt.Sprintf("too many connections from %s (limit %d)", wire.FormatIP(ip), s.cfg.MaxConnsPerIP)
+	}
+	s.perIP[ip]++
+	s.conns.Add(1)
+	return ""
+}
+
+func (s *Seed) release(ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+	s.conns.Add(-1)
+}
+
+// serve answers one client's requests, one reply line each.
+func (s *Seed) serve(c net.Conn, ip netip.Addr) {
+	defer s.wg.Done()
+	defer s.release(ip)
+	defer c.Close()
+	stop := context.AfterFunc(s.ctx, func() { c.Close() })
+	defer stop()
+	lr := wire.NewLineReader(c, s.cfg.MaxRequestLen)
+	bucket := tokenBucket{rate: s.cfg.Rate, burst: float64(s.cfg.Burst), tokens: float64(s.cfg.Burst), last: time.Now()}
+	errs := 0
+	var out []byte
+	for {
+		c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		line, err := lr.ReadLine()
+		now := time.Now()
+		var reply wire.Message
+		switch {
+		case err != nil && !errors.Is(err, wire.ErrTooLong):
+			return // EOF, idle timeout or reset
+		case err != nil:
+			s.badLines.Add(1)
+			reply = wire.Message{Kind: wire.KindError, Text: err.Error()}
+		case !bucket.take(now):
+			s.rateLimited.Add(1)
+			reply = wire.Message{Kind: wire.KindError, Text: fmt.Sprintf("rate limit exceeded (%g requests/s)", s.cfg.Rate)}
+		default:
+			m, perr := wire.Parse(line)
+			if perr != nil {
+				s.badLines.Add(1)
+				reply = wire.Message{Kind: wire.KindError, Text: perr.Error()}
+				break
+			}
+			s.mu.Lock()
+			reply = s.core.Handle(now, ip, m)
+			s.applyLocked(now)
+			s.mu.Unlock()
+		}
+		if reply.Kind == wire.KindError {
+			errs++
+		}
+		out = append(reply.Append(out[:0]), '\n')
+		c.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+		if errs >= s.cfg.MaxErrors {
+			s.closed.Add(1)
+			c.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
+			io.WriteString(c, fmt.Sprintf("error:closing after %d errors\n", errs))
+			return
+		}
+	}
+}
+
+// applyLocked carries out the core's actions; s.mu is held.
+func (s *Seed) applyLocked(now time.Time) {
+	for _, a := range s.core.Ready() {
+		switch a.Kind {
+		case seed.Log:
+			s.logEvent(now, a.Text)
+		case seed.Relay:
+			if rc, ok := s.relays[a.Addr]; ok {
+				rc.request(s.ctx, a.Msg)
+			}
+		case seed.Removed:
+			if s.cfg.Removed != nil {
+				s.cfg.Removed(s.cfg.Core.Self, a.Addr, now)
+			}
+		}
+	}
+}
+
+// tokenBucket is a per-connection request rate limit.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
