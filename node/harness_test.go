@@ -154,3 +154,5 @@ func (c *cluster) addPeers(n int, tweak func(*PeerConfig)) {
 		c.peers = append(c.peers, p)
 	}
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -114,10 +114,20 @@ func (s *seedClient) work(ctx context.Context) {
 		if !ok {
 			return
 		}
+		reused := c != nil
 		reply, err := s.exchange(ctx, &c, &lr, m)
 		if err != nil && c != nil {
 			c.Close()
 			c = nil
+		}
+		if err != nil && reused && ctx.Err() == nil {
+			// The seed may have closed an idle connection (or restarted):
+			// one retry on a fresh connection before giving up.
+			reply, err = s.exchange(ctx, &c, &lr, m)
+			if err != nil && c != nil {
+				c.Close()
+				c = nil
+			}
 		}
 		s.done(m, reply, err)
 	}
