@@ -47,7 +47,11 @@ type Writer struct {
 }
 
 // Open creates (or appends to) the two logs in dir, creating dir if needed.
-func Open(dir string) (*Writer, error) {
+func Open(dir string) (*Writer, error) { return OpenEcho(dir, nil) }
+
+// OpenEcho is Open, with every outputfile.log line also written to echo
+// (a console) when echo is not nil.
+func OpenEcho(dir string, echo io.Writer) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
@@ -60,7 +64,11 @@ func Open(dir string) (*Writer, error) {
 		out.Close()
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
-	w := New(out, freq)
+	var o io.Writer = out
+	if echo != nil {
+		o = io.MultiWriter(out, echo)
+	}
+	w := New(o, freq)
 	w.closer = []io.Closer{out, freq}
 	return w, nil
 }

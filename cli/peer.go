@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/whispernet/whispernet/config"
+	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/wire"
+)
+
+func init() {
+	register("peer", "start one peer node (asks for the port on a terminal if --port is not given)", runPeer)
+}
+
+const peerAbout = `
+Starts one peer (the classic peer.py). It registers with a random majority
+(⌊n/2⌋+1) of the seeds in the config file, takes the union of their peer
+lists, links to peers up to its capacity (drawn from a power law unless
+--target is set), generates --gossip-count messages every --gossip-interval,
+forwards every message it receives for the first time to all neighbours but
+the sender, and checks its neighbours every --liveness-interval; one that
+misses --liveness-misses requests in a row is reported dead to the seeds and
+replaced. Events go to outputfile.log and degree changes to freqtrack.log in
+--log-dir (events are echoed here).
+
+Runs until interrupted (Ctrl+C or SIGTERM).`
+
+func runPeer(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("peer", "peer --port PORT [--ip IP] [--config config.txt] [flags]", peerAbout, stdio)
+	d := node.DefaultPeerConfig()
+	port := fs.Int("port", 0, "port to listen on (1-65535); asked for on a terminal when omitted")
+	ipText := fs.String("ip", "127.0.0.1", "IP address to listen on and announce")
+	cfgPath := fs.String("config", "config.txt", "seed list: one IP:PORT per line")
+	logDir := fs.String("log-dir", ".", "directory for outputfile.log and freqtrack.log")
+	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
+	pf := addPeerFlags(fs, d.Core)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return usageErr(stdio, "peer", "unexpected argument %q", fs.Arg(0))
+	}
+	ip, err := wire.ParseIP(*ipText)
+	if err != nil {
+		if a, perr := netip.ParseAddr(*ipText); perr == nil && a.Is6() {
+			ip, err = a, nil // accept a bare IPv6 on the command line
+		} else {
+			return usageErr(stdio, "peer", "--ip: %v", err)
+		}
+	}
+	if !isSet(fs, "port") {
+		if !isTerminal(stdio.In) {
+			return usageErr(stdio, "peer", "--port is required when standard input is not a terminal")
+		}
+		p, err := askPort(stdio)
+		if err != nil {
+			return usageErr(stdio, "peer", "%v", err)
+		}
+		*port = p
+	}
+	if *port < 1 || *port > 65535 {
+		return usageErr(stdio, "peer", "--port %d is not in 1-65535", *port)
+	}
+	seeds, err := config.LoadSeeds(*cfgPath)
+	if err != nil {
+		return fail(stdio, "peer", err)
+	}
+	cfg := d
+	cfg.Core.Self = netip.AddrPortFrom(ip, uint16(*port))
+	cfg.Core.Seeds = seeds
+	pf.apply(&cfg.Core)
+	echo := stdio.Out
+	if *quiet {
+		echo = nil
+	}
+	lw, err := eventlog.OpenEcho(*logDir, echo)
+	if err != nil {
+		return fail(stdio, "peer", err)
+	}
+	defer lw.Close()
+	cfg.Log = lw
+	p, err := node.NewPeer(cfg)
+	if err != nil {
+		return usageErr(stdio, "peer", "%v", err)
+	}
+	if err := p.Start(ctx); err != nil {
+		return fail(stdio, "peer", err)
+	}
+	fmt.Fprintf(stdio.Err, "whispernet peer: %s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", cfg.Core.Self, len(seeds), *cfgPath, *logDir)
+	<-p.Done()
+	return ExitOK
+}
+
+// askPort prompts for the port, as the classic peer.py did.
+func askPort(stdio Stdio) (int, error) {
+	fmt.Fprint(stdio.Err, "Enter port: ")
+	line, err := bufio.NewReader(stdio.In).ReadString('\n')
+	if err != nil && line == "" {
+		return 0, errors.New("no port given")
+	}
+	p, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("port %q is not in 1-65535", strings.TrimSpace(line))
+	}
+	return p, nil
+}

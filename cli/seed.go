@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/whispernet/whispernet/config"
+	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/wire"
+)
+
+func init() {
+	register("seed", "start seed nodes: every seed of config.txt, or one with --listen", runSeed)
+}
+
+const seedAbout = `
+Starts seed nodes, the bootstrap registry of WhisperNet. Without --listen it
+starts every seed listed in the config file (the classic runner.py); with
+--listen it starts that one seed. Peers register with a seed, fetch its peer
+list and report dead peers to it; the seed logs every change to
+outputfile.log in --log-dir (and echoes it here). Talk to a seed by hand:
+
+  nc 127.0.0.1 8080
+  register:127.0.0.1:5000
+  registered successfully
+  peer list
+  peer list:127.0.0.1#5000
+
+Runs until interrupted (Ctrl+C or SIGTERM).`
+
+func runSeed(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("seed", "seed [--config config.txt | --listen IP:PORT] [flags]", seedAbout, stdio)
+	d := node.DefaultSeedConfig()
+	cfgPath := fs.String("config", "config.txt", "seed list: one IP:PORT per line")
+	listen := fs.String("listen", "", "start only this seed (IP:PORT); the config file, if present, names the other seeds for relaying removals")
+	logDir := fs.String("log-dir", ".", "directory for outputfile.log and freqtrack.log")
+	perIP := fs.Int("max-conns-per-ip", d.MaxConnsPerIP, "open connections allowed from one remote IP")
+	maxConns := fs.Int("max-conns", d.MaxConns, "open connections allowed in all, per seed")
+	rate := fs.Float64("rate", d.Rate, "requests per second allowed on one connection (after a burst of --burst)")
+	burst := fs.Int("burst", d.Burst, "request burst allowed on one connection")
+	expiry := fs.Duration("expiry", d.Core.Expiry, "drop a registration not refreshed for this long (0: never)")
+	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return usageErr(stdio, "seed", "unexpected argument %q", fs.Arg(0))
+	}
+	var seeds []netip.AddrPort
+	var err error
+	if *listen != "" {
+		self, perr := wire.ParseAddrPort(*listen)
+		if perr != nil {
+			return usageErr(stdio, "seed", "--listen: %v", perr)
+		}
+		if list, lerr := config.LoadSeeds(*cfgPath); lerr == nil {
+			seeds = list
+		} else if isSet(fs, "config") {
+			return fail(stdio, "seed", lerr) // an explicit --config must be readable
+		}
+		seeds = appendUnique(seeds, self)
+		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, func(c *node.SeedConfig) {
+			c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Core.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
+		})
+	} else {
+		if seeds, err = config.LoadSeeds(*cfgPath); err != nil {
+			return fail(stdio, "seed", err)
+		}
+		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, func(c *node.SeedConfig) {
+			c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Core.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
+		})
+	}
+	if err != nil {
+		return fail(stdio, "seed", err)
+	}
+	return ExitOK
+}
+
+func appendUnique(list []netip.AddrPort, a netip.AddrPort) []netip.AddrPort {
+	for _, x := range list {
+		if x == a {
+			return list
+		}
+	}
+	return append(list, a)
+}
+
+// serveSeeds starts the seeds at addrs (all is the full seed list) and
+// blocks until ctx ends.
+func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, logDir string, quiet bool, tweak func(*node.SeedConfig)) error {
+	var echo = stdio.Out
+	if quiet {
+		echo = nil
+	}
+	lw, err := eventlog.OpenEcho(logDir, echo)
+	if err != nil {
+		return err
+	}
+	defer lw.Close()
+	seeds, err := startSeeds(ctx, addrs, all, lw, tweak)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Err, "whispernet seed: %d seed(s) running; logs in %s; Ctrl+C to stop\n", len(seeds), logDir)
+	<-ctx.Done()
+	for _, s := range seeds {
+		s.Stop()
+	}
+	return nil
+}
+
+// startSeeds starts one seed per address; on failure it stops those
+// already started.
+func startSeeds(ctx context.Context, addrs, all []netip.AddrPort, lw *eventlog.Writer, tweak func(*node.SeedConfig)) ([]*node.Seed, error) {
+	var seeds []*node.Seed
+	for _, a := range addrs {
+		cfg := node.DefaultSeedConfig()
+		cfg.Core.Self = a
+		cfg.Core.Seeds = all
+		cfg.Log = lw
+		cfg.RandSeed = uint64(time.Now().UnixNano()) ^ uint64(a.Port())
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		s, err := node.NewSeed(cfg)
+		if err == nil {
+			err = s.Start(ctx)
+		}
+		if err != nil {
+			for _, o := range seeds {
+				o.Stop()
+			}
+			return nil, err
+		}
+		seeds = append(seeds, s)
+	}
+	return seeds, nil
+}
