@@ -56,6 +56,8 @@ type Hooks struct {
 	Dead func(self, dead netip.AddrPort, at time.Time)
 	// Event: a line for outputfile.log.
 	Event func(self netip.AddrPort, at time.Time, text string)
+	// Link: the link to other came up or went down.
+	Link func(self, other netip.AddrPort, up bool, at time.Time)
 }
 
 // DefaultPeerConfig returns the classic timers and runtime limits.
@@ -480,6 +482,10 @@ func (p *Peer) apply(now time.Time) {
 		case peer.Dead:
 			if h := p.cfg.Hooks.Dead; h != nil {
 				h(self, a.Addr, now)
+			}
+		case peer.Link:
+			if h := p.cfg.Hooks.Link; h != nil {
+				h(self, a.Addr, a.N == 1, now)
 			}
 		}
 	}

@@ -39,6 +39,8 @@ const (
 	Degree
 	// Dead: the neighbour at Addr was declared dead and reported.
 	Dead
+	// Link: the link to Addr came up (N = 1) or went down (N = 0).
+	Link
 )
 
 // Action is one side effect for the driver.
@@ -422,9 +424,10 @@ func (p *Peer) neighbour(a netip.AddrPort) *conn {
 	return nil
 }
 
-// pendingOut counts outbound connections not yet established.
+// pendingOut counts outbound connections not yet established, probes of
+// closed neighbours included.
 func (p *Peer) pendingOut() int {
-	n := len(p.dialing)
+	n := len(p.dialing) + len(p.probing)
 	for _, c := range p.conns {
 		if c.state == pendingOut {
 			n++
@@ -435,7 +438,7 @@ func (p *Peer) pendingOut() int {
 
 // busyWith reports whether a link to a exists or is being made.
 func (p *Peer) busyWith(a netip.AddrPort) bool {
-	if p.dialing[a] || p.neighbour(a) != nil {
+	if p.dialing[a] || p.probing[a] || p.neighbour(a) != nil {
 		return true
 	}
 	for _, c := range p.conns {
@@ -559,16 +562,19 @@ func (p *Peer) Closed(now time.Time, id ConnID) {
 		return
 	}
 	p.drop(c)
+	if c.probe && !p.stopped {
+		// The redial of a closed neighbour closed before its handshake
+		// completed: the probe failed. (establish clears probe, so this
+		// is a pending connection.)
+		p.declareDead(now, c.addr, "its connection closed again")
+		p.fill(now)
+		return
+	}
 	if c.state != established || p.stopped {
 		if c.state == pendingOut {
 			p.penalise(now, c.addr)
 			p.fill(now)
 		}
-		return
-	}
-	if c.probe {
-		p.declareDead(now, c.addr, "its connection closed again")
-		p.fill(now)
 		return
 	}
 	// A crashed peer's sockets close at once: check by redialling. A
@@ -588,6 +594,7 @@ func (p *Peer) drop(c *conn) {
 	if i := slices.Index(p.neighbours, c); i >= 0 {
 		p.neighbours = slices.Delete(p.neighbours, i, i+1)
 	}
+	p.emit(Action{Kind: Link, Addr: c.addr, N: 0})
 	p.degreeChanged()
 }
 
@@ -623,6 +630,7 @@ func (p *Peer) establish(now time.Time, c *conn) {
 		p.learn(wire.PeerInfo{Addr: c.addr, Cap: c.capacity})
 	}
 	delete(p.dead, c.addr)
+	p.emit(Action{Kind: Link, Addr: c.addr, N: 1})
 	p.degreeChanged()
 }
 
