@@ -5,12 +5,13 @@
 //
 // One Writer serves every node of a process, so a local network of many
 // peers writes one pair of files. Lines are buffered and flushed every
-// FlushInterval and on Close; a write error is kept and returned by Flush
-// and Close rather than stopping the nodes.
+// FlushInterval and on Close, always as whole lines in one write each, so
+// several processes of one local network can append to the same files
+// (O_APPEND) without tearing lines. A write error is kept and returned by
+// Flush and Close rather than stopping the nodes.
 package eventlog
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -37,8 +38,8 @@ const FlushInterval = 200 * time.Millisecond
 // concurrent use. The zero value is not usable; call Open or New.
 type Writer struct {
 	mu     sync.Mutex
-	out    *bufio.Writer
-	freq   *bufio.Writer
+	out    lineBuffer
+	freq   lineBuffer
 	closer []io.Closer
 	err    error
 	buf    []byte
@@ -76,8 +77,8 @@ func OpenEcho(dir string, echo io.Writer) (*Writer, error) {
 // New returns a Writer over two streams (io.Discard for either is fine).
 func New(out, freq io.Writer) *Writer {
 	w := &Writer{
-		out:  bufio.NewWriterSize(out, 64<<10),
-		freq: bufio.NewWriterSize(freq, 16<<10),
+		out:  lineBuffer{w: out},
+		freq: lineBuffer{w: freq},
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -110,7 +111,7 @@ func (w *Writer) Event(now time.Time, node netip.AddrPort, text string) {
 	b = append(b, text...)
 	b = append(b, '\n')
 	w.buf = b
-	w.keep(w.out.Write(b))
+	w.keep(w.out.add(b))
 }
 
 // Degree appends "<node>=><degree>" to freqtrack.log.
@@ -122,10 +123,10 @@ func (w *Writer) Degree(node netip.AddrPort, degree int) {
 	b = strconv.AppendInt(b, int64(degree), 10)
 	b = append(b, '\n')
 	w.buf = b
-	w.keep(w.freq.Write(b))
+	w.keep(w.freq.add(b))
 }
 
-func (w *Writer) keep(_ int, err error) {
+func (w *Writer) keep(err error) {
 	if err != nil && w.err == nil {
 		w.err = fmt.Errorf("eventlog: %w", err)
 	}
@@ -135,8 +136,8 @@ func (w *Writer) keep(_ int, err error) {
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.keep(0, w.out.Flush())
-	w.keep(0, w.freq.Flush())
+	w.keep(w.out.flush())
+	w.keep(w.freq.flush())
 	return w.err
 }
 
@@ -153,5 +154,31 @@ func (w *Writer) Close() error {
 	for _, c := range w.closer {
 		err = errors.Join(err, c.Close())
 	}
+	return err
+}
+
+// bufferLimit is the buffered size that forces a flush before the timer.
+const bufferLimit = 64 << 10
+
+// lineBuffer holds whole lines and writes them in one call.
+type lineBuffer struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (l *lineBuffer) add(line []byte) error {
+	l.buf = append(l.buf, line...)
+	if len(l.buf) >= bufferLimit {
+		return l.flush()
+	}
+	return nil
+}
+
+func (l *lineBuffer) flush() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(l.buf)
+	l.buf = l.buf[:0]
 	return err
 }
