@@ -65,8 +65,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "WhisperNet: a peer-to-peer gossip network with seed nodes, liveness checks and a power-law overlay.")
 	fmt.Fprintln(w, "\nUsage: whispernet <command> [flags]\n\nCommands:")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if c.summary != "" { // internal commands have none
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

@@ -174,6 +174,9 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 // Addr returns the peer's address.
 func (p *Peer) Addr() netip.AddrPort { return p.cfg.Core.Self }
 
+// Target returns the peer's target degree (fixed when it was built).
+func (p *Peer) Target() int { return p.core.Target() }
+
 // Start binds the listening socket and starts the peer; it returns at once.
 // A port already in use is reported here. The peer runs until ctx ends or
 // Stop is called.

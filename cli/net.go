@@ -1,0 +1,439 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/whispernet/whispernet/config"
+	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/localnet"
+	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/plot"
+	"github.com/whispernet/whispernet/powerlaw"
+	"github.com/whispernet/whispernet/wire"
+)
+
+func init() {
+	register("net", "run every seed of config.txt and N peers as one local network, then summarise it", runNet)
+	register("net-worker", "", runNetWorker) // internal: one process of a large local network
+}
+
+const netAbout = `
+Starts every seed of the config file and --peers peers on this machine (the
+classic runner.py + PeerRunner.py in one command), shows progress while the
+peers join, and once the overlay is stable (every peer started and linked,
+no link change for --stable-quiet) prints a summary: peers, links, connected
+components, degree min/avg/max, the power-law fit of the degree
+distribution, and seconds to stable. With --messages M it then publishes M
+gossip messages from random peers and reports how fast they spread.
+
+It writes outputfile.log, freqtrack.log and degrees.png into --log-dir. A
+network larger than --per-process peers runs its peers in several worker
+processes (one process may hold only 20,000 open files).
+
+Runs until --duration has passed or until interrupted; the final summary is
+printed then (with --json, as one JSON object on the last line of stdout).
+
+Examples:
+  whispernet net                                  # 40 peers, classic timers
+  whispernet net --peers 1000 --gossip-count 0 --messages 20 --duration 30s --json`
+
+// netSummary is the summary `net` prints; with --json it is the last line.
+type netSummary struct {
+	Peers       int          `json:"peers"`
+	Links       int          `json:"links"`
+	Components  int          `json:"components"`
+	Degree      degreeStats  `json:"degree"`
+	BelowTarget int          `json:"below_target"`
+	Fit         *fitSummary  `json:"fit"`
+	StableAfter *float64     `json:"stable_after_s"`
+	Propagation propagation  `json:"propagation_ms"`
+	Messages    messageStats `json:"messages"`
+}
+
+type degreeStats struct {
+	Min int     `json:"min"`
+	Avg float64 `json:"avg"`
+	Max int     `json:"max"`
+}
+
+type fitSummary struct {
+	Alpha float64  `json:"alpha"`
+	Xmin  int      `json:"xmin"`
+	KS    float64  `json:"ks"`
+	P     *float64 `json:"p"`
+	// RExp and PExp are the likelihood-ratio test against an exponential
+	// (R > 0 favours the power law).
+	RExp float64 `json:"lr_exponential_R"`
+	PExp float64 `json:"lr_exponential_p"`
+	NTail int    `json:"n_tail"`
+}
+
+type propagation struct {
+	P50     float64 `json:"p50"`
+	P99     float64 `json:"p99"`
+	Max     float64 `json:"max"`
+	MaxHops int     `json:"max_hops"`
+}
+
+type messageStats struct {
+	Seen     int `json:"seen"`
+	Complete int `json:"complete"` // reached every live peer
+}
+
+func runNet(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("net", "net [--peers N] [--duration D] [--json] [flags]", netAbout, stdio)
+	d := localnet.DefaultConfig()
+	peers := fs.Int("peers", d.Peers, "number of peers to start")
+	cfgPath := fs.String("config", "config.txt", "seed list: one IP:PORT per line; every seed is started")
+	logDir := fs.String("log-dir", ".", "directory for outputfile.log, freqtrack.log and degrees.png")
+	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl+C)")
+	jsonOut := fs.Bool("json", false, "print the final summary as one JSON object on the last line of stdout")
+	ipText := fs.String("ip", "127.0.0.1", "IP address the peers listen on")
+	basePort := fs.Int("base-port", d.BasePort, "first peer port (seed ports are skipped)")
+	perProc := fs.Int("per-process", d.PerProcess, "most peers per OS process; more peers start worker processes")
+	joinRate := fs.Float64("join-rate", d.JoinRate, "peers started per second")
+	messages := fs.Int("messages", 0, "gossip messages to publish from random peers once the overlay is stable, to measure propagation")
+	bootstrap := fs.Int("bootstrap", 100, "bootstrap rounds for the power-law fit's goodness-of-fit p (0: skip)")
+	quiet := fs.Duration("stable-quiet", 2*time.Second, "no link change for this long (with every peer linked) counts as stable")
+	stableTimeout := fs.Duration("stable-timeout", 2*time.Minute, "give up waiting for a stable overlay after this long")
+	rngSeed := fs.Uint64("seed", 1, "random seed for choosing publishing peers and the bootstrap")
+	pd := node.DefaultPeerConfig().Core
+	pd.GossipDelay = 10 * time.Second // let the overlay form before the classic gossip starts
+	pf := addPeerFlags(fs, pd)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return usageErr(stdio, "net", "unexpected argument %q", fs.Arg(0))
+	}
+	ip, err := wire.ParseIP(*ipText)
+	if err != nil {
+		return usageErr(stdio, "net", "--ip: %v", err)
+	}
+	if *peers < 1 {
+		return usageErr(stdio, "net", "--peers %d must be at least 1", *peers)
+	}
+	if *basePort < 1 || *basePort > 65535 {
+		return usageErr(stdio, "net", "--base-port %d is not in 1-65535", *basePort)
+	}
+	if *messages < 0 || *bootstrap < 0 {
+		return usageErr(stdio, "net", "--messages and --bootstrap must not be negative")
+	}
+	seeds, err := config.LoadSeeds(*cfgPath)
+	if err != nil {
+		return fail(stdio, "net", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fail(stdio, "net", err)
+	}
+	cfg := d
+	cfg.Seeds, cfg.ConfigPath, cfg.Peers, cfg.IP, cfg.BasePort = seeds, *cfgPath, *peers, ip, *basePort
+	cfg.PerProcess, cfg.JoinRate, cfg.LogDir, cfg.Exe = *perProc, *joinRate, *logDir, exe
+	pf.apply(&cfg.Peer.Core)
+	cfg.Peer.Core.Seeds = seeds
+	cfg.Peer.Core.Self = netip.AddrPortFrom(ip, uint16(*basePort))
+	if _, err := node.NewPeer(cfg.Peer); err != nil { // check the peer flags once, before starting anything
+		return usageErr(stdio, "net", "%v", err)
+	}
+	cfg.WorkerArgs = append([]string{"net-worker", "--config", *cfgPath, "--log-dir", *logDir}, peerFlagArgs(fs)...)
+	bar := newProgress(stdio.Err, "peers started")
+	cfg.Progress = bar.update
+
+	start := time.Now()
+	runCtx := ctx
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	fmt.Fprintf(stdio.Err, "whispernet net: starting %d seed(s) and %d peer(s); logs in %s\n", len(seeds), *peers, *logDir)
+	n, err := localnet.Start(runCtx, cfg)
+	bar.done()
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			fmt.Fprintln(stdio.Err, "whispernet net: stopped before every peer started")
+			return ExitOK
+		}
+		return fail(stdio, "net", err)
+	}
+	defer n.Close()
+
+	rng := rand.New(rand.NewPCG(*rngSeed, 0x5eed))
+	stableAfter, stable := waitStable(runCtx, n, start, *quiet, *stableTimeout, stdio.Err)
+	if stable {
+		fmt.Fprintf(stdio.Err, "whispernet net: overlay stable after %.2f s\n", stableAfter)
+	} else if runCtx.Err() == nil {
+		fmt.Fprintf(stdio.Err, "whispernet net: overlay not stable after %v; summarising anyway\n", *stableTimeout)
+	}
+	if *messages > 0 && runCtx.Err() == nil {
+		publishProbes(runCtx, n, rng, *messages, stdio.Err)
+	}
+	sum := summarise(n, stableAfter, stable, *bootstrap, rng, stdio.Err)
+	writePlots(n, *logDir, sum, stdio.Err)
+	if !*jsonOut {
+		printSummary(stdio.Out, sum)
+	}
+	if runCtx.Err() == nil {
+		if *duration > 0 {
+			fmt.Fprintf(stdio.Err, "whispernet net: running until %v have passed (Ctrl+C to stop sooner)\n", *duration)
+		} else {
+			fmt.Fprintln(stdio.Err, "whispernet net: running; Ctrl+C to stop")
+		}
+		<-runCtx.Done()
+		sum = summarise(n, stableAfter, stable, *bootstrap, rng, io.Discard)
+	}
+	if *jsonOut {
+		b, _ := json.Marshal(sum)
+		fmt.Fprintln(stdio.Out, string(b))
+	} else {
+		fmt.Fprintln(stdio.Out, "\nfinal:")
+		printSummary(stdio.Out, sum)
+	}
+	return ExitOK
+}
+
+// peerFlagArgs renders every protocol flag with its value, for workers.
+func peerFlagArgs(fs *flag.FlagSet) []string {
+	var out []string
+	probe := flag.NewFlagSet("", flag.ContinueOnError)
+	addPeerFlags(probe, node.DefaultPeerConfig().Core)
+	probe.VisitAll(func(f *flag.Flag) {
+		out = append(out, "--"+f.Name+"="+fs.Lookup(f.Name).Value.String())
+	})
+	return out
+}
+
+// waitStable polls until every peer is linked and links stopped changing.
+func waitStable(ctx context.Context, n *localnet.Network, start time.Time, quiet, timeout time.Duration, w io.Writer) (float64, bool) {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	bar := newProgress(w, "forming overlay")
+	defer bar.done()
+	for {
+		s := n.Tracker.Snapshot(time.Now(), false)
+		bar.status(fmt.Sprintf("%d links, %d isolated, %d below target, quiet %.1fs", s.Links, s.Isolated, s.BelowTarget, s.QuietFor.Seconds()))
+		if s.Started == n.Config().Peers && s.Isolated == 0 && s.QuietFor >= quiet {
+			return math.Round(s.At.Add(-s.QuietFor).Sub(start).Seconds()*100) / 100, true
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false
+		case <-tick.C:
+			if time.Now().After(deadline) {
+				return 0, false
+			}
+		}
+	}
+}
+
+// publishProbes publishes count messages from random peers and waits (up
+// to 30 s) until they reached every live peer.
+func publishProbes(ctx context.Context, n *localnet.Network, rng *rand.Rand, count int, w io.Writer) {
+	before := n.Tracker.Propagation()
+	for i := 1; i <= count; i++ {
+		text := fmt.Sprintf("probe %d of %d", i, count)
+		if _, err := n.PublishRandom(rng, text); err != nil {
+			fmt.Fprintf(w, "whispernet net: publish: %v\n", err)
+			return
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if pr := n.Tracker.Propagation(); pr.Complete-before.Complete >= count {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintln(w, "whispernet net: some probe messages did not reach every live peer within 30 s")
+}
+
+func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int, rng *rand.Rand, w io.Writer) netSummary {
+	s := n.Tracker.Snapshot(time.Now(), false)
+	pr := n.Tracker.Propagation()
+	sum := netSummary{Peers: s.Peers, Links: s.Links, Components: s.Components, BelowTarget: s.BelowTarget,
+		Propagation: propagation{P50: pr.P50, P99: pr.P99, Max: pr.Max, MaxHops: pr.MaxHops},
+		Messages:    messageStats{Seen: pr.Messages, Complete: pr.Complete}}
+	if stable {
+		sum.StableAfter = &stableAfter
+	}
+	if len(s.Degrees) > 0 {
+		sum.Degree = degreeStats{Min: s.Degrees[0], Max: s.Degrees[0]}
+		total := 0
+		for _, d := range s.Degrees {
+			sum.Degree.Min, sum.Degree.Max = min(sum.Degree.Min, d), max(sum.Degree.Max, d)
+			total += d
+		}
+		sum.Degree.Avg = math.Round(float64(total)/float64(len(s.Degrees))*100) / 100
+	}
+	if fit, err := powerlaw.Estimate(s.Degrees); err == nil {
+		fs := &fitSummary{Alpha: round(fit.Alpha, 4), Xmin: fit.Xmin, KS: round(fit.KS, 4), NTail: fit.NTail}
+		if c, err := powerlaw.CompareExponential(s.Degrees, fit); err == nil {
+			fs.RExp, fs.PExp = round(c.R, 3), round(c.P, 4)
+		}
+		if rounds > 0 {
+			bar := newProgress(w, "bootstrap rounds")
+			p := powerlaw.Bootstrap(s.Degrees, fit, rounds, rng, bar.update)
+			bar.done()
+			p = round(p, 3)
+			fs.P = &p
+		}
+		sum.Fit = fs
+	}
+	return sum
+}
+
+func round(x float64, digits int) float64 {
+	f := math.Pow(10, float64(digits))
+	return math.Round(x*f) / f
+}
+
+func writePlots(n *localnet.Network, dir string, sum netSummary, w io.Writer) {
+	s := n.Tracker.Snapshot(time.Now(), false)
+	var fit *powerlaw.Fit
+	if f, err := powerlaw.Estimate(s.Degrees); err == nil {
+		fit = &f
+	}
+	path := filepath.Join(dir, "degrees.png")
+	if err := plot.DegreesFile(path, s.Degrees, fit); err != nil {
+		fmt.Fprintf(w, "whispernet net: plot: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "whispernet net: degree plot written to %s\n", path)
+}
+
+func printSummary(w io.Writer, s netSummary) {
+	fmt.Fprintf(w, "peers        %d\n", s.Peers)
+	fmt.Fprintf(w, "links        %d\n", s.Links)
+	fmt.Fprintf(w, "components   %d\n", s.Components)
+	fmt.Fprintf(w, "degree       min %d  avg %.2f  max %d  (%d below target)\n", s.Degree.Min, s.Degree.Avg, s.Degree.Max, s.BelowTarget)
+	if f := s.Fit; f != nil {
+		p := "not run"
+		if f.P != nil {
+			p = fmt.Sprintf("%.3f", *f.P)
+		}
+		fmt.Fprintf(w, "power law    alpha %.3f  xmin %d  n_tail %d  KS %.4f  bootstrap p %s  LR vs exponential R %.2f (p %.3f)\n", f.Alpha, f.Xmin, f.NTail, f.KS, p, f.RExp, f.PExp)
+	} else {
+		fmt.Fprintln(w, "power law    too few distinct degrees to fit")
+	}
+	if s.StableAfter != nil {
+		fmt.Fprintf(w, "stable after %.2f s\n", *s.StableAfter)
+	} else {
+		fmt.Fprintln(w, "stable after not reached")
+	}
+	fmt.Fprintf(w, "gossip       %d messages, %d reached every live peer; spread p50 %.1f ms  p99 %.1f ms  max %.1f ms  (%d hops max)\n",
+		s.Messages.Seen, s.Messages.Complete, s.Propagation.P50, s.Propagation.P99, s.Propagation.Max, s.Propagation.MaxHops)
+}
+
+// runNetWorker is one worker process of a large local network.
+func runNetWorker(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("net-worker", "net-worker --ports RUNS [flags]", "Internal: runs a slice of a local network's peers for `whispernet net`.", stdio)
+	cfgPath := fs.String("config", "config.txt", "seed list")
+	logDir := fs.String("log-dir", ".", "log directory")
+	ports := fs.String("ports", "", "peer addresses as IP:FIRST-LAST runs, comma-separated")
+	joinRate := fs.Float64("join-rate", 500, "peers started per second")
+	pf := addPeerFlags(fs, node.DefaultPeerConfig().Core)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	addrs, err := localnet.ParsePorts(*ports)
+	if err != nil {
+		return usageErr(stdio, "net-worker", "%v", err)
+	}
+	seeds, err := config.LoadSeeds(*cfgPath)
+	if err != nil {
+		return fail(stdio, "net-worker", err)
+	}
+	lw, err := eventlog.Open(*logDir)
+	if err != nil {
+		return fail(stdio, "net-worker", err)
+	}
+	defer lw.Close()
+	tmpl := node.DefaultPeerConfig()
+	pf.apply(&tmpl.Core)
+	tmpl.Core.Seeds = seeds
+	tmpl.Log = lw
+	if err := localnet.RunWorker(ctx, localnet.WorkerConfig{Peers: addrs, Peer: tmpl, JoinRate: *joinRate}, stdio.In, stdio.Out); err != nil {
+		return fail(stdio, "net-worker", err)
+	}
+	return ExitOK
+}
+
+// progress draws a progress bar on a terminal, or plain lines at every
+// tenth otherwise.
+type progress struct {
+	w        io.Writer
+	what     string
+	tty      bool
+	lastTen  int
+	lastDraw time.Time
+	drawn    bool
+}
+
+func newProgress(w io.Writer, what string) *progress {
+	return &progress{w: w, what: what, tty: isTerminalWriter(w), lastTen: -1}
+}
+
+func (p *progress) update(done, total int) {
+	if total <= 0 {
+		return
+	}
+	if p.tty {
+		if done < total && time.Since(p.lastDraw) < 50*time.Millisecond {
+			return
+		}
+		p.lastDraw = time.Now()
+		const width = 30
+		fill := done * width / total
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%d %s", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, total, p.what)
+		p.drawn = true
+		return
+	}
+	if ten := done * 10 / total; ten != p.lastTen {
+		p.lastTen = ten
+		fmt.Fprintf(p.w, "%d/%d %s\n", done, total, p.what)
+	}
+}
+
+// status shows a one-line status (terminal only, at most every 250 ms).
+func (p *progress) status(text string) {
+	if !p.tty || time.Since(p.lastDraw) < 250*time.Millisecond {
+		return
+	}
+	p.lastDraw = time.Now()
+	fmt.Fprintf(p.w, "\r\033[K%s: %s", p.what, text)
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	if p.tty && p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,296 @@
+package localnet
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/whispernet/whispernet/node"
+)
+
+// group is a set of peers the network controls: in this process, or in a
+// worker process.
+type group interface {
+	// Publish has peer a originate a gossip message.
+	Publish(a netip.AddrPort, text string) error
+	// Kill stops peer a abruptly (its sockets close).
+	Kill(a netip.AddrPort) error
+	// Freeze and Thaw stop and resume a's answering, sockets left open.
+	Freeze(a netip.AddrPort) error
+	Thaw(a netip.AddrPort) error
+	// Close stops every peer of the group and waits.
+	Close()
+}
+
+// ErrUnknownPeer is returned for a control aimed at a peer not in the
+// network (or already killed).
+var ErrUnknownPeer = errors.New("localnet: no such live peer")
+
+// localGroup runs peers in this process.
+type localGroup struct {
+	mu    sync.Mutex
+	peers map[netip.AddrPort]*node.Peer
+	order []*node.Peer
+}
+
+// startPeers starts one peer per address, pacing them at rate per second,
+// reporting each start to rep and progress. It stops at the first failure.
+func startPeers(ctx context.Context, addrs []netip.AddrPort, tmpl node.PeerConfig, rate float64, rep reporter, progress func(int)) (*localGroup, error) {
+	g := &localGroup{peers: map[netip.AddrPort]*node.Peer{}}
+	gap := time.Duration(float64(time.Second) / rate)
+	next := time.Now()
+	for i, a := range addrs {
+		cfg := tmpl
+		cfg.Core.Self = a
+		cfg.Hooks.Link = rep.Link
+		cfg.Hooks.Dead = rep.Dead
+		cfg.Hooks.Deliver = deliverHook(rep)
+		p, err := node.NewPeer(cfg)
+		if err == nil {
+			err = p.Start(ctx)
+		}
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		rep.Started(a, p.Target(), time.Now())
+		g.mu.Lock()
+		g.peers[a] = p
+		g.order = append(g.order, p)
+		g.mu.Unlock()
+		if progress != nil {
+			progress(i + 1)
+		}
+		next = next.Add(gap)
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				g.Close()
+				return nil, ctx.Err()
+			}
+		}
+	}
+	return g, nil
+}
+
+func (g *localGroup) get(a netip.AddrPort) (*node.Peer, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p, ok := g.peers[a]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, a)
+	}
+	return p, nil
+}
+
+func (g *localGroup) Publish(a netip.AddrPort, text string) error {
+	p, err := g.get(a)
+	if err != nil {
+		return err
+	}
+	if _, ok := p.Publish(text); !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownPeer, a)
+	}
+	return nil
+}
+
+func (g *localGroup) Kill(a netip.AddrPort) error {
+	p, err := g.get(a)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	delete(g.peers, a)
+	g.mu.Unlock()
+	p.Stop()
+	return nil
+}
+
+func (g *localGroup) Freeze(a netip.AddrPort) error {
+	p, err := g.get(a)
+	if err == nil {
+		p.Freeze()
+	}
+	return err
+}
+
+func (g *localGroup) Thaw(a netip.AddrPort) error {
+	p, err := g.get(a)
+	if err == nil {
+		p.Thaw()
+	}
+	return err
+}
+
+// Peer returns the in-process peer at a (for status pages).
+func (g *localGroup) Peer(a netip.AddrPort) (*node.Peer, bool) {
+	p, err := g.get(a)
+	return p, err == nil
+}
+
+func (g *localGroup) Close() {
+	g.mu.Lock()
+	peers := g.order
+	g.order = nil
+	clear(g.peers)
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Stop() }()
+	}
+	wg.Wait()
+}
+
+// workerGroup is a worker process running a slice of the peers.
+type workerGroup struct {
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	stdin io.WriteCloser
+	peers map[netip.AddrPort]bool
+	done  chan struct{}
+	ready chan string // "" when every peer started, else the failure
+}
+
+// startWorker launches exe with args and feeds its reports to rep.
+func startWorker(exe string, args []string, addrs []netip.AddrPort, rep reporter, progress func()) (*workerGroup, error) {
+	cmd := exec.Command(exe, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("localnet: start worker: %w", err)
+	}
+	w := &workerGroup{cmd: cmd, stdin: stdin, peers: map[netip.AddrPort]bool{}, done: make(chan struct{}), ready: make(chan string, 1)}
+	for _, a := range addrs {
+		w.peers[a] = true
+	}
+	go func() {
+		defer close(w.done)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 64<<10)
+		sent := false
+		for sc.Scan() {
+			ready, failed, err := parseReport(sc.Text(), progressReporter{rep, progress})
+			switch {
+			case err != nil:
+				continue // a malformed line is skipped; the worker is ours
+			case failed != "" && !sent:
+				w.ready <- failed
+				sent = true
+			case ready && !sent:
+				w.ready <- ""
+				sent = true
+			}
+		}
+		cmd.Wait()
+		if !sent {
+			msg := strings.TrimSpace(stderr.String())
+			if msg == "" {
+				msg = "worker exited before its peers started"
+			}
+			w.ready <- msg
+		}
+	}()
+	return w, nil
+}
+
+// progressReporter counts starts for the progress display.
+type progressReporter struct {
+	reporter
+	progress func()
+}
+
+func (p progressReporter) Started(a netip.AddrPort, target int, at time.Time) {
+	p.reporter.Started(a, target, at)
+	if p.progress != nil {
+		p.progress()
+	}
+}
+
+func (w *workerGroup) command(format string, args ...any) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err := fmt.Fprintf(w.stdin, format+"\n", args...)
+	return err
+}
+
+func (w *workerGroup) has(a netip.AddrPort) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.peers[a] {
+		return fmt.Errorf("%w: %s", ErrUnknownPeer, a)
+	}
+	return nil
+}
+
+func (w *workerGroup) Publish(a netip.AddrPort, text string) error {
+	if err := w.has(a); err != nil {
+		return err
+	}
+	return w.command("publish %s %s", a, strings.ReplaceAll(text, "\n", " "))
+}
+
+func (w *workerGroup) Kill(a netip.AddrPort) error {
+	if err := w.has(a); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	delete(w.peers, a)
+	w.mu.Unlock()
+	return w.command("kill %s", a)
+}
+
+func (w *workerGroup) Freeze(a netip.AddrPort) error {
+	if err := w.has(a); err != nil {
+		return err
+	}
+	return w.command("freeze %s", a)
+}
+
+func (w *workerGroup) Thaw(a netip.AddrPort) error {
+	if err := w.has(a); err != nil {
+		return err
+	}
+	return w.command("thaw %s", a)
+}
+
+func (w *workerGroup) Close() {
+	w.stdin.Close() // the worker stops its peers and exits
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Second):
+		w.cmd.Process.Kill()
+		<-w.done
+	}
+}
+
+// limitedWriter keeps the first n bytes written to it.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(b []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(b), l.n)
+		l.w.Write(b[:k])
+		l.n -= k
+	}
+	return len(b), nil
+}

@@ -1,0 +1,485 @@
+package localnet
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/node"
+)
+
+// Config describes a local network.
+type Config struct {
+	// Seeds are the seeds of config.txt; all of them are started here.
+	Seeds []netip.AddrPort
+	// ConfigPath is the config file, passed on to worker processes.
+	ConfigPath string
+	// Peers is how many peers to start.
+	Peers int
+	// IP is the address peers listen on; BasePort the first peer port
+	// (ports of Seeds are skipped).
+	IP       netip.Addr
+	BasePort int
+	// PerProcess is the most peers one OS process runs. A network larger
+	// than that runs its peers in ceil(Peers/PerProcess) worker processes
+	// (each process may hold only 20,000 open files).
+	PerProcess int
+	// Exe and WorkerArgs start a worker: Exe WorkerArgs... --first-port P
+	// --count K. The CLI passes its own binary and flags.
+	Exe        string
+	WorkerArgs []string
+	// JoinRate is how many peers start per second.
+	JoinRate float64
+	// LogDir receives outputfile.log and freqtrack.log.
+	LogDir string
+	// Peer is the template for every peer (Self is set per peer).
+	Peer node.PeerConfig
+	// Seed tweaks each seed's config (nil: defaults, raised for loopback).
+	Seed func(*node.SeedConfig)
+	// Progress, if set, is called as peers start.
+	Progress func(started, total int)
+}
+
+// DefaultConfig returns a 40-peer network on 127.0.0.1 from port 20000.
+func DefaultConfig() Config {
+	return Config{
+		Peers:      40,
+		IP:         netip.MustParseAddr("127.0.0.1"),
+		BasePort:   20000,
+		PerProcess: 1000,
+		JoinRate:   500,
+		LogDir:     ".",
+		Peer:       node.DefaultPeerConfig(),
+	}
+}
+
+// Network is a running local network.
+type Network struct {
+	cfg     Config
+	Tracker *Tracker
+	log     *eventlog.Writer
+	ctx     context.Context
+
+	mu      sync.Mutex
+	seeds   map[netip.AddrPort]*node.Seed // nil value: stopped
+	groups  []group
+	owner   map[netip.AddrPort]group
+	local   *localGroup
+	started atomic.Int64
+}
+
+// PeerAddrs returns the addresses the network's peers use.
+func (c *Config) PeerAddrs() ([]netip.AddrPort, error) {
+	taken := map[uint16]bool{}
+	for _, s := range c.Seeds {
+		if s.Addr() == c.IP {
+			taken[s.Port()] = true
+		}
+	}
+	var out []netip.AddrPort
+	for port := c.BasePort; len(out) < c.Peers; port++ {
+		if port > 65535 {
+			return nil, fmt.Errorf("localnet: %d peers do not fit from port %d", c.Peers, c.BasePort)
+		}
+		if !taken[uint16(port)] {
+			out = append(out, netip.AddrPortFrom(c.IP, uint16(port)))
+		}
+	}
+	return out, nil
+}
+
+// Start starts the seeds and then the peers, returning once every peer has
+// started (or at the first failure, with everything stopped again).
+func Start(ctx context.Context, cfg Config) (*Network, error) {
+	switch {
+	case cfg.Peers < 1:
+		return nil, fmt.Errorf("localnet: --peers %d must be at least 1", cfg.Peers)
+	case len(cfg.Seeds) == 0:
+		return nil, errors.New("localnet: no seeds")
+	case cfg.PerProcess < 1:
+		return nil, fmt.Errorf("localnet: peers per process %d must be at least 1", cfg.PerProcess)
+	case cfg.JoinRate <= 0:
+		return nil, fmt.Errorf("localnet: join rate %v must be positive", cfg.JoinRate)
+	}
+	addrs, err := cfg.PeerAddrs()
+	if err != nil {
+		return nil, err
+	}
+	lw, err := eventlog.Open(cfg.LogDir)
+	if err != nil {
+		return nil, err
+	}
+	n := &Network{cfg: cfg, Tracker: NewTracker(time.Now()), log: lw, ctx: ctx, seeds: map[netip.AddrPort]*node.Seed{}, owner: map[netip.AddrPort]group{}}
+	for _, a := range cfg.Seeds {
+		if err := n.StartSeed(a); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	progress := func() {
+		k := n.started.Add(1)
+		if cfg.Progress != nil {
+			cfg.Progress(int(k), cfg.Peers)
+		}
+	}
+	tmpl := cfg.Peer
+	tmpl.Core.Seeds = cfg.Seeds
+	tmpl.Log = lw
+	if cfg.Peers <= cfg.PerProcess {
+		g, err := startPeers(ctx, addrs, tmpl, cfg.JoinRate, n.Tracker, func(int) { progress() })
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.local = g
+		n.addGroup(g, addrs)
+		return n, nil
+	}
+	// Several worker processes, each starting its slice at its share of
+	// the join rate, all at once.
+	procs := (cfg.Peers + cfg.PerProcess - 1) / cfg.PerProcess
+	var workers []*workerGroup
+	for i := 0; i < procs; i++ {
+		slice := addrs[i*len(addrs)/procs : (i+1)*len(addrs)/procs]
+		args := append(slices.Clone(cfg.WorkerArgs),
+			"--ports", joinAddrs(slice),
+			"--join-rate", strconv.FormatFloat(cfg.JoinRate/float64(procs), 'f', -1, 64))
+		w, err := startWorker(cfg.Exe, args, slice, n.Tracker, progress)
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		workers = append(workers, w)
+		n.addGroup(w, slice)
+	}
+	for _, w := range workers {
+		select {
+		case msg := <-w.ready:
+			if msg != "" {
+				n.Close()
+				return nil, fmt.Errorf("localnet: worker: %s", msg)
+			}
+		case <-ctx.Done():
+			n.Close()
+			return nil, ctx.Err()
+		}
+	}
+	return n, nil
+}
+
+// joinAddrs encodes peer addresses compactly for a worker: IP:FIRST-LAST
+// runs separated by commas.
+func joinAddrs(addrs []netip.AddrPort) string {
+	var b strings.Builder
+	for i := 0; i < len(addrs); {
+		j := i
+		for j+1 < len(addrs) && addrs[j+1].Addr() == addrs[i].Addr() && addrs[j+1].Port() == addrs[j].Port()+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s-%d", addrs[i], addrs[j].Port())
+		i = j + 1
+	}
+	return b.String()
+}
+
+// splitAddrs decodes joinAddrs' format.
+func splitAddrs(s string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, run := range strings.Split(s, ",") {
+		i := strings.LastIndexByte(run, '-')
+		if i < 0 {
+			return nil, fmt.Errorf("localnet: bad port run %q", run)
+		}
+		first, err := netip.ParseAddrPort(run[:i])
+		if err != nil {
+			return nil, fmt.Errorf("localnet: bad port run %q: %v", run, err)
+		}
+		last, err := strconv.Atoi(run[i+1:])
+		if err != nil || last < int(first.Port()) || last > 65535 {
+			return nil, fmt.Errorf("localnet: bad port run %q", run)
+		}
+		for p := int(first.Port()); p <= last; p++ {
+			out = append(out, netip.AddrPortFrom(first.Addr(), uint16(p)))
+		}
+	}
+	return out, nil
+}
+
+func (n *Network) addGroup(g group, addrs []netip.AddrPort) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.groups = append(n.groups, g)
+	for _, a := range addrs {
+		n.owner[a] = g
+	}
+}
+
+func (n *Network) group(a netip.AddrPort) (group, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	g, ok := n.owner[a]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, a)
+	}
+	return g, nil
+}
+
+// Started returns how many peers have started so far.
+func (n *Network) Started() int { return int(n.started.Load()) }
+
+// Config returns the network's configuration.
+func (n *Network) Config() Config { return n.cfg }
+
+// Publish has peer a originate a gossip message.
+func (n *Network) Publish(a netip.AddrPort, text string) error {
+	g, err := n.group(a)
+	if err != nil {
+		return err
+	}
+	if err := g.Publish(a, text); err != nil {
+		return err
+	}
+	n.Tracker.Note("publish", a, text, time.Now())
+	return nil
+}
+
+// PublishRandom publishes text from a random live, unfrozen peer.
+func (n *Network) PublishRandom(rng *rand.Rand, text string) (netip.AddrPort, error) {
+	live := n.Tracker.LivePeers()
+	if len(live) == 0 {
+		return netip.AddrPort{}, errors.New("localnet: no live peer")
+	}
+	a := live[rng.IntN(len(live))]
+	return a, n.Publish(a, text)
+}
+
+// Kill stops peer a abruptly, as a crash: its sockets close.
+func (n *Network) Kill(a netip.AddrPort) error {
+	g, err := n.group(a)
+	if err != nil {
+		return err
+	}
+	if err := g.Kill(a); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	delete(n.owner, a)
+	n.mu.Unlock()
+	n.Tracker.Note("kill", a, "", time.Now())
+	return nil
+}
+
+// Freeze makes peer a stop answering with its sockets open.
+func (n *Network) Freeze(a netip.AddrPort) error {
+	g, err := n.group(a)
+	if err == nil {
+		err = g.Freeze(a)
+	}
+	if err == nil {
+		n.Tracker.Note("freeze", a, "", time.Now())
+	}
+	return err
+}
+
+// Thaw resumes a frozen peer.
+func (n *Network) Thaw(a netip.AddrPort) error {
+	g, err := n.group(a)
+	if err == nil {
+		err = g.Thaw(a)
+	}
+	if err == nil {
+		n.Tracker.Note("thaw", a, "", time.Now())
+	}
+	return err
+}
+
+// LocalPeer returns an in-process peer, for status pages (false when the
+// peer runs in a worker process or is gone).
+func (n *Network) LocalPeer(a netip.AddrPort) (*node.Peer, bool) {
+	if n.local == nil {
+		return nil, false
+	}
+	return n.local.Peer(a)
+}
+
+// Seeds returns every seed address and whether it is running.
+func (n *Network) Seeds() map[netip.AddrPort]bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[netip.AddrPort]bool{}
+	for a, s := range n.seeds {
+		out[a] = s != nil
+	}
+	return out
+}
+
+// Seed returns a running seed.
+func (n *Network) Seed(a netip.AddrPort) (*node.Seed, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := n.seeds[a]
+	return s, s != nil
+}
+
+// StartSeed starts (or restarts, with an empty registry) the seed at a.
+func (n *Network) StartSeed(a netip.AddrPort) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s := n.seeds[a]; s != nil {
+		return fmt.Errorf("localnet: seed %s is already running", a)
+	}
+	if !slices.Contains(n.cfg.Seeds, a) {
+		return fmt.Errorf("localnet: %s is not a seed of the config", a)
+	}
+	cfg := node.DefaultSeedConfig()
+	cfg.Core.Self = a
+	cfg.Core.Seeds = n.cfg.Seeds
+	cfg.Log = n.log
+	// Every local peer shares one IP: the per-IP limit must admit them.
+	cfg.MaxConns, cfg.MaxConnsPerIP = 16384, 16384
+	cfg.Removed = n.Tracker.Removed
+	if n.cfg.Seed != nil {
+		n.cfg.Seed(&cfg)
+	}
+	s, err := node.NewSeed(cfg)
+	if err == nil {
+		err = s.Start(n.ctx)
+	}
+	if err != nil {
+		return err
+	}
+	n.seeds[a] = s
+	n.Tracker.SeedUp(a, true, time.Now())
+	return nil
+}
+
+// StopSeed stops the seed at a; its registry is lost.
+func (n *Network) StopSeed(a netip.AddrPort) error {
+	n.mu.Lock()
+	s := n.seeds[a]
+	if s == nil {
+		n.mu.Unlock()
+		return fmt.Errorf("localnet: seed %s is not running", a)
+	}
+	n.seeds[a] = nil
+	n.mu.Unlock()
+	s.Stop()
+	n.Tracker.SeedUp(a, false, time.Now())
+	return nil
+}
+
+// Close stops every peer and seed and flushes the logs.
+func (n *Network) Close() error {
+	n.mu.Lock()
+	groups := n.groups
+	n.groups = nil
+	seeds := n.seeds
+	n.seeds = map[netip.AddrPort]*node.Seed{}
+	n.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.Close() }()
+	}
+	wg.Wait()
+	for _, s := range seeds {
+		if s != nil {
+			s.Stop()
+		}
+	}
+	return n.log.Close()
+}
+
+// WorkerConfig configures RunWorker.
+type WorkerConfig struct {
+	Peers    []netip.AddrPort
+	Peer     node.PeerConfig // template; Seeds and Log set
+	JoinRate float64
+}
+
+// ParsePorts decodes the --ports value a worker receives.
+func ParsePorts(s string) ([]netip.AddrPort, error) { return splitAddrs(s) }
+
+// RunWorker runs the worker side: it starts cfg.Peers, reports on out and
+// obeys commands from in until in closes or ctx ends.
+func RunWorker(ctx context.Context, cfg WorkerConfig, in io.Reader, out io.Writer) error {
+	rep := newLineReporter(out)
+	flushDone := make(chan struct{})
+	stopFlush := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				rep.flush()
+			case <-stopFlush:
+				rep.flush()
+				return
+			}
+		}
+	}()
+	defer func() { close(stopFlush); <-flushDone }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, err := startPeers(ctx, cfg.Peers, cfg.Peer, cfg.JoinRate, rep, nil)
+	if err != nil {
+		rep.printf("F %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		return err
+	}
+	defer g.Close()
+	rep.printf("R\n")
+	cmds := make(chan string)
+	go func() {
+		defer close(cmds)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case cmds <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case line, ok := <-cmds:
+			if !ok {
+				return nil // parent closed stdin: stop
+			}
+			verb, rest, _ := strings.Cut(line, " ")
+			addrText, text, _ := strings.Cut(rest, " ")
+			a, err := netip.ParseAddrPort(addrText)
+			if err != nil {
+				continue
+			}
+			switch verb {
+			case "publish":
+				g.Publish(a, text)
+			case "kill":
+				g.Kill(a)
+			case "freeze":
+				g.Freeze(a)
+			case "thaw":
+				g.Thaw(a)
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}

@@ -1,0 +1,459 @@
+package localnet
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// maxReceiptMessages is how many recent messages keep their per-peer
+// receipts (hop and time) for the dashboard's message view.
+const maxReceiptMessages = 256
+
+// maxFeed bounds the event feed.
+const maxFeed = 512
+
+// Tracker assembles the network's state from the nodes' reports: who is
+// up, who links to whom, which peer received which message when. It is
+// safe for concurrent use.
+type Tracker struct {
+	mu         sync.Mutex
+	start      time.Time
+	index      map[netip.AddrPort]int
+	peers      []*peerState
+	lastChange time.Time
+	msgs       map[msgKey]*msgState
+	order      []msgKey // messages in order of first sight
+	feed       []Event
+	feedSeq    uint64
+	seeds      map[netip.AddrPort]*seedState
+}
+
+type peerState struct {
+	addr    netip.AddrPort
+	target  int
+	adj     map[netip.AddrPort]bool
+	alive   bool
+	frozen  bool
+	started bool
+}
+
+type seedState struct {
+	addr  netip.AddrPort
+	up    bool
+	peers map[netip.AddrPort]bool
+}
+
+type msgKey struct {
+	origin netip.AddrPort
+	seq    uint32
+}
+
+type msgState struct {
+	key      msgKey
+	text     string
+	created  time.Time
+	got      []uint64 // bitset over peer indices
+	count    int
+	lastAt   time.Time
+	maxHops  int
+	keep     bool      // among the newest maxReceiptMessages messages
+	receipts []Receipt // per-peer receipts while keep
+}
+
+// Receipt is one peer's first receipt of a message.
+type Receipt struct {
+	Peer  string  `json:"peer"`
+	From  string  `json:"from"`
+	Hops  int     `json:"hops"`
+	Ms    float64 `json:"ms"` // after creation
+	Order int     `json:"order"`
+}
+
+// Event is one entry of the event feed.
+type Event struct {
+	Seq  uint64    `json:"seq"`
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"` // join, link, unlink, dead, removed, kill, freeze, thaw, seed-down, seed-up, publish
+	Node string    `json:"node"`
+	Peer string    `json:"peer,omitempty"`
+	Text string    `json:"text,omitempty"`
+}
+
+// NewTracker returns an empty tracker whose clock starts now.
+func NewTracker(now time.Time) *Tracker {
+	return &Tracker{start: now, lastChange: now, index: map[netip.AddrPort]int{}, msgs: map[msgKey]*msgState{}, seeds: map[netip.AddrPort]*seedState{}}
+}
+
+func (t *Tracker) peer(a netip.AddrPort) *peerState {
+	if i, ok := t.index[a]; ok {
+		return t.peers[i]
+	}
+	p := &peerState{addr: a, adj: map[netip.AddrPort]bool{}}
+	t.index[a] = len(t.peers)
+	t.peers = append(t.peers, p)
+	return p
+}
+
+func (t *Tracker) event(at time.Time, kind string, node, peer netip.AddrPort, text string) {
+	t.feedSeq++
+	e := Event{Seq: t.feedSeq, At: at, Kind: kind, Node: node.String(), Text: text}
+	if peer.IsValid() {
+		e.Peer = peer.String()
+	}
+	if len(t.feed) == maxFeed {
+		copy(t.feed, t.feed[1:])
+		t.feed = t.feed[:maxFeed-1]
+	}
+	t.feed = append(t.feed, e)
+}
+
+// Started records that a peer is up with the given target degree.
+func (t *Tracker) Started(a netip.AddrPort, target int, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peer(a)
+	p.target, p.alive, p.started = target, true, true
+	t.event(at, "join", a, netip.AddrPort{}, "")
+}
+
+// Link records that self's link to other came up or went down.
+func (t *Tracker) Link(self, other netip.AddrPort, up bool, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peer(self)
+	if p.adj[other] == up {
+		return
+	}
+	if up {
+		p.adj[other] = true
+	} else {
+		delete(p.adj, other)
+	}
+	t.lastChange = at
+	if up && self.Compare(other) < 0 || !up {
+		kind := "link"
+		if !up {
+			kind = "unlink"
+		}
+		t.event(at, kind, self, other, "")
+	}
+}
+
+// Dead records that self declared other dead.
+func (t *Tracker) Dead(self, other netip.AddrPort, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.event(at, "dead", self, other, "declared dead and reported to the seeds")
+}
+
+// Removed records that a seed dropped a peer from its list.
+func (t *Tracker) Removed(seed, peer netip.AddrPort, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.event(at, "removed", seed, peer, "removed from the seed's peer list")
+}
+
+// SeedUp records a seed starting or stopping.
+func (t *Tracker) SeedUp(seed netip.AddrPort, up bool, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.seeds[seed]
+	if s == nil {
+		s = &seedState{addr: seed}
+		t.seeds[seed] = s
+	}
+	s.up = up
+	kind := "seed-up"
+	if !up {
+		kind = "seed-down"
+	}
+	t.event(at, kind, seed, netip.AddrPort{}, "")
+}
+
+// Note records a control action (kill, freeze, thaw, publish) in the feed,
+// and the peer's new state.
+func (t *Tracker) Note(kind string, a netip.AddrPort, text string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peer(a)
+	switch kind {
+	case "kill":
+		p.alive = false
+		t.lastChange = at
+	case "freeze":
+		p.frozen = true
+	case "thaw":
+		p.frozen = false
+	}
+	t.event(at, kind, a, netip.AddrPort{}, text)
+}
+
+// Deliver records the first receipt of message (origin, seq) by self.
+func (t *Tracker) Deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := msgKey{origin, seq}
+	m := t.msgs[k]
+	if m == nil {
+		m = &msgState{key: k, text: text, created: created, keep: true, got: make([]uint64, (len(t.peers)+64)/64)}
+		t.msgs[k] = m
+		t.order = append(t.order, k)
+		if n := len(t.order) - maxReceiptMessages; n >= 0 {
+			if old := t.msgs[t.order[n]]; old != nil {
+				old.keep, old.receipts = false, nil
+			}
+		}
+	}
+	i := t.peer(self)
+	idx := t.index[i.addr]
+	for idx/64 >= len(m.got) {
+		m.got = append(m.got, 0)
+	}
+	if m.got[idx/64]&(1<<(idx%64)) != 0 {
+		return
+	}
+	m.got[idx/64] |= 1 << (idx % 64)
+	if self == origin {
+		return // the origin's own copy: not a delivery
+	}
+	m.count++
+	if at.After(m.lastAt) {
+		m.lastAt = at
+	}
+	m.maxHops = max(m.maxHops, hops)
+	if m.keep {
+		m.receipts = append(m.receipts, Receipt{Peer: self.String(), From: from.String(), Hops: hops, Ms: ms(at.Sub(created)), Order: m.count})
+	}
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+// Snapshot is the network's state at one moment.
+type Snapshot struct {
+	At          time.Time
+	Peers       int // live peers (started, not killed)
+	Started     int // peers that ever started
+	Links       int // undirected links between live peers
+	Components  int // connected components among live peers
+	Degrees     []int
+	BelowTarget int // live peers below their target degree
+	Isolated    int // live peers with no link
+	QuietFor    time.Duration
+	Nodes       []NodeView
+	Edges       [][2]int // indices into Nodes
+}
+
+// NodeView is one live peer in a snapshot.
+type NodeView struct {
+	Addr   string `json:"addr"`
+	Degree int    `json:"degree"`
+	Target int    `json:"target"`
+	Frozen bool   `json:"frozen,omitempty"`
+}
+
+// Snapshot returns the current state. withGraph adds Nodes and Edges.
+func (t *Tracker) Snapshot(now time.Time, withGraph bool) Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := Snapshot{At: now, QuietFor: now.Sub(t.lastChange)}
+	live := map[netip.AddrPort]int{}
+	for _, p := range t.peers {
+		if p.started {
+			s.Started++
+		}
+		if p.alive {
+			live[p.addr] = len(live)
+		}
+	}
+	s.Peers = len(live)
+	parent := make([]int, len(live))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for _, p := range t.peers {
+		if !p.alive {
+			continue
+		}
+		deg := 0
+		i := live[p.addr]
+		for o := range p.adj {
+			j, ok := live[o]
+			if !ok {
+				continue
+			}
+			deg++
+			// Count each undirected link once, from its lower end (or
+			// from the only end that reports it).
+			if p.addr.Compare(o) < 0 || !t.peers[t.index[o]].adj[p.addr] {
+				s.Links++
+				if withGraph {
+					s.Edges = append(s.Edges, [2]int{i, j})
+				}
+			}
+			if a, b := find(i), find(j); a != b {
+				parent[a] = b
+			}
+		}
+		s.Degrees = append(s.Degrees, deg)
+		if deg < p.target {
+			s.BelowTarget++
+		}
+		if deg == 0 {
+			s.Isolated++
+		}
+		if withGraph {
+			s.Nodes = append(s.Nodes, NodeView{Addr: p.addr.String(), Degree: deg, Target: p.target, Frozen: p.frozen})
+		}
+	}
+	for i := range parent {
+		if find(i) == i {
+			s.Components++
+		}
+	}
+	return s
+}
+
+// Propagation summarises how gossip spread.
+type Propagation struct {
+	Messages   int     // messages seen
+	Complete   int     // messages every live peer (but the origin) received
+	P50, P99   float64 // ms from creation to receipt by the last live peer
+	Max        float64
+	MaxHops    int
+	Deliveries int
+}
+
+// Propagation computes spread times over complete messages.
+func (t *Tracker) Propagation() Propagation {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var alive []int
+	for i, p := range t.peers {
+		if p.alive {
+			alive = append(alive, i)
+		}
+	}
+	var pr Propagation
+	var times []float64
+	for _, k := range t.order {
+		m := t.msgs[k]
+		pr.Messages++
+		pr.Deliveries += m.count
+		complete := true
+		for _, i := range alive {
+			if t.peers[i].addr == k.origin {
+				continue
+			}
+			if i/64 >= len(m.got) || m.got[i/64]&(1<<(i%64)) == 0 {
+				complete = false
+				break
+			}
+		}
+		if !complete || m.count == 0 {
+			continue
+		}
+		pr.Complete++
+		times = append(times, ms(m.lastAt.Sub(m.created)))
+		pr.MaxHops = max(pr.MaxHops, m.maxHops)
+	}
+	if len(times) > 0 {
+		sort.Float64s(times)
+		pr.P50 = quantile(times, 0.5)
+		pr.P99 = quantile(times, 0.99)
+		pr.Max = times[len(times)-1]
+	}
+	return pr
+}
+
+// quantile returns the q-quantile of sorted xs (nearest rank).
+func quantile(xs []float64, q float64) float64 {
+	i := int(math.Ceil(q*float64(len(xs)))) - 1
+	return xs[max(i, 0)]
+}
+
+// MessageView is one message for the dashboard.
+type MessageView struct {
+	Origin   string    `json:"origin"`
+	Seq      uint32    `json:"seq"`
+	Text     string    `json:"text"`
+	Created  time.Time `json:"created"`
+	Count    int       `json:"count"` // peers reached, origin excluded
+	MaxHops  int       `json:"max_hops"`
+	SpreadMs float64   `json:"spread_ms"`
+	Receipts []Receipt `json:"receipts,omitempty"`
+}
+
+// Messages returns the newest n messages, newest first; receipts only
+// when withReceipts.
+func (t *Tracker) Messages(n int, withReceipts bool) []MessageView {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []MessageView
+	for i := len(t.order) - 1; i >= 0 && len(out) < n; i-- {
+		out = append(out, t.view(t.msgs[t.order[i]], withReceipts))
+	}
+	return out
+}
+
+// Message returns one message by origin and sequence number.
+func (t *Tracker) Message(origin netip.AddrPort, seq uint32) (MessageView, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.msgs[msgKey{origin, seq}]
+	if !ok {
+		return MessageView{}, false
+	}
+	return t.view(m, true), true
+}
+
+func (t *Tracker) view(m *msgState, withReceipts bool) MessageView {
+	v := MessageView{Origin: m.key.origin.String(), Seq: m.key.seq, Text: m.text, Created: m.created, Count: m.count, MaxHops: m.maxHops}
+	if m.count > 0 {
+		v.SpreadMs = ms(m.lastAt.Sub(m.created))
+	}
+	if withReceipts {
+		v.Receipts = slices.Clone(m.receipts)
+	}
+	return v
+}
+
+// Feed returns the events after seq (all when seq is 0), oldest first.
+func (t *Tracker) Feed(after uint64) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := sort.Search(len(t.feed), func(i int) bool { return t.feed[i].Seq > after })
+	return slices.Clone(t.feed[i:])
+}
+
+// Alive reports whether the peer is started and not killed.
+func (t *Tracker) Alive(a netip.AddrPort) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, ok := t.index[a]
+	return ok && t.peers[i].alive
+}
+
+// LivePeers returns the live peers' addresses in start order.
+func (t *Tracker) LivePeers() []netip.AddrPort {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []netip.AddrPort
+	for _, p := range t.peers {
+		if p.alive {
+			out = append(out, p.addr)
+		}
+	}
+	return out
+}
