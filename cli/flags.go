@@ -10,9 +10,9 @@ import (
 // peerFlags are the protocol flags shared by peer and net.
 type peerFlags struct {
 	gossipInterval, gossipDelay, livenessInterval, refresh time.Duration
-	gossipCount, livenessMisses, maxPeers, target           int
-	alpha                                                   float64
-	minDegree, maxDegree                                    int
+	gossipCount, livenessMisses, maxPeers, target          int
+	alpha                                                  float64
+	minDegree, maxDegree                                   int
 }
 
 func addPeerFlags(fs *flag.FlagSet, d peer.Config) *peerFlags {

@@ -75,9 +75,9 @@ type fitSummary struct {
 	P     *float64 `json:"p"`
 	// RExp and PExp are the likelihood-ratio test against an exponential
 	// (R > 0 favours the power law).
-	RExp float64 `json:"lr_exponential_R"`
-	PExp float64 `json:"lr_exponential_p"`
-	NTail int    `json:"n_tail"`
+	RExp  float64 `json:"lr_exponential_R"`
+	PExp  float64 `json:"lr_exponential_p"`
+	NTail int     `json:"n_tail"`
 }
 
 type propagation struct {
