@@ -47,7 +47,9 @@ func newMsgList(ttl time.Duration, maxOrigins int) *msgList {
 
 // check records (origin, seq) created at created, received at now.
 func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint32) verdict {
-	if created.Before(now.Add(-l.ttl)) {
+	// Too old to tell, or stamped so far ahead that it could outlive its
+	// entry: refuse rather than risk a second delivery.
+	if created.Before(now.Add(-l.ttl)) || created.After(now.Add(l.ttl/2)) {
 		return stale
 	}
 	w := l.origins[origin]

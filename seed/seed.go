@@ -187,20 +187,30 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 		s.logf("refused registration of %s from %s: address mismatch", m.Addr, wire.FormatIP(src))
 		return errorReply("register: %s does not match your address %s", wire.FormatIP(m.Addr.Addr()), wire.FormatIP(src))
 	}
+	capacity, degree := announced(m.Cap), announced(m.Degree)
 	if e, ok := s.peers[m.Addr]; ok {
-		e.cap, e.degree, e.seen = m.Cap, m.Degree, now
+		e.cap, e.degree, e.seen = capacity, degree, now
 		s.stats.Registrations++
 		return wire.Message{Kind: wire.KindRegistered}
 	}
 	if len(s.order) >= s.cfg.MaxPeers {
 		return errorReply("register: registry full (%d peers)", s.cfg.MaxPeers)
 	}
-	s.peers[m.Addr] = &entry{cap: m.Cap, degree: m.Degree, seen: now, index: len(s.order)}
+	s.peers[m.Addr] = &entry{cap: capacity, degree: degree, seen: now, index: len(s.order)}
 	s.order = append(s.order, m.Addr)
 	s.stats.Registrations++
 	s.logf("registered %s (peer list size %d)", m.Addr, len(s.order))
 	return wire.Message{Kind: wire.KindRegistered}
 }
+
+// maxAnnounced bounds the capacity and degree a seed stores and lists. A
+// register line may carry numbers up to 2^32−1, but a peer-info entry reads
+// at most 2^31−1, and one peer's absurd numbers must not make the reply
+// unreadable for everybody (or push MaxPeersPerReply entries of the
+// longest IPv6 addresses over wire.MaxLineLen).
+const maxAnnounced = 1<<16 - 1
+
+func announced(n int) int { return max(0, min(n, maxAnnounced)) }
 
 func (s *Seed) deadNode(src netip.Addr, m wire.Message) wire.Message {
 	s.stats.DeadReports++

@@ -19,6 +19,12 @@ type Model struct {
 	Max int
 
 	cdf []float64 // cumulative weights over Min..Max, built lazily
+	// cdfFor holds the parameters cdf was built for: a copy of a used
+	// Model shares its cdf, and its fields may change after use.
+	cdfFor struct {
+		alpha    float64
+		min, max int
+	}
 }
 
 // DefaultModel is α = 2.5 on [3, 100].
@@ -45,7 +51,9 @@ func (m *Model) Validate() error {
 // Sample draws one capacity by inverse transform over the exact discrete
 // distribution, so small samples follow the law as well as large ones.
 func (m *Model) Sample(rng *rand.Rand) int {
-	if m.cdf == nil {
+	if m.cdf == nil || m.cdfFor.alpha != m.Alpha || m.cdfFor.min != m.Min || m.cdfFor.max != m.Max {
+		// A new slice, never the old one's array, which a copy may share.
+		m.cdfFor.alpha, m.cdfFor.min, m.cdfFor.max = m.Alpha, m.Min, m.Max
 		m.cdf = make([]float64, m.Max-m.Min+1)
 		sum := 0.0
 		for k := m.Min; k <= m.Max; k++ {

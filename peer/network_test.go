@@ -1,0 +1,309 @@
+package peer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/whispernet/whispernet/seed"
+	"github.com/whispernet/whispernet/wire"
+)
+
+// miniNet wires peers and one seed together through a synchronous message
+// pump in virtual time: a Send is delivered to the other end's Receive, a
+// Dial opens both ends with fresh ConnIDs, a SeedRequest is answered by
+// seed.Handle. Every line crosses the "wire" as text (Format, then Parse).
+type miniNet struct {
+	t      *testing.T
+	now    time.Time
+	seed   *seed.Seed
+	peers  map[netip.AddrPort]*Peer
+	order  []*Peer                 // deterministic iteration
+	ends   map[end]end             // each connection end → the other end
+	nextID ConnID                  // ConnIDs are unique across the network
+	queue  []func()                // pending deliveries, FIFO
+	down   map[netip.AddrPort]bool // crashed peers: dials to them fail
+	got    map[netip.AddrPort]map[msgKey]int
+	deads  []string
+	degree map[netip.AddrPort]int // last degree action per peer
+}
+
+type end struct {
+	peer netip.AddrPort
+	id   ConnID
+}
+
+type msgKey struct {
+	origin netip.AddrPort
+	seq    uint32
+}
+
+func newMiniNet(t *testing.T, n int, cfgMod func(*Config)) *miniNet {
+	seedAddr := netip.MustParseAddrPort("127.0.0.1:8080")
+	scfg := seed.DefaultConfig()
+	scfg.Self = seedAddr
+	scfg.Seeds = []netip.AddrPort{seedAddr}
+	s, err := seed.New(scfg, rand.New(rand.NewPCG(7, 7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := &miniNet{t: t, now: base, seed: s, peers: make(map[netip.AddrPort]*Peer), ends: make(map[end]end),
+		down: make(map[netip.AddrPort]bool), got: make(map[netip.AddrPort]map[msgKey]int), degree: make(map[netip.AddrPort]int)}
+	for i := 0; i < n; i++ {
+		cfg := DefaultConfig()
+		cfg.Self = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(5001+i))
+		cfg.Seeds = []netip.AddrPort{seedAddr}
+		cfg.Target = n - 1
+		if cfgMod != nil {
+			cfgMod(&cfg)
+		}
+		p, err := New(cfg, rand.New(rand.NewPCG(uint64(i), 42)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.peers[cfg.Self] = p
+		net.order = append(net.order, p)
+		net.got[cfg.Self] = make(map[msgKey]int)
+	}
+	return net
+}
+
+func wireCopy(t *testing.T, m wire.Message) wire.Message {
+	t.Helper()
+	line := wire.Format(m)
+	out, err := wire.Parse(line)
+	if err != nil {
+		t.Fatalf("line %q does not parse: %v", line, err)
+	}
+	return out
+}
+
+// collect turns p's actions into queued deliveries.
+func (n *miniNet) collect(p *Peer) {
+	self := p.Self()
+	for _, a := range p.Ready() {
+		switch a.Kind {
+		case Dial:
+			to := a.Addr
+			if q := n.peers[to]; q == nil || n.down[to] {
+				n.queue = append(n.queue, func() { p.DialFailed(n.now, to); n.collect(p) })
+				continue
+			}
+			q := n.peers[to]
+			n.nextID++
+			outID := n.nextID
+			n.nextID++
+			inID := n.nextID
+			n.ends[end{self, outID}] = end{to, inID}
+			n.ends[end{to, inID}] = end{self, outID}
+			remote := netip.AddrPortFrom(self.Addr(), uint16(40000+inID))
+			// The listener sees the connection before the dialer writes.
+			n.queue = append(n.queue, func() {
+				if n.down[to] {
+					delete(n.ends, end{self, outID})
+					delete(n.ends, end{to, inID})
+					p.DialFailed(n.now, to)
+					n.collect(p)
+					return
+				}
+				q.Opened(n.now, inID, remote, false)
+				n.collect(q)
+				p.Opened(n.now, outID, to, true)
+				n.collect(p)
+			})
+		case Send:
+			other, ok := n.ends[end{self, a.Conn}]
+			if !ok {
+				continue // the other side already closed it
+			}
+			m := wireCopy(n.t, a.Msg)
+			q := n.peers[other.peer]
+			n.queue = append(n.queue, func() {
+				if !n.down[other.peer] {
+					q.Receive(n.now, other.id, m)
+					n.collect(q)
+				}
+			})
+		case Close:
+			other, ok := n.ends[end{self, a.Conn}]
+			if !ok {
+				continue
+			}
+			delete(n.ends, end{self, a.Conn})
+			delete(n.ends, other)
+			q := n.peers[other.peer]
+			n.queue = append(n.queue, func() { q.Closed(n.now, other.id); n.collect(q) })
+		case SeedRequest:
+			req := wireCopy(n.t, a.Msg)
+			to := a.Addr
+			n.queue = append(n.queue, func() {
+				reply := wireCopy(n.t, n.seed.Handle(n.now, self.Addr(), req))
+				n.seed.Ready()
+				p.SeedReply(n.now, to, req, reply)
+				n.collect(p)
+			})
+		case Deliver:
+			if a.Addr != self {
+				n.got[self][msgKey{a.Msg.Addr, a.Msg.Seq}]++
+			}
+		case Degree:
+			n.degree[self] = a.N
+		case Dead:
+			n.deads = append(n.deads, fmt.Sprintf("%s declared %s dead at +%v", self, a.Addr, n.now.Sub(base)))
+		}
+	}
+}
+
+func (n *miniNet) drain() {
+	for steps := 0; len(n.queue) > 0; steps++ {
+		if steps > 1_000_000 {
+			n.t.Fatal("message pump does not settle")
+		}
+		f := n.queue[0]
+		n.queue = n.queue[1:]
+		f()
+	}
+}
+
+// run advances virtual time from deadline to deadline until end.
+func (n *miniNet) run(until time.Time) {
+	for iter := 0; ; iter++ {
+		if iter > 100_000 {
+			n.t.Fatal("too many timer steps: a deadline does not move")
+		}
+		n.drain()
+		next := time.Time{}
+		for _, p := range n.order {
+			if n.down[p.Self()] {
+				continue
+			}
+			if d := p.NextDeadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+				next = d
+			}
+		}
+		if next.IsZero() || next.After(until) {
+			n.now = until
+			return
+		}
+		if next.After(n.now) {
+			n.now = next
+		}
+		for _, p := range n.order {
+			if n.down[p.Self()] {
+				continue
+			}
+			if d := p.NextDeadline(); !d.IsZero() && !d.After(n.now) {
+				p.Tick(n.now)
+				n.collect(p)
+			}
+		}
+		n.seed.Tick(n.now)
+		n.seed.Ready()
+	}
+}
+
+// crash takes p down: its connections close at the other ends, dials to it
+// fail from now on.
+func (n *miniNet) crash(a netip.AddrPort) {
+	n.down[a] = true
+	for e, other := range n.ends {
+		if e.peer == a {
+			delete(n.ends, e)
+			delete(n.ends, other)
+			q := n.peers[other.peer]
+			id := other.id
+			n.queue = append(n.queue, func() { q.Closed(n.now, id); n.collect(q) })
+		}
+	}
+	n.drain()
+}
+
+// TestMiniNetwork: three peers and a seed. Every peer links to both others
+// and delivers each of their GossipCount messages exactly once.
+func TestMiniNetwork(t *testing.T) {
+	net := newMiniNet(t, 3, nil)
+	for i, p := range net.order {
+		net.now = base.Add(time.Duration(i) * 100 * time.Millisecond)
+		p.Start(net.now)
+		net.collect(p)
+		net.drain()
+	}
+	net.run(base.Add(2 * time.Minute))
+	if len(net.deads) > 0 {
+		t.Errorf("no peer should be declared dead: %v", net.deads)
+	}
+	for _, p := range net.order {
+		self := p.Self()
+		if p.Degree() != 2 || net.degree[self] != 2 {
+			t.Errorf("%s: degree %d (last action %d), want 2", self, p.Degree(), net.degree[self])
+		}
+		if st := p.Stats(); st.Generated != 10 {
+			t.Errorf("%s generated %d messages, want 10", self, st.Generated)
+		}
+		for _, q := range net.order {
+			if q == p {
+				continue
+			}
+			for seq := uint32(1); seq <= 10; seq++ {
+				if c := net.got[self][msgKey{q.Self(), seq}]; c != 1 {
+					t.Errorf("%s delivered %s #%d %d times, want once", self, q.Self(), seq, c)
+				}
+			}
+		}
+		if len(net.got[self]) != 20 {
+			t.Errorf("%s delivered %d distinct messages, want 20", self, len(net.got[self]))
+		}
+	}
+	if net.seed.Len() != 3 {
+		t.Errorf("seed lists %d peers, want 3", net.seed.Len())
+	}
+}
+
+// TestMiniNetworkCrash: in a network of four, one peer crashes. Its
+// neighbours redial it, fail, report it to the seed, which removes it; the
+// survivors keep gossiping among themselves.
+func TestMiniNetworkCrash(t *testing.T) {
+	net := newMiniNet(t, 4, func(c *Config) { c.Target = 2; c.GossipCount = 20 })
+	for _, p := range net.order {
+		p.Start(net.now)
+		net.collect(p)
+	}
+	net.run(base.Add(30 * time.Second))
+	victim := net.order[0].Self()
+	if !net.seed.Has(victim) {
+		t.Fatalf("%s not registered", victim)
+	}
+	net.crash(victim)
+	net.run(base.Add(3 * time.Minute))
+	if net.seed.Has(victim) {
+		t.Errorf("the seed still lists the crashed %s", victim)
+	}
+	if len(net.deads) == 0 {
+		t.Errorf("nobody declared %s dead", victim)
+	}
+	for _, d := range net.deads {
+		t.Log(d)
+	}
+	for _, p := range net.order[1:] {
+		for _, nb := range p.Neighbours() {
+			if nb.Addr == victim {
+				t.Errorf("%s still links to the crashed %s", p.Self(), victim)
+			}
+		}
+		if p.Degree() == 0 {
+			t.Errorf("%s is isolated", p.Self())
+		}
+		for _, q := range net.order[1:] {
+			if q == p {
+				continue
+			}
+			for seq := uint32(1); seq <= 20; seq++ {
+				if c := net.got[p.Self()][msgKey{q.Self(), seq}]; c != 1 {
+					t.Errorf("%s delivered %s #%d %d times, want once", p.Self(), q.Self(), seq, c)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,500 @@
+package peer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whispernet/whispernet/wire"
+)
+
+// The scripts in testdata/*.txt drive one Peer with these commands (the
+// clock starts at base, Unix time 1764072000, and only moves when told):
+//
+//	new [self=IP:PORT] [seeds=A,B,...] [target=N] [rng=A,B] [gossip=D] [count=N]
+//	    [delay=D] [live=D] [misses=N] [maxpeers=N] [maxknown=N] [refresh=D]
+//	    [retrymin=D] [retrymax=D] [handshake=D] [fill=D] [ttl=D] [maxorigins=N]
+//	start | stop
+//	tick [+D | =D | next]        advance the clock (by D, to base+D, or to
+//	                             NextDeadline) and call Tick
+//	advance +D                   advance the clock only
+//	seedreply SEED REQ -> REPLY  SeedReply for an outstanding request; REQ is
+//	                             the request line or just its verb
+//	seedfail SEED REQ            SeedFailed for an outstanding request
+//	open cN in|out IP:PORT       Opened (outbound: the dialed address)
+//	recv cN LINE                 Receive a protocol line on cN
+//	close cN                     Closed
+//	dialfail IP:PORT             DialFailed
+//	publish TEXT                 Publish
+//	state | known | stats | deadline
+//
+// Output: the actions from Ready, one per line:
+//
+//	dial IP:PORT | send cN LINE | close cN | seedreq SEED LINE
+//	deliver FROM LINE | log TEXT | degree N | dead IP:PORT
+//	link up|down IP:PORT
+
+var base = time.Unix(1764072000, 0).UTC()
+
+type peerRun struct {
+	t        *testing.T
+	now      time.Time
+	p        *Peer
+	seedReqs map[netip.AddrPort][]wire.Message // outstanding seed requests
+	dials    map[netip.AddrPort]bool           // outstanding dials
+	track    tracker
+}
+
+func newPeerRun(t *testing.T) func(string) []string {
+	r := &peerRun{t: t, now: base}
+	return r.run
+}
+
+func TestScripts(t *testing.T) { runScripts(t, "*.txt", newPeerRun) }
+
+func mustAddr(s string) (netip.AddrPort, error) { return wire.ParseAddrPort(s) }
+
+func (r *peerRun) fail(cmd, format string, args ...any) []string {
+	msg := fmt.Sprintf(format, args...)
+	r.t.Errorf("%s: %s", cmd, msg)
+	return []string{"HARNESS ERROR: " + msg}
+}
+
+func rel(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return "+" + t.Sub(base).String()
+}
+
+func (r *peerRun) run(cmd string) []string {
+	name, rest, _ := strings.Cut(cmd, " ")
+	fields := strings.Fields(rest)
+	if name != "new" && r.p == nil {
+		return r.fail(cmd, "no peer: use new first")
+	}
+	var out []string
+	switch name {
+	case "new":
+		cfg, rng, err := scriptConfig(kvArgs(fields))
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		p, err := New(cfg, rng)
+		if err != nil {
+			return []string{"error: " + err.Error()}
+		}
+		*r = peerRun{t: r.t, now: base, p: p, seedReqs: make(map[netip.AddrPort][]wire.Message), dials: make(map[netip.AddrPort]bool)}
+		return []string{fmt.Sprintf("target %d", p.Target())}
+	case "start":
+		r.p.Start(r.now)
+	case "stop":
+		r.p.Stop(r.now)
+	case "advance", "tick":
+		switch {
+		case len(fields) == 0:
+		case fields[0] == "next":
+			d := r.p.NextDeadline()
+			if d.IsZero() {
+				return r.fail(cmd, "no deadline")
+			}
+			if d.After(r.now) {
+				r.now = d
+			}
+			out = append(out, "now "+rel(r.now))
+		case strings.HasPrefix(fields[0], "+"), strings.HasPrefix(fields[0], "="):
+			d, err := time.ParseDuration(fields[0][1:])
+			if err != nil {
+				return r.fail(cmd, "%v", err)
+			}
+			if fields[0][0] == '+' {
+				r.now = r.now.Add(d)
+			} else {
+				r.now = base.Add(d)
+			}
+		default:
+			return r.fail(cmd, "bad time %q", fields[0])
+		}
+		if name == "tick" {
+			r.p.Tick(r.now)
+		}
+	case "seedreply", "seedfail":
+		if len(fields) < 2 {
+			return r.fail(cmd, "want SEED REQ")
+		}
+		seed, err := mustAddr(fields[0])
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		reqText := strings.TrimPrefix(rest, fields[0]+" ")
+		var reply wire.Message
+		if name == "seedreply" {
+			var replyText string
+			var ok bool
+			reqText, replyText, ok = strings.Cut(reqText, " -> ")
+			if !ok {
+				return r.fail(cmd, "want SEED REQ -> REPLY")
+			}
+			if reply, err = wire.Parse(replyText); err != nil {
+				return r.fail(cmd, "reply: %v", err)
+			}
+		}
+		req, ok := r.takeSeedReq(seed, reqText)
+		if !ok {
+			return r.fail(cmd, "no outstanding request %q to %s", reqText, seed)
+		}
+		if name == "seedreply" {
+			r.p.SeedReply(r.now, seed, req, reply)
+		} else {
+			r.p.SeedFailed(r.now, seed, req)
+		}
+	case "open":
+		if len(fields) != 3 || (fields[1] != "in" && fields[1] != "out") {
+			return r.fail(cmd, "want open cN in|out IP:PORT")
+		}
+		id, err := connID(fields[0])
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		a, err := mustAddr(fields[2])
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		if fields[1] == "out" {
+			if !r.dials[a] {
+				return r.fail(cmd, "the peer did not dial %s", a)
+			}
+			delete(r.dials, a)
+		}
+		r.p.Opened(r.now, id, a, fields[1] == "out")
+	case "recv":
+		if len(fields) < 2 {
+			return r.fail(cmd, "want recv cN LINE")
+		}
+		id, err := connID(fields[0])
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		m, err := wire.Parse(strings.TrimPrefix(rest, fields[0]+" "))
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		r.p.Receive(r.now, id, m)
+	case "close":
+		id, err := connID(rest)
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		r.p.Closed(r.now, id)
+	case "dialfail":
+		a, err := mustAddr(rest)
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		if !r.dials[a] {
+			return r.fail(cmd, "the peer did not dial %s", a)
+		}
+		delete(r.dials, a)
+		r.p.DialFailed(r.now, a)
+	case "publish":
+		r.p.Publish(r.now, rest)
+	case "state":
+		return r.state()
+	case "known":
+		for _, k := range r.p.known {
+			out = append(out, fmt.Sprintf("known %s cap=%d degree=%d failures=%d", k.addr, k.capacity, k.degree, k.failures))
+		}
+		if len(out) == 0 {
+			out = append(out, "known none")
+		}
+		return out
+	case "stats":
+		return []string{statsLine(r.p.Stats())}
+	case "deadline":
+		d := r.p.NextDeadline()
+		switch {
+		case d.IsZero():
+		case d.Equal(r.now):
+			return []string{"deadline now"}
+		case d.Before(r.now):
+			return []string{"deadline overdue"}
+		}
+		return []string{"deadline " + rel(d)}
+	default:
+		return r.fail(cmd, "unknown command %q", name)
+	}
+	acts := r.p.Ready()
+	if err := checkInvariants(r.p, acts, &r.track); err != nil {
+		r.t.Errorf("%s: %v", cmd, err)
+	}
+	for _, a := range acts {
+		switch a.Kind {
+		case Dial:
+			if r.dials[a.Addr] {
+				r.t.Errorf("%s: dialed %s while an earlier dial to it is outstanding", cmd, a.Addr)
+			}
+			r.dials[a.Addr] = true
+		case SeedRequest:
+			r.seedReqs[a.Addr] = append(r.seedReqs[a.Addr], a.Msg)
+		}
+		out = append(out, formatAction(a))
+	}
+	return out
+}
+
+// takeSeedReq removes and returns the oldest outstanding request to seed
+// whose line is text, or whose line starts with text (a verb).
+func (r *peerRun) takeSeedReq(seed netip.AddrPort, text string) (wire.Message, bool) {
+	reqs := r.seedReqs[seed]
+	for i, m := range reqs {
+		line := wire.Format(m)
+		if line == text || strings.HasPrefix(line, text+":") {
+			r.seedReqs[seed] = slices.Delete(reqs, i, i+1)
+			return m, true
+		}
+	}
+	return wire.Message{}, false
+}
+
+func (r *peerRun) state() []string {
+	p := r.p
+	line := fmt.Sprintf("degree %d/%d", p.Degree(), p.Target())
+	for _, n := range p.Neighbours() {
+		dir := "in"
+		if n.Outbound {
+			dir = "out"
+		}
+		line += fmt.Sprintf(" %s(c%d %s)", n.Addr, n.Conn, dir)
+	}
+	out := []string{line}
+	var pend []string
+	for _, id := range p.connIDs() {
+		c := p.conns[id]
+		switch c.state {
+		case pendingIn:
+			pend = append(pend, fmt.Sprintf("c%d in from %s", id, wire.FormatIP(c.remoteIP)))
+		case pendingOut:
+			pend = append(pend, fmt.Sprintf("c%d out to %s", id, c.addr))
+		}
+	}
+	if len(pend) > 0 {
+		out = append(out, "pending "+strings.Join(pend, ", "))
+	}
+	var seeds []string
+	for _, s := range p.RegisteredSeeds() {
+		seeds = append(seeds, s.String())
+	}
+	out = append(out, "registered ["+strings.Join(seeds, " ")+"]")
+	return out
+}
+
+func statsLine(s Stats) string {
+	var parts []string
+	add := func(name string, v uint64) {
+		if v != 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", name, v))
+		}
+	}
+	add("generated", s.Generated)
+	add("received", s.Received)
+	add("forwarded", s.Forwarded)
+	add("duplicates", s.Duplicates)
+	add("stale", s.Stale)
+	add("overflow", s.Overflow)
+	add("livenessSent", s.LivenessSent)
+	add("livenessReply", s.LivenessReply)
+	add("livenessMissed", s.LivenessMissed)
+	add("deadReported", s.DeadReported)
+	add("connsOpened", s.ConnsOpened)
+	add("connsRefused", s.ConnsRefused)
+	add("unexpected", s.Unexpected)
+	return "stats " + strings.Join(parts, " ")
+}
+
+func formatAction(a Action) string {
+	switch a.Kind {
+	case Dial:
+		return "dial " + a.Addr.String()
+	case Send:
+		return fmt.Sprintf("send c%d %s", a.Conn, wire.Format(a.Msg))
+	case Close:
+		return fmt.Sprintf("close c%d", a.Conn)
+	case SeedRequest:
+		return fmt.Sprintf("seedreq %s %s", a.Addr, wire.Format(a.Msg))
+	case Deliver:
+		return fmt.Sprintf("deliver %s %s", a.Addr, wire.Format(a.Msg))
+	case Log:
+		return "log " + a.Text
+	case Degree:
+		return fmt.Sprintf("degree %d", a.N)
+	case Dead:
+		return "dead " + a.Addr.String()
+	case Link:
+		if a.N == 0 {
+			return "link down " + a.Addr.String()
+		}
+		return "link up " + a.Addr.String()
+	}
+	return fmt.Sprintf("unknown action %+v", a)
+}
+
+// tracker follows what the actions say so far, for checkInvariants.
+type tracker struct {
+	lastDegree int
+	links      map[netip.AddrPort]bool
+}
+
+// checkInvariants checks what must hold after every event: degree actions
+// report the real degree, link actions match the neighbour set, the
+// neighbour set never holds self or the same peer twice, and the peer never
+// dials itself.
+func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
+	if tr.links == nil {
+		tr.links = make(map[netip.AddrPort]bool)
+	}
+	for _, a := range acts {
+		switch a.Kind {
+		case Degree:
+			if a.N < 0 {
+				return fmt.Errorf("negative degree action %d", a.N)
+			}
+			if a.N == tr.lastDegree {
+				return fmt.Errorf("degree action %d repeats the previous value", a.N)
+			}
+			tr.lastDegree = a.N
+		case Link:
+			if up := a.N == 1; up == tr.links[a.Addr] {
+				return fmt.Errorf("link %v action for %s, which is already in that state", up, a.Addr)
+			}
+			if a.N == 1 {
+				tr.links[a.Addr] = true
+			} else {
+				delete(tr.links, a.Addr)
+			}
+		case Dial:
+			if a.Addr == p.Self() {
+				return fmt.Errorf("dialed itself")
+			}
+		}
+	}
+	if p.stopped {
+		return nil
+	}
+	if tr.lastDegree != p.Degree() {
+		return fmt.Errorf("last degree action says %d, Degree() is %d", tr.lastDegree, p.Degree())
+	}
+	if len(tr.links) != p.Degree() {
+		return fmt.Errorf("link actions say %d links, Degree() is %d", len(tr.links), p.Degree())
+	}
+	seen := make(map[netip.AddrPort]bool)
+	for _, n := range p.Neighbours() {
+		if n.Addr == p.Self() {
+			return fmt.Errorf("self %s among the neighbours", n.Addr)
+		}
+		if !n.Addr.IsValid() {
+			return fmt.Errorf("invalid neighbour address on c%d", n.Conn)
+		}
+		if seen[n.Addr] {
+			return fmt.Errorf("%s is a neighbour twice", n.Addr)
+		}
+		if !tr.links[n.Addr] {
+			return fmt.Errorf("neighbour %s without a link-up action", n.Addr)
+		}
+		seen[n.Addr] = true
+	}
+	if len(p.Neighbours()) > p.cfg.MaxPeers {
+		return fmt.Errorf("%d neighbours over MaxPeers %d", len(p.Neighbours()), p.cfg.MaxPeers)
+	}
+	return nil
+}
+
+func connID(s string) (ConnID, error) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(s, "c"), 10, 64)
+	if err != nil || !strings.HasPrefix(s, "c") {
+		return 0, fmt.Errorf("bad connection name %q (want cN)", s)
+	}
+	return ConnID(n), nil
+}
+
+// scriptConfig builds a Config from DefaultConfig and key=value overrides.
+// Scripts default to self 127.0.0.1:5000, one seed 127.0.0.1:8080, target
+// 2 and rng seed 1,2.
+func scriptConfig(kv map[string]string) (Config, *rand.Rand, error) {
+	cfg := DefaultConfig()
+	cfg.Self = netip.MustParseAddrPort("127.0.0.1:5000")
+	cfg.Seeds = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:8080")}
+	cfg.Target = 2
+	var s1, s2 uint64 = 1, 2
+	var err error
+	dur := func(v string, d *time.Duration) {
+		if err == nil {
+			*d, err = time.ParseDuration(v)
+		}
+	}
+	num := func(v string, n *int) {
+		if err == nil {
+			*n, err = strconv.Atoi(v)
+		}
+	}
+	for k, v := range kv {
+		switch k {
+		case "self":
+			cfg.Self, err = mustAddr(v)
+		case "seeds":
+			cfg.Seeds = nil
+			for _, s := range strings.Split(v, ",") {
+				a, e := mustAddr(s)
+				if e != nil {
+					err = e
+				}
+				cfg.Seeds = append(cfg.Seeds, a)
+			}
+		case "target":
+			num(v, &cfg.Target)
+		case "rng":
+			a, b, _ := strings.Cut(v, ",")
+			if s1, err = strconv.ParseUint(a, 10, 64); err == nil {
+				s2, err = strconv.ParseUint(b, 10, 64)
+			}
+		case "gossip":
+			dur(v, &cfg.GossipInterval)
+		case "count":
+			num(v, &cfg.GossipCount)
+		case "delay":
+			dur(v, &cfg.GossipDelay)
+		case "live":
+			dur(v, &cfg.LivenessInterval)
+		case "misses":
+			num(v, &cfg.LivenessMisses)
+		case "maxpeers":
+			num(v, &cfg.MaxPeers)
+		case "maxknown":
+			num(v, &cfg.MaxKnown)
+		case "refresh":
+			dur(v, &cfg.RefreshInterval)
+		case "retrymin":
+			dur(v, &cfg.RetryMin)
+		case "retrymax":
+			dur(v, &cfg.RetryMax)
+		case "handshake":
+			dur(v, &cfg.HandshakeTimeout)
+		case "fill":
+			dur(v, &cfg.FillInterval)
+		case "ttl":
+			dur(v, &cfg.MessageTTL)
+		case "maxorigins":
+			num(v, &cfg.MaxOrigins)
+		default:
+			return cfg, nil, fmt.Errorf("unknown config key %q", k)
+		}
+		if err != nil {
+			return cfg, nil, fmt.Errorf("%s=%s: %w", k, v, err)
+		}
+	}
+	return cfg, rand.New(rand.NewPCG(s1, s2)), nil
+}

@@ -1,0 +1,211 @@
+package seed
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whispernet/whispernet/wire"
+)
+
+// The scripts in testdata/*.txt drive one Seed with these commands (the
+// clock starts at base, Unix time 1764072000, and only moves when told):
+//
+//	new [self=IP:PORT] [seeds=A,B,...] [maxpeers=N] [expiry=D] [verify=BOOL] [rng=A,B]
+//	req SRCIP LINE          Handle a request line from source IP SRCIP
+//	tick [+D | =D | next]   advance the clock and call Tick
+//	advance +D | =D         advance the clock only
+//	peers | stats | deadline
+//
+// Output: "reply LINE" for a request, then the actions from Ready:
+//
+//	relay SEED LINE | log TEXT | removed IP:PORT
+
+var base = time.Unix(1764072000, 0).UTC()
+
+type seedRun struct {
+	t   *testing.T
+	now time.Time
+	s   *Seed
+}
+
+func TestScripts(t *testing.T) {
+	runScripts(t, "*.txt", func(t *testing.T) func(string) []string {
+		r := &seedRun{t: t, now: base}
+		return r.run
+	})
+}
+
+func (r *seedRun) fail(cmd, format string, args ...any) []string {
+	msg := fmt.Sprintf(format, args...)
+	r.t.Errorf("%s: %s", cmd, msg)
+	return []string{"HARNESS ERROR: " + msg}
+}
+
+func rel(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return "+" + t.Sub(base).String()
+}
+
+func (r *seedRun) run(cmd string) []string {
+	name, rest, _ := strings.Cut(cmd, " ")
+	fields := strings.Fields(rest)
+	if name != "new" && r.s == nil {
+		return r.fail(cmd, "no seed: use new first")
+	}
+	var out []string
+	switch name {
+	case "new":
+		cfg, rng, err := scriptConfig(kvArgs(fields))
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		s, err := New(cfg, rng)
+		if err != nil {
+			return []string{"error: " + err.Error()}
+		}
+		*r = seedRun{t: r.t, now: base, s: s}
+		return nil
+	case "req":
+		src, line, ok := strings.Cut(rest, " ")
+		if !ok {
+			return r.fail(cmd, "want req SRCIP LINE")
+		}
+		ip, err := netip.ParseAddr(src) // a socket address, not wire form
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		m, err := wire.Parse(line)
+		if err != nil {
+			return r.fail(cmd, "%v", err)
+		}
+		reply := r.s.Handle(r.now, ip, m)
+		// The reply must be a line a peer can parse.
+		text := wire.Format(reply)
+		if _, err := wire.Parse(text); err != nil {
+			r.t.Errorf("%s: reply %q does not parse: %v", cmd, text, err)
+		}
+		out = append(out, "reply "+text)
+	case "advance", "tick":
+		switch {
+		case len(fields) == 0:
+		case fields[0] == "next":
+			d := r.s.NextDeadline()
+			if d.IsZero() {
+				return r.fail(cmd, "no deadline")
+			}
+			if d.After(r.now) {
+				r.now = d
+			}
+			out = append(out, "now "+rel(r.now))
+		case strings.HasPrefix(fields[0], "+"), strings.HasPrefix(fields[0], "="):
+			d, err := time.ParseDuration(fields[0][1:])
+			if err != nil {
+				return r.fail(cmd, "%v", err)
+			}
+			if fields[0][0] == '+' {
+				r.now = r.now.Add(d)
+			} else {
+				r.now = base.Add(d)
+			}
+		default:
+			return r.fail(cmd, "bad time %q", fields[0])
+		}
+		if name == "tick" {
+			r.s.Tick(r.now)
+		}
+	case "peers":
+		var ps []string
+		for _, a := range r.s.Peers() {
+			ps = append(ps, a.String())
+		}
+		return []string{fmt.Sprintf("peers %d [%s]", r.s.Len(), strings.Join(ps, " "))}
+	case "stats":
+		return []string{statsLine(r.s.Stats())}
+	case "deadline":
+		return []string{"deadline " + rel(r.s.NextDeadline())}
+	default:
+		return r.fail(cmd, "unknown command %q", name)
+	}
+	if !r.s.HasReady() && len(r.s.out) > 0 {
+		r.t.Errorf("%s: HasReady is false with actions waiting", cmd)
+	}
+	for _, a := range r.s.Ready() {
+		out = append(out, formatAction(a))
+	}
+	if r.s.HasReady() {
+		r.t.Errorf("%s: HasReady after Ready", cmd)
+	}
+	return out
+}
+
+func formatAction(a Action) string {
+	switch a.Kind {
+	case Relay:
+		return fmt.Sprintf("relay %s %s", a.Addr, wire.Format(a.Msg))
+	case Log:
+		return "log " + a.Text
+	case Removed:
+		return "removed " + a.Addr.String()
+	}
+	return fmt.Sprintf("unknown action %+v", a)
+}
+
+func statsLine(s Stats) string {
+	return fmt.Sprintf("stats registrations=%d deadReports=%d deadAccepted=%d expired=%d refused=%d relaysSent=%d peerListsServed=%d",
+		s.Registrations, s.DeadReports, s.DeadAccepted, s.Expired, s.Refused, s.RelaysSent, s.PeerListsServed)
+}
+
+// scriptConfig builds a Config from DefaultConfig and key=value overrides.
+// Scripts default to self 127.0.0.1:8080 among seeds 8080, 8081, 8082.
+func scriptConfig(kv map[string]string) (Config, *rand.Rand, error) {
+	cfg := DefaultConfig()
+	cfg.Self = netip.MustParseAddrPort("127.0.0.1:8080")
+	cfg.Seeds = []netip.AddrPort{
+		netip.MustParseAddrPort("127.0.0.1:8080"),
+		netip.MustParseAddrPort("127.0.0.1:8081"),
+		netip.MustParseAddrPort("127.0.0.1:8082"),
+	}
+	var s1, s2 uint64 = 1, 2
+	var err error
+	for k, v := range kv {
+		switch k {
+		case "self":
+			cfg.Self, err = wire.ParseAddrPort(v)
+		case "seeds":
+			cfg.Seeds = nil
+			if v != "" {
+				for _, s := range strings.Split(v, ",") {
+					a, e := wire.ParseAddrPort(s)
+					if e != nil {
+						err = e
+					}
+					cfg.Seeds = append(cfg.Seeds, a)
+				}
+			}
+		case "maxpeers":
+			cfg.MaxPeers, err = strconv.Atoi(v)
+		case "expiry":
+			cfg.Expiry, err = time.ParseDuration(v)
+		case "verify":
+			cfg.Verify, err = strconv.ParseBool(v)
+		case "rng":
+			a, b, _ := strings.Cut(v, ",")
+			if s1, err = strconv.ParseUint(a, 10, 64); err == nil {
+				s2, err = strconv.ParseUint(b, 10, 64)
+			}
+		default:
+			return cfg, nil, fmt.Errorf("unknown config key %q", k)
+		}
+		if err != nil {
+			return cfg, nil, fmt.Errorf("%s=%s: %w", k, v, err)
+		}
+	}
+	return cfg, rand.New(rand.NewPCG(s1, s2)), nil
+}
