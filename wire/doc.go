@@ -8,7 +8,7 @@
 //
 //	register:127.0.0.1:5000      ->  registered successfully
 //	peer list                    ->  peer list:127.0.0.1#5000:127.0.0.1#5001
-//	Dead Node:127.0.0.1:5001:1732530000.25:127.0.0.1:5000  ->  ok
+//	Dead Node:127.0.0.1:5001:1732530000.25:127.0.0.1:5000  ->  ok:removed 127.0.0.1:5001
 //	garbage                      ->  error:unknown verb "garbage"
 //
 // IPv6 addresses are written in brackets ([::1]) wherever an address appears,

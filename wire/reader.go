@@ -68,10 +68,20 @@ func (lr *LineReader) ReadLine() (string, error) {
 			if tooLong {
 				return "", fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLong, n, lr.max)
 			}
-			if len(lr.buf) > 0 {
-				return string(lr.buf), nil
+			if len(lr.buf) == 0 {
+				return "", io.EOF
 			}
-			return "", io.EOF
+			// A final line without '\n' gets the same treatment as the
+			// others: its CR dropped, its length checked (the +2 above
+			// let up to two bytes over the limit through).
+			line := lr.buf
+			if line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			if len(line) > lr.max {
+				return "", fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLong, len(line), lr.max)
+			}
+			return string(line), nil
 		default:
 			return "", err
 		}

@@ -39,6 +39,11 @@ const (
 	VerbGossip          = "gossip"
 )
 
+// maxCount bounds CAP and DEGREE, in register, Connection with Peer and
+// peer-info entries alike, so that whatever a seed accepts it can echo back
+// in a peer-info reply, and so that the value fits an int everywhere.
+const maxCount = 1<<31 - 1
+
 // relayedMark is the trailing field a seed adds when it passes a dead-node
 // report on to the other seeds, so that they do not pass it on again.
 const relayedMark = "relayed"
@@ -128,7 +133,7 @@ type Message struct {
 	Hops uint16
 	// Cap and Degree are the optional capacity (target degree) and current
 	// degree trailing fields of register and Connection with Peer (0 when
-	// absent).
+	// absent, at most 2147483647 like the entries of a peer-info reply).
 	Cap, Degree int
 	// Isolated marks a handshake from a peer with no neighbour and no
 	// candidate with a free slot, which a full peer accepts anyway.
@@ -215,7 +220,7 @@ func Parse(line string) (Message, error) {
 		}
 		if !f.done() {
 			if t := f.next(); t != relayedMark || !f.done() {
-				err = fmt.Errorf("%w: Dead Node: unexpected trailing field %q (only %q is allowed)", ErrFields, t, relayedMark)
+				err = fmt.Errorf("%w: Dead Node: unexpected trailing field %q (only %q is allowed)", ErrFields, truncate(t), relayedMark)
 				break
 			}
 			m.Relayed = true
@@ -234,10 +239,10 @@ func Parse(line string) (Message, error) {
 		if f.eof {
 			break
 		}
-		if m.Cap, err = f.int("capacity"); err != nil || f.eof {
+		if m.Cap, err = f.count("capacity"); err != nil || f.eof {
 			break
 		}
-		if m.Degree, err = f.int("degree"); err != nil || f.eof {
+		if m.Degree, err = f.count("degree"); err != nil || f.eof {
 			break
 		}
 		if t := f.next(); t != isolatedMark || !f.eof {
@@ -284,16 +289,12 @@ func Parse(line string) (Message, error) {
 		if m.Addr, err = f.addr(); err != nil {
 			break
 		}
-		var n int
-		if n, err = f.int("sequence number"); err != nil {
+		var n uint64
+		if n, err = f.uint("sequence number", 1<<32-1); err != nil {
 			break
 		}
 		m.Seq = uint32(n)
-		if n, err = f.int("hop count"); err != nil {
-			break
-		}
-		if n > 0xffff {
-			err = fmt.Errorf("%w: gossip: hop count %d out of range", ErrNumber, n)
+		if n, err = f.uint("hop count", 1<<16-1); err != nil {
 			break
 		}
 		m.Hops = uint16(n)
@@ -375,13 +376,18 @@ func (f *fields) addr() (netip.AddrPort, error) {
 	if f.eof {
 		return netip.AddrPort{}, f.errf(ErrFields, "missing IP:PORT")
 	}
+	rest := f.rest
 	ipText := f.next()
 	if f.eof {
 		return netip.AddrPort{}, f.errf(ErrFields, "missing port after %q", truncate(ipText))
 	}
 	ip, err := ParseIP(ipText)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: %s: %v", ErrAddr, f.verb, err)
+		hint := ""
+		if unbracketedIPv6(rest) {
+			hint = " (write IPv6 in brackets, as [::1])"
+		}
+		return netip.AddrPort{}, fmt.Errorf("%w: %s: %v%s", ErrAddr, f.verb, err, hint)
 	}
 	port, err := ParsePort(f.next())
 	if err != nil {
@@ -390,16 +396,35 @@ func (f *fields) addr() (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ip, port), nil
 }
 
-func (f *fields) int(what string) (int, error) {
+// unbracketedIPv6 reports whether s starts with an IPv6 address and a ':',
+// the likely mistake of a person typing "register:::1:5000".
+func unbracketedIPv6(s string) bool {
+	for i := 0; i < len(s) && i <= len("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"); i++ {
+		if s[i] == ':' {
+			if ip, err := netip.ParseAddr(s[:i]); err == nil && ip.Is6() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (f *fields) uint(what string, max uint64) (uint64, error) {
 	if f.eof {
 		return 0, f.errf(ErrFields, "missing %s", what)
 	}
 	t := f.next()
-	n, err := parseUint(t, 1<<32-1)
+	n, err := parseUint(t, max)
 	if err != nil {
-		return 0, f.errf(ErrNumber, "%s %q is not a number in 0..4294967295", what, truncate(t))
+		return 0, f.errf(ErrNumber, "%s %q is not a number in 0..%d", what, truncate(t), max)
 	}
 	return n, nil
+}
+
+// count reads a CAP or DEGREE field.
+func (f *fields) count(what string) (int, error) {
+	n, err := f.uint(what, maxCount)
+	return int(n), err
 }
 
 // capDegree reads the optional CAP and DEGREE trailing fields of register.
@@ -407,10 +432,10 @@ func (f *fields) capDegree() (capacity, degree int, err error) {
 	if f.eof {
 		return 0, 0, nil
 	}
-	if capacity, err = f.int("capacity"); err != nil || f.eof {
+	if capacity, err = f.count("capacity"); err != nil || f.eof {
 		return capacity, 0, err
 	}
-	if degree, err = f.int("degree"); err != nil {
+	if degree, err = f.count("degree"); err != nil {
 		return 0, 0, err
 	}
 	return capacity, degree, f.end()
@@ -491,18 +516,22 @@ func parseEntry(e string, info bool) (PeerInfo, error) {
 	}
 	p := PeerInfo{Addr: netip.AddrPortFrom(ip, port)}
 	if info {
-		if p.Cap, err = parseUint(parts[2], 1<<31-1); err != nil {
+		c, err := parseUint(parts[2], maxCount)
+		if err != nil {
 			return PeerInfo{}, fmt.Errorf("capacity %q is not a number", parts[2])
 		}
-		if p.Degree, err = parseUint(parts[3], 1<<31-1); err != nil {
+		d, err := parseUint(parts[3], maxCount)
+		if err != nil {
 			return PeerInfo{}, fmt.Errorf("degree %q is not a number", parts[3])
 		}
+		p.Cap, p.Degree = int(c), int(d)
 	}
 	return p, nil
 }
 
 // ParseIP parses an IP as it appears on the wire: dotted IPv4, or IPv6 in
-// brackets. Unspecified (0.0.0.0, [::]), multicast and zoned addresses are
+// brackets. An IPv4-mapped address ([::ffff:10.0.0.1]) is read as the IPv4
+// address. Unspecified (0.0.0.0, [::]), multicast and zoned addresses are
 // refused: no peer can listen there.
 func ParseIP(s string) (netip.Addr, error) {
 	var ip netip.Addr
@@ -524,9 +553,14 @@ func ParseIP(s string) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("%q is not an IP address", truncate(s))
 	}
-	switch {
-	case ip.Zone() != "":
+	if ip.Zone() != "" {
 		return netip.Addr{}, fmt.Errorf("%q: zoned addresses are not allowed", truncate(s))
+	}
+	// [::ffff:a.b.c.d] is the IPv4 address a.b.c.d, which AppendIP writes
+	// dotted; reading it as IPv4 keeps Parse(Format(m)) == m, and keeps
+	// [::ffff:0.0.0.0] from slipping past the checks below.
+	ip = ip.Unmap()
+	switch {
 	case ip.IsUnspecified():
 		return netip.Addr{}, fmt.Errorf("%q is the unspecified address", truncate(s))
 	case ip.IsMulticast():
@@ -564,17 +598,17 @@ func ParseAddrPort(s string) (netip.AddrPort, error) {
 
 // parseUint accepts 1-10 decimal digits and nothing else (no sign, no
 // spaces), up to max.
-func parseUint(s string, max int) (int, error) {
+func parseUint(s string, max uint64) (uint64, error) {
 	if s == "" || len(s) > 10 {
 		return 0, ErrNumber
 	}
-	n := 0
+	var n uint64
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < '0' || c > '9' {
 			return 0, ErrNumber
 		}
-		n = n*10 + int(c-'0')
+		n = n*10 + uint64(c-'0')
 	}
 	if n > max {
 		return 0, ErrNumber
