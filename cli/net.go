@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/plot"
 	"github.com/whispernet/whispernet/powerlaw"
+	"github.com/whispernet/whispernet/status"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -109,6 +111,7 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	quiet := fs.Duration("stable-quiet", 2*time.Second, "no link change for this long (with every peer linked) counts as stable")
 	stableTimeout := fs.Duration("stable-timeout", 2*time.Minute, "give up waiting for a stable overlay after this long")
 	rngSeed := fs.Uint64("seed", 1, "random seed for choosing publishing peers and the bootstrap")
+	httpAddr := fs.String("http", defaultHTTP, "serve the live dashboard, /metrics, /status, /healthz and /debug/pprof here (a busy default port falls back to a free one; \"off\" disables)")
 	pd := node.DefaultPeerConfig().Core
 	pd.GossipDelay = 10 * time.Second // let the overlay form before the classic gossip starts
 	pf := addPeerFlags(fs, pd)
@@ -152,6 +155,8 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	bar := newProgress(stdio.Err, "peers started")
 	cfg.Progress = bar.update
 
+	reg := status.NewRegistry()
+	cfg.Observe = reg.ObserveDelivery
 	start := time.Now()
 	runCtx := ctx
 	if *duration > 0 {
@@ -170,6 +175,17 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio, "net", err)
 	}
 	defer n.Close()
+	reg.AddSource(n.Nodes)
+	if *httpAddr != "off" && *httpAddr != "" {
+		bound, err := serveHTTP(runCtx, *httpAddr, netHandler(n, reg))
+		if err != nil && !isSet(fs, "http") {
+			bound, err = serveHTTP(runCtx, "127.0.0.1:0", netHandler(n, reg))
+		}
+		if err != nil {
+			return fail(stdio, "net", err)
+		}
+		fmt.Fprintf(stdio.Err, "whispernet net: live view at http://%s/  (metrics: /metrics, status: /status)\n", bound)
+	}
 
 	rng := rand.New(rand.NewPCG(*rngSeed, 0x5eed))
 	stableAfter, stable := waitStable(runCtx, n, start, *quiet, *stableTimeout, stdio.Err)
@@ -203,6 +219,15 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 		printSummary(stdio.Out, sum)
 	}
 	return ExitOK
+}
+
+// defaultHTTP is where `net` serves its dashboard unless told otherwise.
+const defaultHTTP = "127.0.0.1:7070"
+
+// netHandler serves the dashboard beside the status endpoints.
+func netHandler(n *localnet.Network, reg *status.Registry) http.Handler {
+	mux := statusMux(reg)
+	return mux
 }
 
 // peerFlagArgs renders every protocol flag with its value, for workers.

@@ -8,10 +8,12 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/status"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -40,6 +42,7 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	cfgPath := fs.String("config", "config.txt", "seed list: one IP:PORT per line")
 	logDir := fs.String("log-dir", ".", "directory for outputfile.log and freqtrack.log")
 	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
+	httpAddr := fs.String("http", "", "serve /metrics, /status, /healthz and /debug/pprof on this address (e.g. 127.0.0.1:9000)")
 	pf := addPeerFlags(fs, d.Core)
 	if code, done := parse(fs, args); done {
 		return code
@@ -86,12 +89,27 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	defer lw.Close()
 	cfg.Log = lw
+	reg := status.NewRegistry()
+	cfg.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
+		if from != self {
+			reg.ObserveDelivery(m.Time.Time(), at)
+		}
+	}
 	p, err := node.NewPeer(cfg)
 	if err != nil {
 		return usageErr(stdio, "peer", "%v", err)
 	}
 	if err := p.Start(ctx); err != nil {
 		return fail(stdio, "peer", err)
+	}
+	if *httpAddr != "" {
+		reg.AddPeer(p)
+		bound, err := serveHTTP(ctx, *httpAddr, statusMux(reg))
+		if err != nil {
+			p.Stop()
+			return fail(stdio, "peer", err)
+		}
+		fmt.Fprintf(stdio.Err, "whispernet peer: metrics and status on http://%s/\n", bound)
 	}
 	fmt.Fprintf(stdio.Err, "whispernet peer: %s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", cfg.Core.Self, len(seeds), *cfgPath, *logDir)
 	<-p.Done()

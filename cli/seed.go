@@ -9,6 +9,7 @@ import (
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/status"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -43,6 +44,7 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 	burst := fs.Int("burst", d.Burst, "request burst allowed on one connection")
 	expiry := fs.Duration("expiry", d.Core.Expiry, "drop a registration not refreshed for this long (0: never)")
 	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
+	httpAddr := fs.String("http", "", "serve /metrics, /status, /healthz and /debug/pprof on this address (e.g. 127.0.0.1:9080)")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -62,14 +64,14 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 			return fail(stdio, "seed", lerr) // an explicit --config must be readable
 		}
 		seeds = appendUnique(seeds, self)
-		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, func(c *node.SeedConfig) {
+		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, *httpAddr, func(c *node.SeedConfig) {
 			c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Core.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
 		})
 	} else {
 		if seeds, err = config.LoadSeeds(*cfgPath); err != nil {
 			return fail(stdio, "seed", err)
 		}
-		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, func(c *node.SeedConfig) {
+		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, *httpAddr, func(c *node.SeedConfig) {
 			c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Core.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
 		})
 	}
@@ -90,7 +92,7 @@ func appendUnique(list []netip.AddrPort, a netip.AddrPort) []netip.AddrPort {
 
 // serveSeeds starts the seeds at addrs (all is the full seed list) and
 // blocks until ctx ends.
-func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, logDir string, quiet bool, tweak func(*node.SeedConfig)) error {
+func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, logDir string, quiet bool, httpAddr string, tweak func(*node.SeedConfig)) error {
 	var echo = stdio.Out
 	if quiet {
 		echo = nil
@@ -103,6 +105,20 @@ func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, l
 	seeds, err := startSeeds(ctx, addrs, all, lw, tweak)
 	if err != nil {
 		return err
+	}
+	if httpAddr != "" {
+		reg := status.NewRegistry()
+		for _, s := range seeds {
+			reg.AddSeed(s)
+		}
+		bound, err := serveHTTP(ctx, httpAddr, statusMux(reg))
+		if err != nil {
+			for _, s := range seeds {
+				s.Stop()
+			}
+			return err
+		}
+		fmt.Fprintf(stdio.Err, "whispernet seed: metrics and status on http://%s/\n", bound)
 	}
 	fmt.Fprintf(stdio.Err, "whispernet seed: %d seed(s) running; logs in %s; Ctrl+C to stop\n", len(seeds), logDir)
 	<-ctx.Done()

@@ -130,6 +130,19 @@ func (g *localGroup) Thaw(a netip.AddrPort) error {
 	return err
 }
 
+// Peers returns the group's live peers in start order.
+func (g *localGroup) Peers() []*node.Peer {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]*node.Peer, 0, len(g.peers))
+	for _, p := range g.order {
+		if g.peers[p.Addr()] == p {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Peer returns the in-process peer at a (for status pages).
 func (g *localGroup) Peer(a netip.AddrPort) (*node.Peer, bool) {
 	p, err := g.get(a)

@@ -49,6 +49,9 @@ type Config struct {
 	Seed func(*node.SeedConfig)
 	// Progress, if set, is called as peers start.
 	Progress func(started, total int)
+	// Observe, if set, sees every first receipt by an in-process peer
+	// (for the delivery-latency histogram).
+	Observe func(created, at time.Time)
 }
 
 // DefaultConfig returns a 40-peer network on 127.0.0.1 from port 20000.
@@ -137,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	tmpl.Core.Seeds = cfg.Seeds
 	tmpl.Log = lw
 	if cfg.Peers <= cfg.PerProcess {
-		g, err := startPeers(ctx, addrs, tmpl, cfg.JoinRate, n.Tracker, func(int) { progress() })
+		g, err := startPeers(ctx, addrs, tmpl, cfg.JoinRate, observed{n.Tracker, cfg.Observe}, func(int) { progress() })
 		if err != nil {
 			n.Close()
 			return nil, err
@@ -316,6 +319,23 @@ func (n *Network) LocalPeer(a netip.AddrPort) (*node.Peer, bool) {
 	return n.local.Peer(a)
 }
 
+// Nodes returns the running in-process peers and the running seeds.
+func (n *Network) Nodes() ([]*node.Peer, []*node.Seed) {
+	var peers []*node.Peer
+	if n.local != nil {
+		peers = n.local.Peers()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var seeds []*node.Seed
+	for _, a := range n.cfg.Seeds {
+		if s := n.seeds[a]; s != nil {
+			seeds = append(seeds, s)
+		}
+	}
+	return peers, seeds
+}
+
 // Seeds returns every seed address and whether it is running.
 func (n *Network) Seeds() map[netip.AddrPort]bool {
 	n.mu.Lock()
@@ -481,5 +501,18 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, in io.Reader, out io.Write
 		case <-ctx.Done():
 			return nil
 		}
+	}
+}
+
+// observed passes deliveries on to an extra observer.
+type observed struct {
+	reporter
+	observe func(created, at time.Time)
+}
+
+func (o observed) Deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int) {
+	o.reporter.Deliver(self, from, origin, seq, text, created, at, hops)
+	if o.observe != nil && self != origin {
+		o.observe(created, at)
 	}
 }

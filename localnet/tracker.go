@@ -30,6 +30,7 @@ type Tracker struct {
 	feed       []Event
 	feedSeq    uint64
 	seeds      map[netip.AddrPort]*seedState
+	dupsSeen   bool // Duplicate was called at least once
 }
 
 type peerState struct {
@@ -62,6 +63,7 @@ type msgState struct {
 	maxHops  int
 	keep     bool      // among the newest maxReceiptMessages messages
 	receipts []Receipt // per-peer receipts while keep
+	dups     int       // copies dropped as duplicates (see Duplicate)
 }
 
 // Receipt is one peer's first receipt of a message.
@@ -392,7 +394,10 @@ type MessageView struct {
 	Count    int       `json:"count"` // peers reached, origin excluded
 	MaxHops  int       `json:"max_hops"`
 	SpreadMs float64   `json:"spread_ms"`
-	Receipts []Receipt `json:"receipts,omitempty"`
+	// Duplicates counts the copies peers dropped as already seen; it
+	// stays 0 unless a hook calls Duplicate (see DuplicatesTracked).
+	Duplicates int       `json:"duplicates,omitempty"`
+	Receipts   []Receipt `json:"receipts,omitempty"`
 }
 
 // Messages returns the newest n messages, newest first; receipts only
@@ -423,6 +428,7 @@ func (t *Tracker) view(m *msgState, withReceipts bool) MessageView {
 	if m.count > 0 {
 		v.SpreadMs = ms(m.lastAt.Sub(m.created))
 	}
+	v.Duplicates = m.dups
 	if withReceipts {
 		v.Receipts = slices.Clone(m.receipts)
 	}
@@ -456,4 +462,57 @@ func (t *Tracker) LivePeers() []netip.AddrPort {
 		}
 	}
 	return out
+}
+
+// Coverage reports how many live peers hold message (origin, seq) — the
+// origin included while it is live — out of how many live peers. ok is
+// false for an unknown message. A peer that received the message and then
+// died no longer counts, so reached/live is the share of today's network
+// that has it.
+func (t *Tracker) Coverage(origin netip.AddrPort, seq uint32) (reached, live int, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.msgs[msgKey{origin, seq}]
+	if !ok {
+		return 0, 0, false
+	}
+	for i, p := range t.peers {
+		if !p.alive {
+			continue
+		}
+		live++
+		if i/64 < len(m.got) && m.got[i/64]&(1<<(i%64)) != 0 {
+			reached++
+		}
+	}
+	return reached, live, true
+}
+
+// MessageCount returns how many distinct messages the tracker has seen.
+// Unlike Propagation it does not scan the receipts.
+func (t *Tracker) MessageCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.order)
+}
+
+// Duplicate records that self dropped a copy of message (origin, seq) it
+// had already seen. Nothing calls it yet: the peer core counts duplicates
+// only in its per-peer Stats, so a driver must report them (through a
+// hook) for MessageView.Duplicates to be filled in.
+func (t *Tracker) Duplicate(self, origin netip.AddrPort, seq uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.dupsSeen = true
+	if m := t.msgs[msgKey{origin, seq}]; m != nil {
+		m.dups++
+	}
+}
+
+// DuplicatesTracked reports whether any duplicate was ever recorded with
+// Duplicate, i.e. whether MessageView.Duplicates means anything.
+func (t *Tracker) DuplicatesTracked() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dupsSeen
 }

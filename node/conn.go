@@ -16,14 +16,16 @@ type tconn struct {
 	c       net.Conn
 	queue   chan []byte
 	closed  chan struct{}
+	drain   chan struct{} // close after writing what is queued
 	once    sync.Once
+	dOnce   sync.Once
 	drops   *atomic.Uint64
 	full    int // consecutive sends that found the queue full (loop-owned)
 	timeout time.Duration
 }
 
 func newTConn(c net.Conn, queueLen int, writeTimeout time.Duration, drops *atomic.Uint64) *tconn {
-	t := &tconn{c: c, queue: make(chan []byte, queueLen), closed: make(chan struct{}), drops: drops, timeout: writeTimeout}
+	t := &tconn{c: c, queue: make(chan []byte, queueLen), closed: make(chan struct{}), drain: make(chan struct{}), drops: drops, timeout: writeTimeout}
 	go t.writer()
 	return t
 }
@@ -67,11 +69,26 @@ func (t *tconn) writer() {
 				t.close()
 				return
 			}
+		case <-t.drain:
+			// Deliver what is queued (a refusal, an error line), then close.
+			t.c.SetWriteDeadline(time.Now().Add(t.timeout))
+			for n := len(t.queue); n > 0; n-- {
+				if _, err := w.Write(<-t.queue); err != nil {
+					break
+				}
+			}
+			w.Flush()
+			t.close()
+			return
 		case <-t.closed:
 			return
 		}
 	}
 }
+
+// closeAfterFlush closes the connection once the queued lines are written
+// (bounded by the write timeout).
+func (t *tconn) closeAfterFlush() { t.dOnce.Do(func() { close(t.drain) }) }
 
 func (t *tconn) close() {
 	t.once.Do(func() {

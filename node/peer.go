@@ -75,10 +75,10 @@ func DefaultPeerConfig() PeerConfig {
 
 // PeerStats are the runtime counters beside the core's.
 type PeerStats struct {
-	peer.Stats
-	QueueDrops uint64 // lines dropped because a neighbour's queue was full
-	BadLines   uint64 // malformed lines received
-	Accepted   uint64 // inbound TCP connections accepted
+	peer.Stats `json:"core"`
+	QueueDrops uint64 `json:"queue_drops"` // lines dropped because a neighbour's queue was full
+	BadLines   uint64 `json:"bad_lines"`   // malformed lines received
+	Accepted   uint64 `json:"accepted"`    // inbound TCP connections accepted
 }
 
 type evKind uint8
@@ -128,6 +128,8 @@ type Peer struct {
 	seeds  map[netip.AddrPort]*seedClient
 	frozen bool
 	start  time.Time
+
+	started time.Time // set by Start, read-only afterwards
 }
 
 // NewPeer checks cfg and builds a peer; Start makes it listen.
@@ -174,6 +176,22 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 // Addr returns the peer's address.
 func (p *Peer) Addr() netip.AddrPort { return p.cfg.Core.Self }
 
+// Started returns when the peer started (zero before Start).
+func (p *Peer) Started() time.Time { return p.started }
+
+// Alive reports whether the peer has started and not stopped.
+func (p *Peer) Alive() bool {
+	if p.ctx == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Target returns the peer's target degree (fixed when it was built).
 func (p *Peer) Target() int { return p.core.Target() }
 
@@ -186,6 +204,7 @@ func (p *Peer) Start(ctx context.Context) error {
 		return fmt.Errorf("peer %s: %w", p.cfg.Core.Self, err)
 	}
 	p.ln = ln
+	p.started = time.Now()
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.wg.Add(2)
 	go p.acceptLoop()
@@ -438,7 +457,7 @@ func (p *Peer) handle(e event) {
 
 func (p *Peer) closeConn(id peer.ConnID) {
 	if tc, ok := p.conns[id]; ok {
-		tc.close()
+		tc.closeAfterFlush()
 		delete(p.conns, id)
 		delete(p.errs, id)
 	}

@@ -66,12 +66,12 @@ func DefaultSeedConfig() SeedConfig {
 
 // SeedStats are the runtime counters beside the core's.
 type SeedStats struct {
-	seed.Stats
-	Conns       int64  // open client connections
-	ConnRefused uint64 // connections refused by MaxConns or MaxConnsPerIP
-	BadLines    uint64 // malformed or over-long request lines
-	RateLimited uint64 // requests refused by the rate limit
-	Closed      uint64 // connections closed for too many errors
+	seed.Stats  `json:"core"`
+	Conns       int64  `json:"conns"`        // open client connections
+	ConnRefused uint64 `json:"conn_refused"` // connections refused by MaxConns or MaxConnsPerIP
+	BadLines    uint64 `json:"bad_lines"`    // malformed or over-long request lines
+	RateLimited uint64 `json:"rate_limited"` // requests refused by the rate limit
+	Closed      uint64 `json:"closed"`       // connections closed for too many errors
 }
 
 // Seed is a WhisperNet seed over TCP.
@@ -87,7 +87,8 @@ type Seed struct {
 	core  *seed.Seed
 	perIP map[netip.Addr]int
 
-	relays map[netip.AddrPort]*seedClient
+	relays  map[netip.AddrPort]*seedClient
+	started time.Time // set by Start
 
 	conns       atomic.Int64
 	connRefused atomic.Uint64
@@ -139,6 +140,7 @@ func (s *Seed) Start(ctx context.Context) error {
 		return fmt.Errorf("seed %s: %w", s.cfg.Core.Self, err)
 	}
 	s.ln = ln
+	s.started = time.Now()
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.wg.Add(2)
 	go s.acceptLoop()
@@ -155,6 +157,9 @@ func (s *Seed) Stop() {
 		s.wg.Wait()
 	}
 }
+
+// Started returns when the seed started (zero before Start).
+func (s *Seed) Started() time.Time { return s.started }
 
 // Peers returns the registered peers.
 func (s *Seed) Peers() []netip.AddrPort {
