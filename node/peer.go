@@ -201,7 +201,7 @@ func (p *Peer) Target() int { return p.core.Target() }
 func (p *Peer) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", p.cfg.Core.Self.String())
 	if err != nil {
-		return fmt.Errorf("peer %s: %w", p.cfg.Core.Self, err)
+		return listenError("peer", p.cfg.Core.Self, err)
 	}
 	p.ln = ln
 	p.started = time.Now()

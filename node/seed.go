@@ -137,7 +137,7 @@ func (s *Seed) Addr() netip.AddrPort { return s.cfg.Core.Self }
 func (s *Seed) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Core.Self.String())
 	if err != nil {
-		return fmt.Errorf("seed %s: %w", s.cfg.Core.Self, err)
+		return listenError("seed", s.cfg.Core.Self, err)
 	}
 	s.ln = ln
 	s.started = time.Now()

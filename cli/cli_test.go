@@ -1,0 +1,293 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	_ "image/png"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// run runs the CLI with args and returns exit code, stdout and stderr.
+func run(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(ctx, args, Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestFitReproducesPublishedFits(t *testing.T) {
+	cases := []struct {
+		file          string
+		xmin, nTail   int
+		alpha, ks     float64
+		expR, logLike float64
+	}{
+		// EXPECTED.md: Clauset, Shalizi & Newman 2009 and Clauset's code.
+		{file: "words.txt", xmin: 7, nTail: 2958, alpha: 1.9527, ks: 0.0083, expR: 9.09},
+		{file: "terrorism.txt", xmin: 12, nTail: 547, alpha: 2.370, ks: 0.018, expR: 2.457},
+		{file: "discrete_data.txt", xmin: 2, alpha: 2.58, logLike: -9155.6},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			code, out, stderr := run(t, context.Background(), "fit", filepath.Join("..", "testdata", "powerlaw", c.file), "--json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var r fitReport
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("%v: %q", err, out)
+			}
+			if r.Xmin != c.xmin {
+				t.Errorf("xmin = %d, want %d", r.Xmin, c.xmin)
+			}
+			if math.Abs(r.Alpha-c.alpha) > 0.005 {
+				t.Errorf("alpha = %.4f, want %.4f ± 0.005", r.Alpha, c.alpha)
+			}
+			if c.nTail != 0 && r.NTail != c.nTail {
+				t.Errorf("n_tail = %d, want %d", r.NTail, c.nTail)
+			}
+			if c.ks != 0 && math.Abs(r.KS-c.ks) > 0.0005 {
+				t.Errorf("ks = %.4f, want %.4f", r.KS, c.ks)
+			}
+			if c.logLike != 0 && math.Abs(r.LogLikelihood-c.logLike) > 0.1 {
+				t.Errorf("loglikelihood = %.2f, want %.1f", r.LogLikelihood, c.logLike)
+			}
+			if c.expR != 0 {
+				if e := r.LR["exponential"]; e == nil || math.Abs(e.R-c.expR) > 0.1 {
+					t.Errorf("LR vs exponential = %+v, want R %.2f", e, c.expR)
+				}
+			}
+			if r.P != nil {
+				t.Errorf("p = %v without --bootstrap, want null", *r.P)
+			}
+		})
+	}
+}
+
+func TestFitBootstrapAndFreqtrack(t *testing.T) {
+	dir := t.TempDir()
+	// A freqtrack.log: the last degree per node counts.
+	var b strings.Builder
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 400 {
+		fmt.Fprintf(&b, "127.0.0.1:%d=>1\n", 20000+i)
+		d := int(math.Floor(3 * math.Pow(1-rng.Float64(), -1/1.5))) // continuous Pareto, α = 2.5
+		fmt.Fprintf(&b, "127.0.0.1:%d=>%d\n", 20000+i, d)
+	}
+	path := filepath.Join(dir, "freqtrack.log")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	code, out, stderr := run(t, context.Background(), "fit", path, "--bootstrap", "20", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r fitReport
+	json.Unmarshal([]byte(out), &r)
+	if r.N != 400 {
+		t.Errorf("n = %d, want 400 (last degree per node)", r.N)
+	}
+	if r.P == nil || *r.P < 0 || *r.P > 1 {
+		t.Errorf("p = %v, want a probability", r.P)
+	}
+	if r.Alpha < 2 || r.Alpha > 3.2 {
+		t.Errorf("alpha = %.3f, want near 2.5", r.Alpha)
+	}
+}
+
+func TestFitAndPlotErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"fit"}, ExitUsage, "want exactly one FILE"},
+		{[]string{"fit", "/no/such/file"}, ExitFail, "no such file"},
+		{[]string{"fit", "x", "--bootstrap", "-1"}, ExitUsage, "must not be negative"},
+		{[]string{"plot", "/no/such/freqtrack.log"}, ExitFail, "no such file"},
+		{[]string{"nonsense"}, ExitUsage, `unknown command "nonsense"`},
+		{[]string{"peer", "--port", "70000"}, ExitUsage, "not in 1-65535"},
+		{[]string{"peer"}, ExitUsage, "--port is required when standard input is not a terminal"},
+		{[]string{"seed", "--listen", "1.2.3:9"}, ExitUsage, "--listen"},
+	} {
+		code, _, stderr := run(t, ctx, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d containing %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	os.WriteFile(bad, []byte("3\n4\nfive\n"), 0o644)
+	if code, _, stderr := run(t, ctx, "fit", bad); code != ExitFail || !strings.Contains(stderr, "line 3") {
+		t.Errorf("malformed data: exit %d, %q", code, stderr)
+	}
+}
+
+func TestPlotWritesPNGAndSVG(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "freqtrack.log")
+	var b strings.Builder
+	for i, d := range []int{3, 3, 3, 3, 4, 4, 5, 6, 8, 12, 20, 3, 4, 3} {
+		fmt.Fprintf(&b, "127.0.0.1:%d=>%d\n", 5000+i, d)
+	}
+	os.WriteFile(in, []byte(b.String()), 0o644)
+	png := filepath.Join(dir, "d.png")
+	if code, _, stderr := run(t, context.Background(), "plot", in, "-o", png); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	f, err := os.Open(png)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, format, err := image.DecodeConfig(f)
+	f.Close()
+	if err != nil || format != "png" || cfg.Width < 800 || cfg.Height < 300 {
+		t.Errorf("png: %v %s %dx%d", err, format, cfg.Width, cfg.Height)
+	}
+	svg := filepath.Join(dir, "d.svg")
+	if code, _, stderr := run(t, context.Background(), "plot", in, "-o", svg); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	body, _ := os.ReadFile(svg)
+	if !bytes.Contains(body, []byte("<svg")) || !bytes.Contains(body, []byte("Total peers")) {
+		t.Errorf("svg lacks the chart or the stats box")
+	}
+	if code, _, stderr := run(t, context.Background(), "plot", in, "-o", filepath.Join(dir, "d.gif")); code != ExitFail || !strings.Contains(stderr, "gif") {
+		t.Errorf("gif: exit %d %q", code, stderr)
+	}
+}
+
+// freePort returns a free loopback port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freeRange finds n consecutive free loopback ports.
+func freeRange(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := 21000 + rand.IntN(9000)
+		var lns []net.Listener
+		ok := true
+		for p := base; p < base+n; p++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				break
+			}
+			lns = append(lns, ln)
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}
+
+func TestNetJSONSummaryAndStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a local network")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.txt")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("# test seeds\n127.0.0.1:%d\n127.0.0.1:%d\n127.0.0.1:%d\n", freePort(t), freePort(t), freePort(t))), 0o644)
+	httpPort := freePort(t)
+	const peers = 16
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, stderr := run(t, context.Background(), "net", "--peers", fmt.Sprint(peers), "--config", cfgPath, "--log-dir", dir,
+			"--base-port", fmt.Sprint(freeRange(t, peers)), "--http", fmt.Sprintf("127.0.0.1:%d", httpPort),
+			"--gossip-count", "0", "--messages", "5", "--liveness-interval", "500ms", "--refresh", "2s",
+			"--stable-quiet", "1s", "--bootstrap", "10", "--duration", "8s", "--json")
+		done <- result{code, out, stderr}
+	}()
+	// While it runs, the status endpoint lists every node.
+	var doc struct {
+		Nodes []struct {
+			Addr, Role string
+			Degree     int
+		}
+	}
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", httpPort))
+		if err == nil {
+			json.NewDecoder(resp.Body).Decode(&doc)
+			resp.Body.Close()
+			if len(doc.Nodes) == 3+peers {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(doc.Nodes) != 3+peers {
+		t.Errorf("/status listed %d nodes, want %d", len(doc.Nodes), 3+peers)
+	}
+	var table bytes.Buffer
+	if code := Run(context.Background(), []string{"status", fmt.Sprintf("127.0.0.1:%d", httpPort)}, Stdio{Out: &table, Err: &table}); code != 0 || !strings.Contains(table.String(), "ROLE") {
+		t.Errorf("status command: exit %d, %q", code, table.String())
+	}
+	r := <-done
+	if r.code != 0 {
+		t.Fatalf("net exit %d: %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, r.out)
+	}
+	for _, k := range []string{"peers", "links", "components", "degree", "fit", "stable_after_s", "propagation_ms"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("summary lacks %q: %s", k, lines[len(lines)-1])
+		}
+	}
+	if sum["peers"] != float64(peers) || sum["components"] != float64(1) {
+		t.Errorf("peers %v components %v, want %d and 1", sum["peers"], sum["components"], peers)
+	}
+	deg := sum["degree"].(map[string]any)
+	if deg["min"].(float64) < 1 {
+		t.Errorf("an isolated peer: %v", deg)
+	}
+	fit := sum["fit"].(map[string]any)
+	for _, k := range []string{"alpha", "xmin", "ks", "p"} {
+		if _, ok := fit[k]; !ok {
+			t.Errorf("fit lacks %q", k)
+		}
+	}
+	prop := sum["propagation_ms"].(map[string]any)
+	if prop["max"].(float64) <= 0 || prop["p50"].(float64) > prop["p99"].(float64) || prop["p99"].(float64) > prop["max"].(float64) {
+		t.Errorf("propagation %v", prop)
+	}
+	msgs := sum["messages"].(map[string]any)
+	if msgs["complete"] != float64(5) {
+		t.Errorf("messages %v, want all 5 probes complete", msgs)
+	}
+	for _, f := range []string{"outputfile.log", "freqtrack.log", "degrees.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+}

@@ -1,0 +1,22 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"syscall"
+)
+
+// ErrAddrInUse is returned by Start when the node's port is taken.
+var ErrAddrInUse = errors.New("address already in use")
+
+// listenError turns a listen failure into one line a person can act on.
+func listenError(role string, a netip.AddrPort, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s %s: %w (is another seed or peer running there? pick another port)", role, a, ErrAddrInUse)
+	}
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return fmt.Errorf("%s %s: this machine has no address %s", role, a, a.Addr())
+	}
+	return fmt.Errorf("%s %s: %w", role, a, err)
+}
