@@ -16,4 +16,3 @@
 // Both write outputfile.log and freqtrack.log through an eventlog.Writer,
 // which several nodes of one process may share.
 package node
-
