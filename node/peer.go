@@ -157,7 +157,7 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		cfg:    cfg,
 		core:   core,
 		log:    logger.With("peer", self.String()),
-		dialer: &net.Dialer{Timeout: cfg.DialTimeout, LocalAddr: &net.TCPAddr{IP: self.Addr().AsSlice()}},
+		dialer: newDialer(self.Addr(), cfg.DialTimeout),
 		events: make(chan event, 1024),
 		ctl:    make(chan func(), 16),
 		done:   make(chan struct{}),

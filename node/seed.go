@@ -115,7 +115,7 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Seed{cfg: cfg, core: core, log: logger.With("seed", cfg.Core.Self.String()), perIP: make(map[netip.Addr]int), relays: make(map[netip.AddrPort]*seedClient)}
-	dialer := &net.Dialer{Timeout: cfg.RequestTimeout, LocalAddr: &net.TCPAddr{IP: cfg.Core.Self.Addr().AsSlice()}}
+	dialer := newDialer(cfg.Core.Self.Addr(), cfg.RequestTimeout)
 	for _, a := range cfg.Core.Seeds {
 		if a == cfg.Core.Self {
 			continue

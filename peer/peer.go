@@ -55,19 +55,19 @@ type Action struct {
 
 // Stats are the peer's counters; drivers export them as metrics.
 type Stats struct {
-	Generated      uint64 // messages this peer originated
-	Received       uint64 // first receipts of other peers' messages
-	Forwarded      uint64 // copies sent to neighbours (own messages included)
-	Duplicates     uint64 // copies dropped as already seen
-	Stale          uint64 // messages dropped as too old to de-duplicate
-	Overflow       uint64 // messages dropped because the origin table was full
-	LivenessSent   uint64 // liveness requests sent
-	LivenessReply  uint64 // liveness replies received
-	LivenessMissed uint64 // requests that went unanswered for a full interval
-	DeadReported   uint64 // neighbours declared dead and reported to seeds
-	ConnsOpened    uint64 // neighbour links established
-	ConnsRefused   uint64 // handshakes this peer refused
-	Unexpected     uint64 // lines that make no sense in their context
+	Generated      uint64 `json:"generated"`       // messages this peer originated
+	Received       uint64 `json:"received"`        // first receipts of other peers' messages
+	Forwarded      uint64 `json:"forwarded"`       // copies sent to neighbours (own messages included)
+	Duplicates     uint64 `json:"duplicates"`      // copies dropped as already seen
+	Stale          uint64 `json:"stale"`           // messages dropped as too old to de-duplicate
+	Overflow       uint64 `json:"overflow"`        // messages dropped because the origin table was full
+	LivenessSent   uint64 `json:"liveness_sent"`   // liveness requests sent
+	LivenessReply  uint64 `json:"liveness_reply"`  // liveness replies received
+	LivenessMissed uint64 `json:"liveness_missed"` // requests that went unanswered for a full interval
+	DeadReported   uint64 `json:"dead_reported"`   // neighbours declared dead and reported to seeds
+	ConnsOpened    uint64 `json:"conns_opened"`    // neighbour links established
+	ConnsRefused   uint64 `json:"conns_refused"`   // handshakes this peer refused
+	Unexpected     uint64 `json:"unexpected"`      // lines that make no sense in their context
 }
 
 type connState uint8

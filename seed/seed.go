@@ -87,13 +87,13 @@ type entry struct {
 
 // Stats counts what a seed has done; drivers export it as metrics.
 type Stats struct {
-	Registrations   uint64 // register requests accepted (new and refresh)
-	DeadReports     uint64 // Dead Node requests received
-	DeadAccepted    uint64 // reports that removed a registered peer
-	Expired         uint64 // registrations dropped for want of refresh
-	Refused         uint64 // requests answered with error:
-	RelaysSent      uint64 // reports relayed to other seeds
-	PeerListsServed uint64 // peer list and peer info replies
+	Registrations   uint64 `json:"registrations"`     // register requests accepted (new and refresh)
+	DeadReports     uint64 `json:"dead_reports"`      // Dead Node requests received
+	DeadAccepted    uint64 `json:"dead_accepted"`     // reports that removed a registered peer
+	Expired         uint64 `json:"expired"`           // registrations dropped for want of refresh
+	Refused         uint64 `json:"refused"`           // requests answered with error:
+	RelaysSent      uint64 `json:"relays_sent"`       // reports relayed to other seeds
+	PeerListsServed uint64 `json:"peer_lists_served"` // peer list and peer info replies
 }
 
 // Seed is the registry state machine. It is not safe for concurrent use;
