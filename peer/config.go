@@ -63,6 +63,11 @@ type Config struct {
 	// MaxOrigins bounds the origins tracked in the message list; messages
 	// from further origins are dropped (and counted) until old ones expire.
 	MaxOrigins int
+
+	// DisableLog stops the peer from emitting Log actions (and from
+	// formatting their text), for a driver that would discard them, such
+	// as the simulator. Every other action is unchanged.
+	DisableLog bool
 }
 
 // DefaultConfig returns the classic timers (gossip every 5 s, 10 messages;

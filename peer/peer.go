@@ -135,7 +135,9 @@ type Peer struct {
 	stats   Stats
 
 	conns      map[ConnID]*conn
-	neighbours []*conn // established, in order of establishment
+	neighbours []*conn                  // established, in order of establishment
+	linked     map[netip.AddrPort]*conn // established, by address
+	awaiting   map[netip.AddrPort]*conn // outbound, awaiting Connection accepted
 	dialing    map[netip.AddrPort]bool
 	probing    map[netip.AddrPort]bool // dialing to check a closed neighbour
 	outbound   map[ConnID]bool         // we dialed this connection
@@ -172,6 +174,8 @@ func New(cfg Config, rng *rand.Rand) (*Peer, error) {
 		cfg:      cfg,
 		rng:      rng,
 		conns:    make(map[ConnID]*conn),
+		linked:   make(map[netip.AddrPort]*conn),
+		awaiting: make(map[netip.AddrPort]*conn),
 		dialing:  make(map[netip.AddrPort]bool),
 		probing:  make(map[netip.AddrPort]bool),
 		outbound: make(map[ConnID]bool),
@@ -236,6 +240,9 @@ func (p *Peer) Ready() []Action {
 func (p *Peer) emit(a Action) { p.out = append(p.out, a) }
 
 func (p *Peer) logf(format string, args ...any) {
+	if p.cfg.DisableLog {
+		return
+	}
 	p.emit(Action{Kind: Log, Text: fmt.Sprintf(format, args...)})
 }
 
@@ -415,38 +422,17 @@ func (p *Peer) forget(a netip.AddrPort) {
 	delete(p.knownIdx, a)
 }
 
-func (p *Peer) neighbour(a netip.AddrPort) *conn {
-	for _, c := range p.neighbours {
-		if c.addr == a {
-			return c
-		}
-	}
-	return nil
-}
+func (p *Peer) neighbour(a netip.AddrPort) *conn { return p.linked[a] }
 
 // pendingOut counts outbound connections not yet established, probes of
 // closed neighbours included.
 func (p *Peer) pendingOut() int {
-	n := len(p.dialing) + len(p.probing)
-	for _, c := range p.conns {
-		if c.state == pendingOut {
-			n++
-		}
-	}
-	return n
+	return len(p.dialing) + len(p.probing) + len(p.awaiting)
 }
 
 // busyWith reports whether a link to a exists or is being made.
 func (p *Peer) busyWith(a netip.AddrPort) bool {
-	if p.dialing[a] || p.probing[a] || p.neighbour(a) != nil {
-		return true
-	}
-	for _, c := range p.conns {
-		if c.addr == a {
-			return true
-		}
-	}
-	return false
+	return p.dialing[a] || p.probing[a] || p.linked[a] != nil || p.awaiting[a] != nil
 }
 
 // fill dials candidates until established plus pending links reach the
@@ -516,12 +502,15 @@ func (p *Peer) Opened(now time.Time, id ConnID, addr netip.AddrPort, outbound bo
 		return
 	}
 	delete(p.dialing, addr)
-	if p.neighbour(addr) != nil {
+	if p.neighbour(addr) != nil || !probe && len(p.neighbours) >= p.target {
+		// Linked meanwhile, or filled up by inbound links while dialling.
+		delete(p.isolated, addr)
 		p.emit(Action{Kind: Close, Conn: id})
 		return
 	}
 	c := &conn{id: id, addr: addr, remoteIP: addr.Addr(), state: pendingOut, opened: now, probe: probe}
 	p.conns[id] = c
+	p.awaiting[addr] = c
 	p.outbound[id] = true
 	isolated := p.isolated[addr] && len(p.neighbours) == 0
 	delete(p.isolated, addr)
@@ -542,7 +531,8 @@ func (p *Peer) DialFailed(now time.Time, addr netip.AddrPort) {
 	delete(p.dialing, addr)
 	delete(p.isolated, addr)
 	p.penalise(now, addr)
-	p.fill(now)
+	// The next fill comes with the fill timer: refilling at once after
+	// every failure would turn a crowd of full peers into a dial storm.
 }
 
 // penalise backs off from a candidate that failed us.
@@ -588,9 +578,13 @@ func (p *Peer) Closed(now time.Time, id ConnID) {
 func (p *Peer) drop(c *conn) {
 	delete(p.conns, c.id)
 	delete(p.outbound, c.id)
+	if c.state == pendingOut && p.awaiting[c.addr] == c {
+		delete(p.awaiting, c.addr)
+	}
 	if c.state != established {
 		return
 	}
+	delete(p.linked, c.addr)
 	if i := slices.Index(p.neighbours, c); i >= 0 {
 		p.neighbours = slices.Delete(p.neighbours, i, i+1)
 	}
@@ -610,6 +604,10 @@ func (p *Peer) degreeChanged() {
 }
 
 func (p *Peer) establish(now time.Time, c *conn) {
+	if c.state == pendingOut && p.awaiting[c.addr] == c {
+		delete(p.awaiting, c.addr)
+	}
+	p.linked[c.addr] = c
 	c.state = established
 	c.lastAlive = now
 	p.neighbours = append(p.neighbours, c)
@@ -667,6 +665,13 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 				p.penalise(now, c.addr)
 				return
 			}
+			if !c.probe && len(p.neighbours) >= p.target {
+				// Inbound links filled us up while this handshake was in
+				// flight: keep to the target. The other end sees the close.
+				p.emit(Action{Kind: Close, Conn: c.id})
+				p.drop(c)
+				return
+			}
 			p.establish(now, c)
 		case wire.KindConnectRefused:
 			p.emit(Action{Kind: Close, Conn: c.id})
@@ -680,8 +685,7 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 					k.degree = max(k.degree, k.capacity) // full, whatever the seed said
 				}
 			}
-			p.penalise(now, c.addr)
-			p.fill(now)
+			p.penalise(now, c.addr) // the fill timer tries another
 		default:
 			p.stats.Unexpected++
 		}
@@ -713,12 +717,7 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 	}
 	// Both sides dialled at once: the connection from the lower address
 	// wins, on both ends.
-	var ours *conn
-	for _, o := range p.conns {
-		if o != c && o.addr == a && o.state == pendingOut {
-			ours = o
-		}
-	}
+	ours := p.awaiting[a]
 	if ours != nil || p.dialing[a] || p.probing[a] {
 		if lessAddr(p.cfg.Self, a) {
 			p.refuse(c, RefuseDuplicate)
@@ -731,7 +730,10 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 		delete(p.dialing, a) // Opened will close it if it still connects
 		delete(p.probing, a)
 	}
-	if len(p.neighbours)+p.pendingOut() >= p.target {
+	// Only established links count: our own dials may well fail (their
+	// targets are often full), and refusing inbound links meanwhile would
+	// leave two short peers refusing each other.
+	if len(p.neighbours) >= p.target {
 		if !m.Isolated || len(p.neighbours) >= p.cfg.MaxPeers {
 			p.refuse(c, RefuseFull)
 			return
@@ -788,7 +790,9 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 	}
 	p.stats.Received++
 	p.emit(Action{Kind: Deliver, Addr: from.addr, Msg: m})
-	p.logf("received %s from %s", m.Text, from.addr)
+	if !p.cfg.DisableLog { // the arguments would be boxed even if unused
+		p.logf("received %s from %s", m.Text, from.addr)
+	}
 	m.Hops++
 	p.broadcast(m, from)
 }
@@ -894,7 +898,7 @@ func (p *Peer) Tick(now time.Time) {
 	if refresh {
 		p.nextRefresh = now.Add(p.cfg.RefreshInterval)
 	}
-	if refresh || p.dirty && !now.Before(p.announced.Add(p.cfg.FillInterval)) {
+	if refresh || p.dirty && !now.Before(p.announced.Add(p.cfg.FillInterval/4)) {
 		p.dirty = false
 		p.announced = now
 		for _, s := range p.seeds {
@@ -940,7 +944,7 @@ func (p *Peer) NextDeadline() time.Time {
 		upd(p.nextFill)
 	}
 	if p.dirty {
-		upd(p.announced.Add(p.cfg.FillInterval))
+		upd(p.announced.Add(p.cfg.FillInterval / 4))
 	}
 	if p.generated < p.cfg.GossipCount && len(p.neighbours) > 0 {
 		upd(p.nextGossip)

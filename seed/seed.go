@@ -83,6 +83,7 @@ type entry struct {
 	cap, degree int
 	seen        time.Time
 	index       int // position in Seed.order
+	freeIndex   int // position in Seed.free, or -1
 }
 
 // Stats counts what a seed has done; drivers export it as metrics.
@@ -103,6 +104,7 @@ type Seed struct {
 	rng     *rand.Rand
 	peers   map[netip.AddrPort]*entry
 	order   []netip.AddrPort // registry members, for O(1) sampling
+	free    []netip.AddrPort // members with a free slot (degree < cap), sampled first by peer info
 	seedIPs map[netip.Addr]bool
 	out     []Action
 	stats   Stats
@@ -190,14 +192,17 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 	capacity, degree := announced(m.Cap), announced(m.Degree)
 	if e, ok := s.peers[m.Addr]; ok {
 		e.cap, e.degree, e.seen = capacity, degree, now
+		s.setFree(m.Addr, e)
 		s.stats.Registrations++
 		return wire.Message{Kind: wire.KindRegistered}
 	}
 	if len(s.order) >= s.cfg.MaxPeers {
 		return errorReply("register: registry full (%d peers)", s.cfg.MaxPeers)
 	}
-	s.peers[m.Addr] = &entry{cap: capacity, degree: degree, seen: now, index: len(s.order)}
+	e := &entry{cap: capacity, degree: degree, seen: now, index: len(s.order), freeIndex: -1}
+	s.peers[m.Addr] = e
 	s.order = append(s.order, m.Addr)
+	s.setFree(m.Addr, e)
 	s.stats.Registrations++
 	s.logf("registered %s (peer list size %d)", m.Addr, len(s.order))
 	return wire.Message{Kind: wire.KindRegistered}
@@ -251,6 +256,8 @@ func (s *Seed) remove(a netip.AddrPort) bool {
 	if !ok {
 		return false
 	}
+	e.cap = 0 // leaves the free set
+	s.setFree(a, e)
 	last := s.order[len(s.order)-1]
 	s.order[e.index] = last
 	s.peers[last].index = e.index
@@ -260,9 +267,48 @@ func (s *Seed) remove(a netip.AddrPort) bool {
 	return true
 }
 
-// sample returns up to wire.MaxPeersPerReply registered peers, all of
-// them in registry order when they fit, else a uniform random sample.
+// setFree keeps the free set in step with e's announced capacity and
+// degree.
+func (s *Seed) setFree(a netip.AddrPort, e *entry) {
+	isFree := e.cap > 0 && e.degree < e.cap
+	switch {
+	case isFree && e.freeIndex < 0:
+		e.freeIndex = len(s.free)
+		s.free = append(s.free, a)
+	case !isFree && e.freeIndex >= 0:
+		last := s.free[len(s.free)-1]
+		s.free[e.freeIndex] = last
+		s.peers[last].freeIndex = e.freeIndex
+		s.free = s.free[:len(s.free)-1]
+		e.freeIndex = -1
+	}
+}
+
+// sample returns up to wire.MaxPeersPerReply registered peers. A classic
+// peer list is all of them in registry order when they fit, else a uniform
+// random sample. A peer-info reply, which peers use to find neighbours,
+// lists peers with a free slot first (a uniform sample of them) and fills
+// up with a uniform sample of the rest, so a newcomer in a large, mostly
+// full network still sees the peers that can take it.
 func (s *Seed) sample(info bool) []wire.PeerInfo {
+	if info && len(s.free) > 0 && len(s.order) > wire.MaxPeersPerReply {
+		out := make([]wire.PeerInfo, 0, wire.MaxPeersPerReply)
+		seen := make(map[netip.AddrPort]bool, wire.MaxPeersPerReply)
+		for _, i := range floyd(s.rng, len(s.free), min(len(s.free), wire.MaxPeersPerReply)) {
+			a := s.free[i]
+			seen[a] = true
+			out = append(out, s.info(a, true))
+		}
+		for _, i := range floyd(s.rng, len(s.order), min(len(s.order), wire.MaxPeersPerReply)) {
+			if len(out) == wire.MaxPeersPerReply {
+				break
+			}
+			if a := s.order[i]; !seen[a] {
+				out = append(out, s.info(a, true))
+			}
+		}
+		return out
+	}
 	n := len(s.order)
 	k := min(n, wire.MaxPeersPerReply)
 	out := make([]wire.PeerInfo, k)
@@ -272,17 +318,8 @@ func (s *Seed) sample(info bool) []wire.PeerInfo {
 		}
 		return out
 	}
-	// Floyd's algorithm: k distinct indices without touching all n.
-	chosen := make(map[int]struct{}, k)
-	i := 0
-	for j := n - k; j < n; j++ {
-		t := s.rng.IntN(j + 1)
-		if _, dup := chosen[t]; dup {
-			t = j
-		}
-		chosen[t] = struct{}{}
+	for i, t := range floyd(s.rng, n, k) {
 		out[i] = s.info(s.order[t], info)
-		i++
 	}
 	return out
 }
@@ -324,4 +361,20 @@ func (s *Seed) expire(now time.Time) {
 		}
 		i++
 	}
+}
+
+// floyd returns k distinct indices in [0, n) uniformly at random (Floyd's
+// algorithm: k draws, without touching all n).
+func floyd(rng *rand.Rand, n, k int) []int {
+	chosen := make(map[int]struct{}, k)
+	out := make([]int, 0, k)
+	for j := n - k; j < n; j++ {
+		t := rng.IntN(j + 1)
+		if _, dup := chosen[t]; dup {
+			t = j
+		}
+		chosen[t] = struct{}{}
+		out = append(out, t)
+	}
+	return out
 }
