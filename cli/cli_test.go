@@ -18,6 +18,18 @@ import (
 	"time"
 )
 
+// TestMain lets the test binary stand in for the whispernet binary: `net`
+// starts worker processes with os.Executable(), which in a test is this
+// binary, so with childEnv set it runs the CLI instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(Run(context.Background(), os.Args[1:], Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
+	}
+	os.Exit(m.Run())
+}
+
+const childEnv = "WHISPERNET_TEST_AS_CLI"
+
 // run runs the CLI with args and returns exit code, stdout and stderr.
 func run(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
 	t.Helper()
@@ -289,5 +301,49 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing or empty: %v", f, err)
 		}
+	}
+}
+
+func TestNetAcrossWorkerProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a local network in worker processes")
+	}
+	t.Setenv(childEnv, "1")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.txt")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("127.0.0.1:%d\n127.0.0.1:%d\n", freePort(t), freePort(t))), 0o644)
+	const peers = 24
+	code, out, stderr := run(t, context.Background(), "net", "--peers", fmt.Sprint(peers), "--per-process", "10",
+		"--config", cfgPath, "--log-dir", dir, "--base-port", fmt.Sprint(freeRange(t, peers)), "--http", "off",
+		"--gossip-count", "0", "--messages", "4", "--liveness-interval", "500ms", "--refresh", "2s",
+		"--stable-quiet", "1s", "--bootstrap", "0", "--duration", "7s", "--json")
+	if code != 0 {
+		t.Fatalf("net exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var sum netSummary
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	// Three worker processes (10 + 7 + 7 peers) form one overlay, and
+	// gossip crosses the process boundaries.
+	if sum.Peers != peers || sum.Components != 1 || sum.Degree.Min < 1 {
+		t.Errorf("summary %+v: want %d peers in 1 component, none isolated", sum, peers)
+	}
+	if sum.Messages.Complete != 4 {
+		t.Errorf("%d of 4 probe messages reached every peer", sum.Messages.Complete)
+	}
+	// Every process appended whole lines to the shared logs.
+	body, _ := os.ReadFile(filepath.Join(dir, "freqtrack.log"))
+	nodes := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+		node, deg, ok := strings.Cut(l, "=>")
+		if !ok || deg == "" {
+			t.Fatalf("torn freqtrack line %q", l)
+		}
+		nodes[node] = true
+	}
+	if len(nodes) != peers {
+		t.Errorf("freqtrack.log names %d peers, want %d", len(nodes), peers)
 	}
 }

@@ -110,7 +110,7 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	bootstrap := fs.Int("bootstrap", 100, "bootstrap rounds for the power-law fit's goodness-of-fit p (0: skip)")
 	quiet := fs.Duration("stable-quiet", 2*time.Second, "no link change for this long (with every peer linked) counts as stable")
 	stableTimeout := fs.Duration("stable-timeout", 2*time.Minute, "give up waiting for a stable overlay after this long")
-	rngSeed := fs.Uint64("seed", 1, "random seed for choosing publishing peers and the bootstrap")
+	rngSeed := fs.Uint64("seed", 1, "random seed: peers' capacities and choices, publishing peers, the bootstrap (0: a fresh random run)")
 	httpAddr := fs.String("http", defaultHTTP, "serve the live dashboard, /metrics, /status, /healthz and /debug/pprof here (a busy default port falls back to a free one; \"off\" disables)")
 	pd := node.DefaultPeerConfig().Core
 	pd.GossipDelay = 10 * time.Second // let the overlay form before the classic gossip starts
@@ -145,6 +145,7 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	cfg := d
 	cfg.Seeds, cfg.ConfigPath, cfg.Peers, cfg.IP, cfg.BasePort = seeds, *cfgPath, *peers, ip, *basePort
 	cfg.PerProcess, cfg.JoinRate, cfg.LogDir, cfg.Exe = *perProc, *joinRate, *logDir, exe
+	cfg.RandSeed = *rngSeed
 	pf.apply(&cfg.Peer.Core)
 	cfg.Peer.Core.Seeds = seeds
 	cfg.Peer.Core.Self = netip.AddrPortFrom(ip, uint16(*basePort))
@@ -187,7 +188,11 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "whispernet net: live view at http://%s/  (metrics: /metrics, status: /status)\n", bound)
 	}
 
-	rng := rand.New(rand.NewPCG(*rngSeed, 0x5eed))
+	runSeed := *rngSeed
+	if runSeed == 0 {
+		runSeed = rand.Uint64()
+	}
+	rng := rand.New(rand.NewPCG(runSeed, 0x5eed))
 	stableAfter, stable := waitStable(runCtx, n, start, *quiet, *stableTimeout, stdio.Err)
 	if stable {
 		fmt.Fprintf(stdio.Err, "whispernet net: overlay stable after %.2f s\n", stableAfter)
@@ -375,6 +380,7 @@ func runNetWorker(ctx context.Context, args []string, stdio Stdio) int {
 	logDir := fs.String("log-dir", ".", "log directory")
 	ports := fs.String("ports", "", "peer addresses as IP:FIRST-LAST runs, comma-separated")
 	joinRate := fs.Float64("join-rate", 500, "peers started per second")
+	randSeed := fs.Uint64("rand-seed", 0, "network random seed (0: random)")
 	pf := addPeerFlags(fs, node.DefaultPeerConfig().Core)
 	if code, done := parse(fs, args); done {
 		return code
@@ -396,7 +402,7 @@ func runNetWorker(ctx context.Context, args []string, stdio Stdio) int {
 	pf.apply(&tmpl.Core)
 	tmpl.Core.Seeds = seeds
 	tmpl.Log = lw
-	if err := localnet.RunWorker(ctx, localnet.WorkerConfig{Peers: addrs, Peer: tmpl, JoinRate: *joinRate}, stdio.In, stdio.Out); err != nil {
+	if err := localnet.RunWorker(ctx, localnet.WorkerConfig{Peers: addrs, Peer: tmpl, JoinRate: *joinRate, RandSeed: *randSeed}, stdio.In, stdio.Out); err != nil {
 		return fail(stdio, "net-worker", err)
 	}
 	return ExitOK

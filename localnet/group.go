@@ -42,13 +42,16 @@ type localGroup struct {
 
 // startPeers starts one peer per address, pacing them at rate per second,
 // reporting each start to rep and progress. It stops at the first failure.
-func startPeers(ctx context.Context, addrs []netip.AddrPort, tmpl node.PeerConfig, rate float64, rep reporter, progress func(int)) (*localGroup, error) {
+func startPeers(ctx context.Context, addrs []netip.AddrPort, tmpl node.PeerConfig, randSeed uint64, rate float64, rep reporter, progress func(int)) (*localGroup, error) {
 	g := &localGroup{peers: map[netip.AddrPort]*node.Peer{}}
 	gap := time.Duration(float64(time.Second) / rate)
 	next := time.Now()
 	for i, a := range addrs {
 		cfg := tmpl
 		cfg.Core.Self = a
+		if randSeed != 0 {
+			cfg.RandSeed = peerSeed(randSeed, a)
+		}
 		cfg.Hooks.Link = rep.Link
 		cfg.Hooks.Dead = rep.Dead
 		cfg.Hooks.Deliver = deliverHook(rep)
@@ -79,6 +82,25 @@ func startPeers(ctx context.Context, addrs []netip.AddrPort, tmpl node.PeerConfi
 		}
 	}
 	return g, nil
+}
+
+// peerSeed derives a peer's RNG seed from the network's and its address
+// (splitmix64 over both), so it does not depend on the process it runs in.
+func peerSeed(seed uint64, a netip.AddrPort) uint64 {
+	x := seed
+	for _, b := range a.Addr().As16() {
+		x = x*31 + uint64(b)
+	}
+	x += uint64(a.Port()) * 0x9e3779b97f4a7c15
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	if x == 0 {
+		x = 1
+	}
+	return x
 }
 
 func (g *localGroup) get(a netip.AddrPort) (*node.Peer, error) {

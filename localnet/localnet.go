@@ -45,6 +45,10 @@ type Config struct {
 	LogDir string
 	// Peer is the template for every peer (Self is set per peer).
 	Peer node.PeerConfig
+	// RandSeed, when not 0, makes every peer's random choices (its
+	// capacity among them) reproducible: each peer's RNG is seeded from it
+	// and the peer's address, in whichever process the peer runs.
+	RandSeed uint64
 	// Seed tweaks each seed's config (nil: defaults, raised for loopback).
 	Seed func(*node.SeedConfig)
 	// Progress, if set, is called as peers start.
@@ -140,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	tmpl.Core.Seeds = cfg.Seeds
 	tmpl.Log = lw
 	if cfg.Peers <= cfg.PerProcess {
-		g, err := startPeers(ctx, addrs, tmpl, cfg.JoinRate, observed{n.Tracker, cfg.Observe}, func(int) { progress() })
+		g, err := startPeers(ctx, addrs, tmpl, cfg.RandSeed, cfg.JoinRate, observed{n.Tracker, cfg.Observe}, func(int) { progress() })
 		if err != nil {
 			n.Close()
 			return nil, err
@@ -157,7 +161,8 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 		slice := addrs[i*len(addrs)/procs : (i+1)*len(addrs)/procs]
 		args := append(slices.Clone(cfg.WorkerArgs),
 			"--ports", joinAddrs(slice),
-			"--join-rate", strconv.FormatFloat(cfg.JoinRate/float64(procs), 'f', -1, 64))
+			"--join-rate", strconv.FormatFloat(cfg.JoinRate/float64(procs), 'f', -1, 64),
+			"--rand-seed", strconv.FormatUint(cfg.RandSeed, 10))
 		w, err := startWorker(cfg.Exe, args, slice, n.Tracker, progress)
 		if err != nil {
 			n.Close()
@@ -429,6 +434,7 @@ type WorkerConfig struct {
 	Peers    []netip.AddrPort
 	Peer     node.PeerConfig // template; Seeds and Log set
 	JoinRate float64
+	RandSeed uint64 // see Config.RandSeed
 }
 
 // ParsePorts decodes the --ports value a worker receives.
@@ -457,7 +463,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, in io.Reader, out io.Write
 	defer func() { close(stopFlush); <-flushDone }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	g, err := startPeers(ctx, cfg.Peers, cfg.Peer, cfg.JoinRate, rep, nil)
+	g, err := startPeers(ctx, cfg.Peers, cfg.Peer, cfg.RandSeed, cfg.JoinRate, rep, nil)
 	if err != nil {
 		rep.printf("F %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
 		return err
