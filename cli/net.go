@@ -107,6 +107,7 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	perProc := fs.Int("per-process", d.PerProcess, "most peers per OS process; more peers start worker processes")
 	joinRate := fs.Float64("join-rate", d.JoinRate, "peers started per second")
 	messages := fs.Int("messages", 0, "gossip messages to publish from random peers once the overlay is stable, to measure propagation")
+	probeGap := fs.Duration("message-interval", 200*time.Millisecond, "time between two --messages (long enough that they do not overlap, so each is timed alone)")
 	bootstrap := fs.Int("bootstrap", 100, "bootstrap rounds for the power-law fit's goodness-of-fit p (0: skip)")
 	quiet := fs.Duration("stable-quiet", 2*time.Second, "no link change for this long (with every peer linked) counts as stable")
 	stableTimeout := fs.Duration("stable-timeout", 2*time.Minute, "give up waiting for a stable overlay after this long")
@@ -200,7 +201,7 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "whispernet net: overlay not stable after %v; summarising anyway\n", *stableTimeout)
 	}
 	if *messages > 0 && runCtx.Err() == nil {
-		publishProbes(runCtx, n, rng, *messages, stdio.Err)
+		publishProbes(runCtx, n, rng, *messages, *probeGap, stdio.Err)
 	}
 	sum := summarise(n, stableAfter, stable, *bootstrap, rng, stdio.Err)
 	writePlots(n, *logDir, sum, stdio.Err)
@@ -272,7 +273,7 @@ func waitStable(ctx context.Context, n *localnet.Network, start time.Time, quiet
 
 // publishProbes publishes count messages from random peers and waits (up
 // to 30 s) until they reached every live peer.
-func publishProbes(ctx context.Context, n *localnet.Network, rng *rand.Rand, count int, w io.Writer) {
+func publishProbes(ctx context.Context, n *localnet.Network, rng *rand.Rand, count int, gap time.Duration, w io.Writer) {
 	before := n.Tracker.Propagation()
 	for i := 1; i <= count; i++ {
 		text := fmt.Sprintf("probe %d of %d", i, count)
@@ -281,7 +282,7 @@ func publishProbes(ctx context.Context, n *localnet.Network, rng *rand.Rand, cou
 			return
 		}
 		select {
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(gap):
 		case <-ctx.Done():
 			return
 		}
