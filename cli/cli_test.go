@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	_ "image/png"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -345,5 +346,18 @@ func TestNetAcrossWorkerProcesses(t *testing.T) {
 	}
 	if len(nodes) != peers {
 		t.Errorf("freqtrack.log names %d peers, want %d", len(nodes), peers)
+	}
+}
+
+func TestAskPortLikeTheClassicTool(t *testing.T) {
+	var prompt bytes.Buffer
+	p, err := askPort(Stdio{In: strings.NewReader("5004\n"), Err: &prompt})
+	if err != nil || p != 5004 || prompt.String() != "Enter port: " {
+		t.Errorf("askPort = %d, %v, prompt %q", p, err, prompt.String())
+	}
+	for _, in := range []string{"", "abc\n", "0\n", "65536\n"} {
+		if _, err := askPort(Stdio{In: strings.NewReader(in), Err: io.Discard}); err == nil {
+			t.Errorf("askPort(%q) accepted", in)
+		}
 	}
 }
