@@ -18,6 +18,9 @@ import (
 // MaxSeeds bounds the seeds one file may list.
 const MaxSeeds = 1024
 
+// maxLineLen bounds one line, its line ending not counted.
+const maxLineLen = 4096
+
 // ErrNoSeeds is returned for a file that lists no seed.
 var ErrNoSeeds = errors.New("config: no seeds listed")
 
@@ -25,11 +28,17 @@ var ErrNoSeeds = errors.New("config: no seeds listed")
 // Duplicates are an error: they would distort the ⌊n/2⌋+1 majority.
 func ReadSeeds(r io.Reader, name string) ([]netip.AddrPort, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), 4096)
+	// Room for the longest line and its "\r\n"; longer lines fail the scan
+	// (bufio.ErrTooLong) or the length check below, both on line n.
+	sc.Buffer(make([]byte, 0, 512), maxLineLen+2)
 	seen := make(map[netip.AddrPort]int)
 	var out []netip.AddrPort
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := sc.Text()
+		if len(line) > maxLineLen {
+			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxLineLen)
+		}
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
@@ -50,7 +59,9 @@ func ReadSeeds(r io.Reader, name string) ([]netip.AddrPort, error) {
 		seen[a] = n
 		out = append(out, a)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxLineLen)
+	} else if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(out) == 0 {

@@ -45,6 +45,8 @@ type Writer struct {
 	buf    []byte
 	stop   chan struct{}
 	done   chan struct{}
+	closed sync.Once // closes stop exactly once, however many Close calls race
+	shut   bool      // set by Close: later lines are dropped, not buffered
 }
 
 // Open creates (or appends to) the two logs in dir, creating dir if needed.
@@ -104,6 +106,9 @@ func (w *Writer) flusher() {
 func (w *Writer) Event(now time.Time, node netip.AddrPort, text string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.shut {
+		return
+	}
 	b := wire.TimestampOf(now).Append(w.buf[:0])
 	b = append(b, ':')
 	b = node.AppendTo(b)
@@ -118,6 +123,9 @@ func (w *Writer) Event(now time.Time, node netip.AddrPort, text string) {
 func (w *Writer) Degree(node netip.AddrPort, degree int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.shut {
+		return
+	}
 	b := node.AppendTo(w.buf[:0])
 	b = append(b, "=>"...)
 	b = strconv.AppendInt(b, int64(degree), 10)
@@ -143,14 +151,20 @@ func (w *Writer) Flush() error {
 
 // Close flushes and closes the files. Later writes are lost.
 func (w *Writer) Close() error {
-	select {
-	case <-w.stop:
-		return w.err
-	default:
-	}
-	close(w.stop)
+	first := false
+	w.closed.Do(func() { first = true; close(w.stop) })
 	<-w.done
-	err := w.Flush()
+	if !first {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.err
+	}
+	w.mu.Lock()
+	w.keep(w.out.flush())
+	w.keep(w.freq.flush())
+	w.shut = true
+	err := w.err
+	w.mu.Unlock()
 	for _, c := range w.closer {
 		err = errors.Join(err, c.Close())
 	}

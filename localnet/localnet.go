@@ -192,7 +192,8 @@ func joinAddrs(addrs []netip.AddrPort) string {
 	var b strings.Builder
 	for i := 0; i < len(addrs); {
 		j := i
-		for j+1 < len(addrs) && addrs[j+1].Addr() == addrs[i].Addr() && addrs[j+1].Port() == addrs[j].Port()+1 {
+		// int: a uint16 Port()+1 would wrap 65535 to 0.
+		for j+1 < len(addrs) && addrs[j+1].Addr() == addrs[i].Addr() && int(addrs[j+1].Port()) == int(addrs[j].Port())+1 {
 			j++
 		}
 		if b.Len() > 0 {
@@ -217,7 +218,7 @@ func splitAddrs(s string) ([]netip.AddrPort, error) {
 			return nil, fmt.Errorf("localnet: bad port run %q: %v", run, err)
 		}
 		last, err := strconv.Atoi(run[i+1:])
-		if err != nil || last < int(first.Port()) || last > 65535 {
+		if err != nil || first.Port() == 0 || last < int(first.Port()) || last > 65535 {
 			return nil, fmt.Errorf("localnet: bad port run %q", run)
 		}
 		for p := int(first.Port()); p <= last; p++ {
@@ -277,18 +278,18 @@ func (n *Network) PublishRandom(rng *rand.Rand, text string) (netip.AddrPort, er
 
 // Kill stops peer a abruptly, as a crash: its sockets close.
 func (n *Network) Kill(a netip.AddrPort) error {
-	g, err := n.group(a)
-	if err != nil {
-		return err
-	}
-	if err := g.Kill(a); err != nil {
-		return err
-	}
+	// Claim the peer and note the kill before its sockets close, so the
+	// feed tells the kill before the dead reports and removals it causes
+	// (and a second Kill finds no peer).
 	n.mu.Lock()
+	g, ok := n.owner[a]
 	delete(n.owner, a)
 	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownPeer, a)
+	}
 	n.Tracker.Note("kill", a, "", time.Now())
-	return nil
+	return g.Kill(a)
 }
 
 // Freeze makes peer a stop answering with its sockets open.

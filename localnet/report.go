@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -114,7 +115,7 @@ func parseReport(line string, rep reporter) (ready bool, failed string, err erro
 		}
 		rep.Started(addr(1), int(num(2)), time.UnixMicro(num(3)))
 	case "L":
-		if len(f) != 5 || !addr(1).IsValid() || !addr(2).IsValid() || num(3) < 0 || num(4) < 0 {
+		if len(f) != 5 || !addr(1).IsValid() || !addr(2).IsValid() || num(3) < 0 || num(3) > 1 || num(4) < 0 {
 			return bad()
 		}
 		rep.Link(addr(1), addr(2), num(3) == 1, time.UnixMicro(num(4)))
@@ -124,7 +125,7 @@ func parseReport(line string, rep reporter) (ready bool, failed string, err erro
 		}
 		rep.Dead(addr(1), addr(2), time.UnixMicro(num(3)))
 	case "D":
-		if len(f) < 8 || !addr(1).IsValid() || !addr(2).IsValid() || !addr(3).IsValid() || num(4) < 0 || num(5) < 0 || num(6) < 0 || num(7) < 0 {
+		if len(f) < 8 || !addr(1).IsValid() || !addr(2).IsValid() || !addr(3).IsValid() || num(4) < 0 || num(4) > math.MaxUint32 || num(5) < 0 || num(6) < 0 || num(7) < 0 {
 			return bad()
 		}
 		text := ""

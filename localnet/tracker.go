@@ -204,7 +204,9 @@ func (t *Tracker) Deliver(self, from, origin netip.AddrPort, seq uint32, text st
 		m = &msgState{key: k, text: text, created: created, keep: true, got: make([]uint64, (len(t.peers)+64)/64)}
 		t.msgs[k] = m
 		t.order = append(t.order, k)
-		if n := len(t.order) - maxReceiptMessages; n >= 0 {
+		// The message at len-1-maxReceiptMessages just left the newest
+		// maxReceiptMessages.
+		if n := len(t.order) - 1 - maxReceiptMessages; n >= 0 {
 			if old := t.msgs[t.order[n]]; old != nil {
 				old.keep, old.receipts = false, nil
 			}
