@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/whispernet/whispernet/config"
@@ -23,6 +24,7 @@ import (
 	"github.com/whispernet/whispernet/plot"
 	"github.com/whispernet/whispernet/powerlaw"
 	"github.com/whispernet/whispernet/status"
+	"github.com/whispernet/whispernet/web"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -179,9 +181,15 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	defer n.Close()
 	reg.AddSource(n.Nodes)
 	if *httpAddr != "off" && *httpAddr != "" {
-		bound, err := serveHTTP(runCtx, *httpAddr, netHandler(n, reg))
+		dash := web.New(n, web.Options{})
+		defer dash.Close()
+		// The dashboard's event streams never go idle: end them before the
+		// HTTP server's graceful shutdown waits for idle connections.
+		context.AfterFunc(runCtx, func() { dash.Close() })
+		h := netHandler(dash, reg)
+		bound, err := serveHTTP(runCtx, *httpAddr, h)
 		if err != nil && !isSet(fs, "http") {
-			bound, err = serveHTTP(runCtx, "127.0.0.1:0", netHandler(n, reg))
+			bound, err = serveHTTP(runCtx, "127.0.0.1:0", h)
 		}
 		if err != nil {
 			return fail(stdio, "net", err)
@@ -231,8 +239,9 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 const defaultHTTP = "127.0.0.1:7070"
 
 // netHandler serves the dashboard beside the status endpoints.
-func netHandler(n *localnet.Network, reg *status.Registry) http.Handler {
+func netHandler(dash *web.Server, reg *status.Registry) http.Handler {
 	mux := statusMux(reg)
+	mux.Handle("/", dash)
 	return mux
 }
 
@@ -412,6 +421,7 @@ func runNetWorker(ctx context.Context, args []string, stdio Stdio) int {
 // progress draws a progress bar on a terminal, or plain lines at every
 // tenth otherwise.
 type progress struct {
+	mu       sync.Mutex // update is called from several worker readers at once
 	w        io.Writer
 	what     string
 	tty      bool
@@ -428,6 +438,8 @@ func (p *progress) update(done, total int) {
 	if total <= 0 {
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.tty {
 		if done < total && time.Since(p.lastDraw) < 50*time.Millisecond {
 			return
@@ -447,6 +459,8 @@ func (p *progress) update(done, total int) {
 
 // status shows a one-line status (terminal only, at most every 250 ms).
 func (p *progress) status(text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if !p.tty || time.Since(p.lastDraw) < 250*time.Millisecond {
 		return
 	}
@@ -456,6 +470,8 @@ func (p *progress) status(text string) {
 }
 
 func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.tty && p.drawn {
 		fmt.Fprintln(p.w)
 	}

@@ -268,9 +268,9 @@ func (n *Network) Publish(a netip.AddrPort, text string) error {
 
 // PublishRandom publishes text from a random live, unfrozen peer.
 func (n *Network) PublishRandom(rng *rand.Rand, text string) (netip.AddrPort, error) {
-	live := n.Tracker.LivePeers()
+	live := n.Tracker.Awake()
 	if len(live) == 0 {
-		return netip.AddrPort{}, errors.New("localnet: no live peer")
+		return netip.AddrPort{}, errors.New("localnet: no live, unfrozen peer")
 	}
 	a := live[rng.IntN(len(live))]
 	return a, n.Publish(a, text)

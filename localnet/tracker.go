@@ -453,6 +453,19 @@ func (t *Tracker) Alive(a netip.AddrPort) bool {
 	return ok && t.peers[i].alive
 }
 
+// Awake returns the live, unfrozen peers' addresses in start order.
+func (t *Tracker) Awake() []netip.AddrPort {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []netip.AddrPort
+	for _, p := range t.peers {
+		if p.alive && !p.frozen {
+			out = append(out, p.addr)
+		}
+	}
+	return out
+}
+
 // LivePeers returns the live peers' addresses in start order.
 func (t *Tracker) LivePeers() []netip.AddrPort {
 	t.mu.Lock()
