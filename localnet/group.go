@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/wire"
 )
 
 // group is a set of peers the network controls: in this process, or in a
@@ -55,6 +56,7 @@ func startPeers(ctx context.Context, addrs []netip.AddrPort, tmpl node.PeerConfi
 		cfg.Hooks.Link = rep.Link
 		cfg.Hooks.Dead = rep.Dead
 		cfg.Hooks.Deliver = deliverHook(rep)
+		cfg.Hooks.Duplicate = func(self, _ netip.AddrPort, m wire.Message) { rep.Duplicate(self, m.Addr, m.Seq) }
 		p, err := node.NewPeer(cfg)
 		if err == nil {
 			err = p.Start(ctx)

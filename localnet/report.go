@@ -20,6 +20,7 @@ type reporter interface {
 	Link(self, other netip.AddrPort, up bool, at time.Time)
 	Dead(self, other netip.AddrPort, at time.Time)
 	Deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int)
+	Duplicate(self, origin netip.AddrPort, seq uint32)
 }
 
 // lineReporter writes reports as lines for the parent process:
@@ -28,6 +29,7 @@ type reporter interface {
 //	L <peer> <other> <1|0> <at>
 //	X <peer> <dead> <at>
 //	D <peer> <from> <origin> <seq> <created> <at> <hops> <text>
+//	U <peer> <origin> <seq>      (a duplicate copy)
 //	F <peer> <error>            (a peer failed to start)
 //	R                           (every peer of the worker has started)
 //
@@ -73,6 +75,10 @@ func (r *lineReporter) Link(self, other netip.AddrPort, up bool, at time.Time) {
 
 func (r *lineReporter) Dead(self, other netip.AddrPort, at time.Time) {
 	r.printf("X %s %s %d\n", self, other, at.UnixMicro())
+}
+
+func (r *lineReporter) Duplicate(self, origin netip.AddrPort, seq uint32) {
+	r.printf("U %s %s %d\n", self, origin, seq)
 }
 
 func (r *lineReporter) Deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int) {
@@ -124,6 +130,11 @@ func parseReport(line string, rep reporter) (ready bool, failed string, err erro
 			return bad()
 		}
 		rep.Dead(addr(1), addr(2), time.UnixMicro(num(3)))
+	case "U":
+		if len(f) != 4 || !addr(1).IsValid() || !addr(2).IsValid() || num(3) < 0 || num(3) > math.MaxUint32 {
+			return bad()
+		}
+		rep.Duplicate(addr(1), addr(2), uint32(num(3)))
 	case "D":
 		if len(f) < 8 || !addr(1).IsValid() || !addr(2).IsValid() || !addr(3).IsValid() || num(4) < 0 || num(4) > math.MaxUint32 || num(5) < 0 || num(6) < 0 || num(7) < 0 {
 			return bad()

@@ -50,6 +50,10 @@ func (r *recordingReporter) Dead(self, other netip.AddrPort, at time.Time) {
 	r.add(call{Kind: "X", Self: self, Other: other, At: at.UnixMicro()})
 }
 
+func (r *recordingReporter) Duplicate(self, origin netip.AddrPort, seq uint32) {
+	r.add(call{Kind: "U", Self: self, Origin: origin, Seq: seq})
+}
+
 func (r *recordingReporter) Deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int) {
 	r.add(call{Kind: "D", Self: self, Other: from, Origin: origin, Seq: seq, Text: text, Created: created.UnixMicro(), At: at.UnixMicro(), N: hops})
 }
@@ -66,6 +70,8 @@ func replay(rep reporter, calls []call) {
 			rep.Dead(c.Self, c.Other, time.UnixMicro(c.At))
 		case "D":
 			rep.Deliver(c.Self, c.Other, c.Origin, c.Seq, c.Text, time.UnixMicro(c.Created), time.UnixMicro(c.At), c.N)
+		case "U":
+			rep.Duplicate(c.Self, c.Origin, c.Seq)
 		}
 	}
 }
@@ -93,6 +99,7 @@ func TestLineReporterFormat(t *testing.T) {
 	r.Dead(a, b, time.UnixMicro(3))
 	r.Deliver(a, b, o, 42, "hello  gossip world", time.UnixMicro(10), time.UnixMicro(15), 2)
 	r.Deliver(a, a, a, 1, "", time.UnixMicro(10), time.UnixMicro(10), 0)
+	r.Duplicate(b, o, 42)
 	if buf.Len() != 0 {
 		t.Fatalf("written before flush: %q", buf.String())
 	}
@@ -104,7 +111,8 @@ func TestLineReporterFormat(t *testing.T) {
 		"L [::1]:20001 127.0.0.1:20000 0 2\n" +
 		"X 127.0.0.1:20000 [::1]:20001 3\n" +
 		"D 127.0.0.1:20000 [::1]:20001 10.0.0.1:9 42 10 15 2 hello  gossip world\n" +
-		"D 127.0.0.1:20000 127.0.0.1:20000 127.0.0.1:20000 1 10 10 0 \n"
+		"D 127.0.0.1:20000 127.0.0.1:20000 127.0.0.1:20000 1 10 10 0 \n" +
+		"U [::1]:20001 10.0.0.1:9 42\n"
 	if buf.String() != want {
 		t.Fatalf("lines\n got %q\nwant %q", buf.String(), want)
 	}

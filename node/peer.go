@@ -58,6 +58,9 @@ type Hooks struct {
 	Event func(self netip.AddrPort, at time.Time, text string)
 	// Link: the link to other came up or went down.
 	Link func(self, other netip.AddrPort, up bool, at time.Time)
+	// Duplicate: a copy of an already seen message m arrived from the
+	// neighbour from. Setting it turns on Config.Core.ReportDuplicates.
+	Duplicate func(self, from netip.AddrPort, m wire.Message)
 }
 
 // DefaultPeerConfig returns the classic timers and runtime limits.
@@ -137,6 +140,9 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	seed := cfg.RandSeed
 	if seed == 0 {
 		seed = rand.Uint64()
+	}
+	if cfg.Hooks.Duplicate != nil {
+		cfg.Core.ReportDuplicates = true
 	}
 	core, err := peer.New(cfg.Core, rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
 	if err != nil {
@@ -508,6 +514,10 @@ func (p *Peer) apply(now time.Time) {
 		case peer.Link:
 			if h := p.cfg.Hooks.Link; h != nil {
 				h(self, a.Addr, a.N == 1, now)
+			}
+		case peer.Duplicate:
+			if h := p.cfg.Hooks.Duplicate; h != nil {
+				h(self, a.Addr, a.Msg)
 			}
 		}
 	}

@@ -68,6 +68,11 @@ type Config struct {
 	// formatting their text), for a driver that would discard them, such
 	// as the simulator. Every other action is unchanged.
 	DisableLog bool
+	// ReportDuplicates makes the peer emit a Duplicate action for every
+	// copy of a message it had already seen (for per-message redundancy
+	// counts on a dashboard). Off by default: copies outnumber first
+	// receipts several times over.
+	ReportDuplicates bool
 }
 
 // DefaultConfig returns the classic timers (gossip every 5 s, 10 messages;

@@ -39,6 +39,11 @@ type msgList struct {
 	ttl        time.Duration
 	maxOrigins int
 	nextGC     time.Time
+	// lastOrigin and lastWin cache the latest lookup: the copies of one
+	// message arrive together, and the map lookup is the costly part of
+	// telling a duplicate.
+	lastOrigin netip.AddrPort
+	lastWin    *window
 }
 
 func newMsgList(ttl time.Duration, maxOrigins int) *msgList {
@@ -52,7 +57,10 @@ func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint3
 	if created.Before(now.Add(-l.ttl)) || created.After(now.Add(l.ttl/2)) {
 		return stale
 	}
-	w := l.origins[origin]
+	w := l.lastWin
+	if w == nil || l.lastOrigin != origin {
+		w = l.origins[origin]
+	}
 	if w == nil {
 		if len(l.origins) >= l.maxOrigins {
 			l.gc(now)
@@ -60,9 +68,12 @@ func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint3
 				return overflow
 			}
 		}
-		l.origins[origin] = &window{max: seq, bits: 1, last: now}
+		w = &window{max: seq, bits: 1, last: now}
+		l.origins[origin] = w
+		l.lastOrigin, l.lastWin = origin, w
 		return fresh
 	}
+	l.lastOrigin, l.lastWin = origin, w
 	switch {
 	case seq > w.max:
 		shift := seq - w.max
@@ -88,7 +99,11 @@ func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint3
 // gc forgets origins idle for longer than ttl. It runs at most once per
 // ttl/4 unless forced by a full table.
 func (l *msgList) gc(now time.Time) {
+	// The cached window may be about to leave the map: a later lookup
+	// must not find a detached copy.
+	l.lastOrigin, l.lastWin = netip.AddrPort{}, nil
 	cutoff := now.Add(-l.ttl)
+	l.lastWin = nil
 	for o, w := range l.origins {
 		if w.last.Before(cutoff) {
 			delete(l.origins, o)

@@ -307,3 +307,99 @@ func TestMiniNetworkCrash(t *testing.T) {
 		}
 	}
 }
+
+// connected reports whether the neighbour links of peers form one
+// connected graph.
+func connected(peers []*Peer) bool {
+	if len(peers) == 0 {
+		return true
+	}
+	seen := map[netip.AddrPort]bool{peers[0].Self(): true}
+	byAddr := make(map[netip.AddrPort]*Peer)
+	for _, p := range peers {
+		byAddr[p.Self()] = p
+	}
+	queue := []*Peer{peers[0]}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, nb := range p.Neighbours() {
+			if q := byAddr[nb.Addr]; q != nil && !seen[nb.Addr] {
+				seen[nb.Addr] = true
+				queue = append(queue, q)
+			}
+		}
+	}
+	return len(seen) == len(peers)
+}
+
+// TestMiniNetworkNewcomersJoinOverlay: three peers of target 2 form a
+// triangle, so every one of them is full. Two newcomers then start at once
+// and see each other (free) and the full triangle. Each makes its first
+// link into the overlay (a full peer, asked with :isolated, takes it
+// beyond its target) before linking to the other newcomer, so no island
+// of two newcomers forms: the five peers are one connected overlay and
+// every peer delivers every other peer's messages exactly once.
+func TestMiniNetworkNewcomersJoinOverlay(t *testing.T) {
+	net := newMiniNet(t, 5, func(c *Config) { c.Target = 2 })
+	old, newcomers := net.order[:3], net.order[3:]
+	for _, p := range old {
+		p.Start(net.now)
+		net.collect(p)
+		net.drain()
+	}
+	// Before anyone gossips (GossipDelay 5s), once the degrees have
+	// reached the seed.
+	net.run(base.Add(2 * time.Second))
+	for _, p := range old {
+		if p.Degree() != 2 {
+			t.Fatalf("%s: degree %d before the newcomers, want 2 (the triangle)", p.Self(), p.Degree())
+		}
+	}
+	for _, p := range newcomers {
+		p.Start(net.now)
+		net.collect(p)
+	}
+	net.run(base.Add(2 * time.Minute))
+	if len(net.deads) > 0 {
+		t.Errorf("no peer should be declared dead: %v", net.deads)
+	}
+	if !connected(net.order) {
+		for _, p := range net.order {
+			t.Logf("%s: %v", p.Self(), p.Neighbours())
+		}
+		t.Fatal("the overlay is split")
+	}
+	isOld := make(map[netip.AddrPort]bool)
+	for _, p := range old {
+		isOld[p.Self()] = true
+	}
+	for _, p := range newcomers {
+		intoOverlay := false
+		for _, nb := range p.Neighbours() {
+			intoOverlay = intoOverlay || isOld[nb.Addr]
+		}
+		if !intoOverlay {
+			t.Errorf("newcomer %s has no link into the triangle: %v", p.Self(), p.Neighbours())
+		}
+	}
+	for _, p := range net.order {
+		self := p.Self()
+		if d := p.Degree(); d < 1 || d > p.cfg.MaxPeers || net.degree[self] != d {
+			t.Errorf("%s: degree %d (last action %d)", self, d, net.degree[self])
+		}
+		for _, q := range net.order {
+			if q == p {
+				continue
+			}
+			for seq := uint32(1); seq <= 10; seq++ {
+				if c := net.got[self][msgKey{q.Self(), seq}]; c != 1 {
+					t.Errorf("%s delivered %s #%d %d times, want once", self, q.Self(), seq, c)
+				}
+			}
+		}
+		if len(net.got[self]) != 40 {
+			t.Errorf("%s delivered %d distinct messages, want 40", self, len(net.got[self]))
+		}
+	}
+}

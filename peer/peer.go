@@ -41,6 +41,9 @@ const (
 	Dead
 	// Link: the link to Addr came up (N = 1) or went down (N = 0).
 	Link
+	// Duplicate: a copy of Msg, already seen, came from the neighbour at
+	// Addr (only with Config.ReportDuplicates).
+	Duplicate
 )
 
 // Action is one side effect for the driver.
@@ -150,19 +153,20 @@ type Peer struct {
 	quorum      int
 	nextRefresh time.Time
 
-	ml         *msgList
-	seq        uint32
-	generated  int
-	nextGossip time.Time
-	nextLive   time.Time
-	nextFill   time.Time
-	nextInfo   time.Time
-	infoEvery  time.Duration           // backoff between peer-info requests while short of target
-	announced  time.Time               // last degree announcement to the seeds
-	dirty      bool                    // degree changed since the last announcement
-	isolated   map[netip.AddrPort]bool // dials made with no candidate free: ask to be taken in anyway
-	lastDegree int
-	stopped    bool
+	ml          *msgList
+	seq         uint32
+	generated   int
+	nextGossip  time.Time
+	nextLive    time.Time
+	nextFill    time.Time
+	nextInfo    time.Time
+	infoEvery   time.Duration           // backoff between peer-info requests while short of target
+	announced   time.Time               // last degree announcement to the seeds
+	dirty       bool                    // degree changed since the last announcement
+	isolated    map[netip.AddrPort]bool // dials made with no candidate free: ask to be taken in anyway
+	firstMisses int                     // first-link dials refused or failed since the peer was last linked
+	lastDegree  int
+	stopped     bool
 }
 
 // New returns a Peer for cfg; rng drives every random choice.
@@ -445,40 +449,91 @@ func (p *Peer) fill(now time.Time) {
 	if need <= 0 {
 		return
 	}
-	weights := make([]int, len(p.known))
-	any := false
-	for i, k := range p.known {
-		if now.Before(k.notBefore) || p.busyWith(k.addr) {
-			continue
+	if len(p.neighbours) == 0 {
+		// Unlinked: make one link, into the existing overlay, before any
+		// other. Linking newcomers only to each other (every older peer
+		// being full) would grow a separate island.
+		if p.pendingOut() == 0 {
+			p.dialFirstLink(now)
 		}
-		if until, ok := p.dead[k.addr]; ok && now.Before(until) {
-			continue
-		}
-		weights[i] = topology.Free(k.capacity, k.degree)
-		any = any || weights[i] > 0
+		return
 	}
-	isolated := false
-	if !any && len(p.neighbours) == 0 && p.pendingOut() == 0 {
-		// Nobody has a free slot and we have no neighbour at all: ask
-		// full peers to take us beyond their target, so nobody stays
-		// isolated.
-		for i, k := range p.known {
-			if !now.Before(k.notBefore) && !p.busyWith(k.addr) {
-				if _, isDead := p.dead[k.addr]; !isDead {
-					weights[i] = 1
-					isolated = true
-				}
-			}
+	weights := make([]int, len(p.known))
+	for i, k := range p.known {
+		if p.usable(now, k) {
+			weights[i] = topology.Free(k.capacity, k.degree)
 		}
-		need = 1
 	}
 	for _, i := range topology.Pick(p.rng, weights, need) {
-		a := p.known[i].addr
-		p.dialing[a] = true
-		if isolated {
-			p.isolated[a] = true
+		p.dial(p.known[i].addr, false)
+	}
+}
+
+// firstLinkTries is how many first-link dials to peers that looked free
+// may fail before an unlinked peer asks a full one to take it in.
+const firstLinkTries = 2
+
+// firstLinkMissed counts a failed first-link dial and tries the next
+// candidate at once: an unlinked peer makes one dial at a time, so this
+// cannot turn into a storm, and it bounds the time to the first link by a
+// few round trips instead of fill intervals.
+func (p *Peer) firstLinkMissed(now time.Time) {
+	if len(p.neighbours) == 0 {
+		p.firstMisses++
+		p.fill(now)
+	}
+}
+
+// usable reports whether a candidate may be dialled now.
+func (p *Peer) usable(now time.Time, k *known) bool {
+	if now.Before(k.notBefore) || p.busyWith(k.addr) {
+		return false
+	}
+	until, dead := p.dead[k.addr]
+	return !dead || !now.Before(until)
+}
+
+func (p *Peer) dial(a netip.AddrPort, isolated bool) {
+	p.dialing[a] = true
+	if isolated {
+		p.isolated[a] = true
+	}
+	p.emit(Action{Kind: Dial, Addr: a})
+}
+
+// dialFirstLink picks the first neighbour of an unlinked peer: a peer
+// already linked (degree ≥ 1 as the seeds know it) with a free slot,
+// chosen ∝ free slots; failing that, a linked but full peer, asked to take
+// us beyond its target (the handshake's isolated flag); failing that (the
+// overlay is only just forming), any peer with a free slot (every
+// unlinked candidate has one: an unknown capacity counts as one slot).
+func (p *Peer) dialFirstLink(now time.Time) {
+	linkedFree := make([]int, len(p.known))
+	linked := make([]int, len(p.known))
+	free := make([]int, len(p.known))
+	for i, k := range p.known {
+		if !p.usable(now, k) {
+			continue
 		}
-		p.emit(Action{Kind: Dial, Addr: a})
+		f := topology.Free(k.capacity, k.degree)
+		free[i] = f
+		if k.degree > 0 {
+			linked[i], linkedFree[i] = 1, f
+		}
+	}
+	if p.firstMisses >= firstLinkTries {
+		// The seeds' view of free slots is stale (every "free" peer we
+		// tried was full): ask a linked peer to take us in.
+		linkedFree = nil
+	}
+	for _, c := range []struct {
+		weights  []int
+		isolated bool
+	}{{linkedFree, false}, {linked, true}, {free, false}} {
+		if pick := topology.Pick(p.rng, c.weights, 1); len(pick) == 1 {
+			p.dial(p.known[pick[0]].addr, c.isolated)
+			return
+		}
 	}
 }
 
@@ -531,7 +586,8 @@ func (p *Peer) DialFailed(now time.Time, addr netip.AddrPort) {
 	delete(p.dialing, addr)
 	delete(p.isolated, addr)
 	p.penalise(now, addr)
-	// The next fill comes with the fill timer: refilling at once after
+	p.firstLinkMissed(now)
+	// Otherwise the next fill comes with the fill timer: refilling at once after
 	// every failure would turn a crowd of full peers into a dial storm.
 }
 
@@ -563,7 +619,7 @@ func (p *Peer) Closed(now time.Time, id ConnID) {
 	if c.state != established || p.stopped {
 		if c.state == pendingOut {
 			p.penalise(now, c.addr)
-			p.fill(now)
+			p.firstLinkMissed(now)
 		}
 		return
 	}
@@ -604,6 +660,7 @@ func (p *Peer) degreeChanged() {
 }
 
 func (p *Peer) establish(now time.Time, c *conn) {
+	p.firstMisses = 0
 	if c.state == pendingOut && p.awaiting[c.addr] == c {
 		delete(p.awaiting, c.addr)
 	}
@@ -630,6 +687,9 @@ func (p *Peer) establish(now time.Time, c *conn) {
 	delete(p.dead, c.addr)
 	p.emit(Action{Kind: Link, Addr: c.addr, N: 1})
 	p.degreeChanged()
+	if len(p.neighbours) == 1 {
+		p.fill(now) // the first link is in: dial the rest now
+	}
 }
 
 func (p *Peer) refuse(c *conn, reason string) {
@@ -663,6 +723,7 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 				p.emit(Action{Kind: Close, Conn: c.id})
 				p.drop(c)
 				p.penalise(now, c.addr)
+				p.firstLinkMissed(now)
 				return
 			}
 			if !c.probe && len(p.neighbours) >= p.target {
@@ -682,10 +743,16 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 			} else if m.Text == RefuseFull {
 				if i, ok := p.knownIdx[c.addr]; ok {
 					k := p.known[i]
-					k.degree = max(k.degree, k.capacity) // full, whatever the seed said
+					// Full, whatever the seed said (and linked: a full
+					// peer has neighbours, even if its capacity is unknown).
+					k.capacity = max(k.capacity, 1)
+					k.degree = max(k.degree, k.capacity)
 				}
 			}
 			p.penalise(now, c.addr) // the fill timer tries another
+			if !c.probe {
+				p.firstLinkMissed(now)
+			}
 		default:
 			p.stats.Unexpected++
 		}
@@ -775,6 +842,9 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 	switch p.ml.check(now, m.Time.Time(), m.Addr, m.Seq) {
 	case duplicate:
 		p.stats.Duplicates++
+		if p.cfg.ReportDuplicates {
+			p.emit(Action{Kind: Duplicate, Addr: from.addr, Msg: m})
+		}
 		return
 	case stale:
 		p.stats.Stale++
@@ -882,6 +952,7 @@ func (p *Peer) Tick(now time.Time) {
 				p.declareDead(now, c.addr, "it does not answer a new handshake")
 			} else if c.state == pendingOut {
 				p.penalise(now, c.addr)
+				p.firstLinkMissed(now)
 			}
 		}
 	}

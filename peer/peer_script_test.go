@@ -79,6 +79,7 @@ func (r *peerRun) run(cmd string) []string {
 		return r.fail(cmd, "no peer: use new first")
 	}
 	var out []string
+	before := snapshotDials(r.p)
 	switch name {
 	case "new":
 		cfg, rng, err := scriptConfig(kvArgs(fields))
@@ -230,6 +231,9 @@ func (r *peerRun) run(cmd string) []string {
 	}
 	acts := r.p.Ready()
 	if err := checkInvariants(r.p, acts, &r.track); err != nil {
+		r.t.Errorf("%s: %v", cmd, err)
+	}
+	if err := checkDials(r.p, before, acts); err != nil {
 		r.t.Errorf("%s: %v", cmd, err)
 	}
 	for _, a := range acts {
@@ -409,6 +413,65 @@ func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
 	}
 	if len(p.Neighbours()) > p.cfg.MaxPeers {
 		return fmt.Errorf("%d neighbours over MaxPeers %d", len(p.Neighbours()), p.cfg.MaxPeers)
+	}
+	return nil
+}
+
+// dialSnapshot is what a peer was dialing or linked to before an event.
+type dialSnapshot struct {
+	busy   map[netip.AddrPort]bool
+	degree int
+}
+
+func snapshotDials(p *Peer) dialSnapshot {
+	if p == nil {
+		return dialSnapshot{}
+	}
+	s := dialSnapshot{busy: make(map[netip.AddrPort]bool), degree: p.Degree()}
+	for _, m := range []map[netip.AddrPort]bool{p.dialing, p.probing} {
+		for a := range m {
+			s.busy[a] = true
+		}
+	}
+	for a := range p.linked {
+		s.busy[a] = true
+	}
+	for a := range p.awaiting {
+		s.busy[a] = true
+	}
+	return s
+}
+
+// checkDials checks the dials and handshakes of one event against what the
+// peer was busy with before it: a candidate is never dialed while a dial
+// to it or a link with it exists (a probe redials a neighbour whose link
+// just went down), nor twice in one event; a peer that is unlinked before
+// and after the event dials one candidate at a time (the dial is then its
+// only pending outbound connection); and only a peer with no neighbour
+// says it is isolated, and only on a connection it dialed.
+func checkDials(p *Peer, before dialSnapshot, acts []Action) error {
+	var fresh []netip.AddrPort // dials of candidates, probes aside
+	for _, a := range acts {
+		switch a.Kind {
+		case Dial:
+			if p.probing[a.Addr] {
+				continue
+			}
+			if before.busy[a.Addr] || slices.Contains(fresh, a.Addr) {
+				return fmt.Errorf("dialed %s, which it was already dialing or linked to", a.Addr)
+			}
+			fresh = append(fresh, a.Addr)
+		case Send:
+			if a.Msg.Kind == wire.KindConnect && a.Msg.Isolated && (p.Degree() != 0 || !p.outbound[a.Conn]) {
+				return fmt.Errorf("isolated handshake %q from a peer with %d neighbours", wire.Format(a.Msg), p.Degree())
+			}
+		}
+	}
+	if p.stopped || before.degree != 0 || p.Degree() != 0 || len(fresh) == 0 {
+		return nil
+	}
+	if len(fresh) != 1 || p.pendingOut() != 1 {
+		return fmt.Errorf("unlinked peer dialed %v with %d outbound connections pending", fresh, p.pendingOut())
 	}
 	return nil
 }

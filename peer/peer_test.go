@@ -3,8 +3,10 @@ package peer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -212,44 +214,95 @@ func TestTargetFromModel(t *testing.T) {
 	}
 }
 
+// dials returns the addresses of the Dial actions in acts.
+func dials(acts []Action) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, a := range acts {
+		if a.Kind == Dial {
+			out = append(out, a.Addr)
+		}
+	}
+	return out
+}
+
 // TestNeverDialsSelfOrTwice: candidate lists full of duplicates and self
-// give at most Target dials, all distinct, none to self.
+// give at most Target dials in all, all distinct, none to self. While the
+// peer is unlinked that is one dial (its first link), however many lists
+// come; once the first link is in, the rest of the target is dialed at
+// once; further lists of the same candidates dial nobody.
 func TestNeverDialsSelfOrTwice(t *testing.T) {
 	for target := 1; target <= 6; target++ {
-		cfg := testConfig(3)
-		cfg.Target = target
-		p := mustNew(t, cfg, uint64(target), 9)
-		p.Start(base)
-		var seeds []netip.AddrPort
-		for _, a := range p.Ready() {
-			seeds = append(seeds, a.Addr)
-		}
-		dialed := make(map[netip.AddrPort]bool)
-		for _, s := range seeds {
-			p.SeedReply(base, s, wire.Message{Kind: wire.KindRegister}, wire.Message{Kind: wire.KindRegistered})
-			var peers []wire.PeerInfo
-			for i := 0; i < 10; i++ {
-				peers = append(peers, wire.PeerInfo{Addr: netip.AddrPortFrom(cfg.Self.Addr(), uint16(5000+i%5)), Cap: 4})
-			}
-			p.SeedReply(base, s, wire.Message{Kind: wire.KindPeerInfoRequest}, wire.Message{Kind: wire.KindPeerInfo, Peers: peers})
-			for _, a := range p.Ready() {
-				if a.Kind != Dial {
-					continue
+		for _, linked := range []bool{false, true} { // what the seeds say of the candidates
+			t.Run(fmt.Sprintf("target=%d/linked=%v", target, linked), func(t *testing.T) {
+				cfg := testConfig(3)
+				cfg.Target = target
+				p := mustNew(t, cfg, uint64(target), 9)
+				p.Start(base)
+				var seeds []netip.AddrPort
+				for _, a := range p.Ready() {
+					seeds = append(seeds, a.Addr)
 				}
-				if a.Addr == cfg.Self || dialed[a.Addr] {
-					t.Fatalf("target %d: dialed %s (self or twice)", target, a.Addr)
+				var peers []wire.PeerInfo
+				for i := 0; i < 10; i++ {
+					pi := wire.PeerInfo{Addr: netip.AddrPortFrom(cfg.Self.Addr(), uint16(5000+i%5)), Cap: 4}
+					if linked {
+						pi.Degree = 1 + i%3
+					}
+					peers = append(peers, pi)
 				}
-				dialed[a.Addr] = true
-			}
-		}
-		if want := min(target, 4); len(dialed) != want {
-			t.Errorf("target %d: %d dials, want %d (4 candidates besides self)", target, len(dialed), want)
+				dialed := make(map[netip.AddrPort]bool)
+				check := func(when string, got []netip.AddrPort) {
+					t.Helper()
+					for _, a := range got {
+						if a == cfg.Self || dialed[a] {
+							t.Fatalf("%s: dialed %s (self or twice)", when, a)
+						}
+						dialed[a] = true
+					}
+				}
+				reply := func(s netip.AddrPort) []netip.AddrPort {
+					p.SeedReply(base, s, wire.Message{Kind: wire.KindPeerInfoRequest}, wire.Message{Kind: wire.KindPeerInfo, Peers: peers})
+					return dials(p.Ready())
+				}
+				for _, s := range seeds {
+					p.SeedReply(base, s, wire.Message{Kind: wire.KindRegister}, wire.Message{Kind: wire.KindRegistered})
+					p.Ready()
+					check("unlinked, after a seed reply", reply(s))
+				}
+				// The fill timer does not add a second dial either.
+				p.Tick(base.Add(cfg.FillInterval))
+				check("unlinked, at the fill timer", dials(p.Ready()))
+				if len(dialed) != 1 {
+					t.Fatalf("unlinked: %d dials %v, want one (the first link)", len(dialed), dialed)
+				}
+				var first netip.AddrPort
+				for a := range dialed {
+					first = a
+				}
+				now := base.Add(cfg.FillInterval)
+				p.Opened(now, 1, first, true)
+				p.Ready()
+				p.Receive(now, 1, wire.Message{Kind: wire.KindConnectAccepted, Addr: first})
+				rest := dials(p.Ready())
+				check("after the first link", rest)
+				if want := min(target, 4) - 1; len(rest) != want {
+					t.Errorf("after the first link: dials %v, want %d (4 candidates besides self)", rest, want)
+				}
+				for _, s := range seeds {
+					check("linked, after a seed reply", reply(s))
+				}
+				if want := min(target, 4); len(dialed) != want {
+					t.Errorf("%d dials in all, want %d", len(dialed), want)
+				}
+			})
 		}
 	}
 }
 
-// TestDialFavoursFreeSlots: candidates are chosen with probability
-// proportional to their free slots; a full one is never dialed.
+// TestDialFavoursFreeSlots: the first link goes to a candidate the seeds
+// report linked with a free slot, chosen with probability proportional to
+// its free slots; a full one is never dialed while one with a free slot
+// is linked.
 func TestDialFavoursFreeSlots(t *testing.T) {
 	cfg := testConfig(1)
 	cfg.Target = 1
@@ -274,10 +327,205 @@ func TestDialFavoursFreeSlots(t *testing.T) {
 	if counts[5003] != 0 {
 		t.Fatalf("a full candidate was dialed %d times", counts[5003])
 	}
+	if n := counts[5001] + counts[5002]; n != runs {
+		t.Fatalf("%d first-link dials in %d runs, want exactly one per run", n, runs)
+	}
 	// Expect 1/4 and 3/4 of the runs; binomial sd = sqrt(4000·3/16) ≈ 27,
 	// so ±150 is over 5 sd.
 	if d := counts[5001] - runs/4; d < -150 || d > 150 {
 		t.Errorf("dials: %v, want about %d to 5001 and %d to 5002", counts, runs/4, 3*runs/4)
+	}
+}
+
+// TestFillAfterFirstLinkFavoursFreeSlots: once the first link is in, the
+// rest of the target is dialed at once, each candidate drawn with
+// probability proportional to its free slots, linked or not; full ones
+// never.
+func TestFillAfterFirstLinkFavoursFreeSlots(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Target = 2
+	first := netip.MustParseAddrPort("127.0.0.1:5001")
+	counts := make(map[uint16]int)
+	const runs = 2000
+	for s := uint64(0); s < runs; s++ {
+		p := mustNew(t, cfg, s, 13)
+		p.Start(base)
+		p.SeedReply(base, cfg.Seeds[0], wire.Message{Kind: wire.KindRegister}, wire.Message{Kind: wire.KindRegistered})
+		p.SeedReply(base, cfg.Seeds[0], wire.Message{Kind: wire.KindPeerInfoRequest}, wire.Message{Kind: wire.KindPeerInfo, Peers: []wire.PeerInfo{
+			{Addr: first, Cap: 4, Degree: 1},                                     // the only linked one with a free slot
+			{Addr: netip.MustParseAddrPort("127.0.0.1:5002"), Cap: 1, Degree: 0}, // 1 free slot
+			{Addr: netip.MustParseAddrPort("127.0.0.1:5003"), Cap: 3, Degree: 0}, // 3 free slots
+			{Addr: netip.MustParseAddrPort("127.0.0.1:5004"), Cap: 2, Degree: 2}, // full
+		}})
+		if got := dials(p.Ready()); len(got) != 1 || got[0] != first {
+			t.Fatalf("rng %d: first dials %v, want just %s", s, got, first)
+		}
+		p.Opened(base, 1, first, true)
+		p.Receive(base, 1, wire.Message{Kind: wire.KindConnectAccepted, Addr: first})
+		got := dials(p.Ready())
+		if len(got) != 1 {
+			t.Fatalf("rng %d: after the first link dials %v, want one", s, got)
+		}
+		counts[got[0].Port()]++
+	}
+	if counts[5004] != 0 || counts[5001] != 0 {
+		t.Fatalf("dials %v: the full candidate or the neighbour was dialed", counts)
+	}
+	checkProportions(t, counts, map[uint16]int{5002: 1, 5003: 3}, runs)
+}
+
+// firstLinkRun starts a peer with one seed, feeds it the candidates and
+// returns it with the actions of that reply.
+func firstLinkRun(t *testing.T, target int, rng uint64, cands []wire.PeerInfo) (*Peer, []Action) {
+	t.Helper()
+	cfg := testConfig(1)
+	cfg.Target = target
+	p := mustNew(t, cfg, rng, 17)
+	p.Start(base)
+	p.SeedReply(base, cfg.Seeds[0], wire.Message{Kind: wire.KindRegister}, wire.Message{Kind: wire.KindRegistered})
+	p.Ready()
+	p.SeedReply(base, cfg.Seeds[0], wire.Message{Kind: wire.KindPeerInfoRequest}, wire.Message{Kind: wire.KindPeerInfo, Peers: cands})
+	return p, p.Ready()
+}
+
+// openFirst opens the single dial in acts as connection id and returns the
+// dialed address and the handshake the peer sent on it.
+func openFirst(t *testing.T, p *Peer, acts []Action, id ConnID) (netip.AddrPort, wire.Message) {
+	t.Helper()
+	d := dials(acts)
+	if len(d) != 1 {
+		t.Fatalf("dials %v, want exactly one (an unlinked peer dials one at a time)", d)
+	}
+	p.Opened(base, id, d[0], true)
+	for _, a := range p.Ready() {
+		if a.Kind == Send && a.Conn == id && a.Msg.Kind == wire.KindConnect {
+			return d[0], a.Msg
+		}
+	}
+	t.Fatalf("no handshake sent on the connection to %s", d[0])
+	return d[0], wire.Message{}
+}
+
+// TestFirstLinkChoice: over many rng seeds, the first link of an unlinked
+// peer goes to the right kind of candidate, with the isolated flag exactly
+// when that candidate is asked to take the peer beyond its target.
+func TestFirstLinkChoice(t *testing.T) {
+	ap := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port) }
+	for _, tc := range []struct {
+		name     string
+		cands    []wire.PeerInfo
+		misses   int            // first-link dials to fail before the one checked (alternately failed and refused)
+		want     map[uint16]int // allowed ports of the checked dial, with their expected weight
+		isolated bool
+	}{
+		{
+			name: "linked with a free slot beats newcomers and full peers",
+			cands: []wire.PeerInfo{
+				{Addr: ap(5001), Cap: 8, Degree: 0}, {Addr: ap(5002), Cap: 3, Degree: 3},
+				{Addr: ap(5003), Cap: 4, Degree: 1}, {Addr: ap(5004), Cap: 4, Degree: 3},
+			},
+			want: map[uint16]int{5003: 3, 5004: 1},
+		},
+		{
+			name: "linked but full beats a newcomer, as isolated",
+			cands: []wire.PeerInfo{
+				{Addr: ap(5001), Cap: 8, Degree: 0}, {Addr: ap(5002), Cap: 3, Degree: 3}, {Addr: ap(5003), Cap: 2, Degree: 2},
+			},
+			want:     map[uint16]int{5002: 1, 5003: 1},
+			isolated: true,
+		},
+		{
+			name:  "nobody linked yet: by free slots, not isolated",
+			cands: []wire.PeerInfo{{Addr: ap(5001), Cap: 1}, {Addr: ap(5002), Cap: 3}},
+			want:  map[uint16]int{5001: 1, 5002: 3},
+		},
+		{
+			name: "one miss: still a linked peer with a free slot",
+			cands: []wire.PeerInfo{
+				{Addr: ap(5001), Cap: 4, Degree: 3}, {Addr: ap(5002), Cap: 4, Degree: 3}, {Addr: ap(5003), Cap: 9, Degree: 0},
+			},
+			misses: 1,
+			want:   map[uint16]int{5001: 1, 5002: 1},
+		},
+		{
+			name: "two misses: a linked peer, as isolated, free slots or not",
+			cands: []wire.PeerInfo{
+				{Addr: ap(5001), Cap: 4, Degree: 1}, {Addr: ap(5002), Cap: 4, Degree: 1}, {Addr: ap(5003), Cap: 4, Degree: 1},
+				{Addr: ap(5004), Cap: 4, Degree: 1}, {Addr: ap(5005), Cap: 9, Degree: 0},
+			},
+			misses:   2,
+			want:     map[uint16]int{5001: 1, 5002: 1, 5003: 1, 5004: 1}, // less the two that missed
+			isolated: true,
+		},
+		{
+			name: "two misses and no other linked peer: a newcomer with a free slot",
+			cands: []wire.PeerInfo{
+				{Addr: ap(5001), Cap: 4, Degree: 1}, {Addr: ap(5002), Cap: 4, Degree: 1}, {Addr: ap(5003), Cap: 4, Degree: 0},
+			},
+			misses: 2,
+			want:   map[uint16]int{5003: 1},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counts := make(map[uint16]int)
+			const runs = 1000
+			for s := uint64(0); s < runs; s++ {
+				p, acts := firstLinkRun(t, 3, s, tc.cands)
+				missed := make(map[uint16]bool)
+				for i := 0; i < tc.misses; i++ {
+					id := ConnID(i + 1)
+					if i%2 == 0 {
+						d := dials(acts)
+						if len(d) != 1 {
+							t.Fatalf("rng %d: dials %v, want one", s, d)
+						}
+						missed[d[0].Port()] = true
+						p.DialFailed(base, d[0])
+					} else {
+						a, hs := openFirst(t, p, acts, id)
+						if hs.Isolated {
+							t.Fatalf("rng %d: miss %d: handshake %q claims isolated", s, i+1, wire.Format(hs))
+						}
+						missed[a.Port()] = true
+						p.Receive(base, id, wire.Message{Kind: wire.KindConnectRefused, Text: RefuseFull})
+					}
+					acts = p.Ready()
+				}
+				a, hs := openFirst(t, p, acts, 99)
+				if _, ok := tc.want[a.Port()]; !ok || missed[a.Port()] {
+					t.Fatalf("rng %d: first link to %s, want one of %v (not %v)", s, a, tc.want, missed)
+				}
+				if hs.Isolated != tc.isolated {
+					t.Fatalf("rng %d: handshake %q, want isolated=%v", s, wire.Format(hs), tc.isolated)
+				}
+				if hs.Degree != 0 || hs.Cap != 3 {
+					t.Fatalf("rng %d: handshake %q does not announce capacity 3, degree 0", s, wire.Format(hs))
+				}
+				counts[a.Port()]++
+			}
+			if tc.misses > 0 {
+				return // the weights apply to what the misses left
+			}
+			checkProportions(t, counts, tc.want, runs)
+		})
+	}
+}
+
+// checkProportions checks that counts (of runs draws) follow weights, each
+// within 5 standard deviations of its binomial expectation.
+func checkProportions(t *testing.T, counts, weights map[uint16]int, runs int) {
+	t.Helper()
+	total := 0
+	for _, w := range weights {
+		total += w
+	}
+	for port, w := range weights {
+		q := float64(w) / float64(total)
+		exp := float64(runs) * q
+		sd := math.Sqrt(exp * (1 - q))
+		if d := math.Abs(float64(counts[port]) - exp); d > 5*sd+1 {
+			t.Errorf("%d draws of %d, want about %.0f (all: %v)", counts[port], port, exp, counts)
+		}
 	}
 }
 
@@ -362,9 +610,14 @@ func fuzzRun(t *testing.T, genSeed uint64, n int) []string {
 	}
 	do := func(ev string, f func()) {
 		log = append(log, "> "+ev)
+		before := snapshotDials(p)
 		f()
 		acts := p.Ready()
-		if err := checkInvariants(p, acts, &track); err != nil {
+		err := checkInvariants(p, acts, &track)
+		if err == nil {
+			err = checkDials(p, before, acts)
+		}
+		if err != nil {
 			t.Fatalf("gen %d, after %q: %v\n%s", genSeed, ev, err, strings.Join(log, "\n"))
 		}
 		for _, a := range acts {
@@ -479,27 +732,39 @@ func TestRandomEventsDeterministic(t *testing.T) {
 	if testing.Short() {
 		runs = 50
 	}
-	for s := 0; s < runs; s++ {
-		a := fuzzRun(t, uint64(s), 300)
-		b := fuzzRun(t, uint64(s), 300)
-		if !slices.Equal(a, b) {
-			for i := range min(len(a), len(b)) {
-				if a[i] != b[i] {
-					t.Fatalf("gen %d: runs differ at line %d: %q vs %q", s, i, a[i], b[i])
+	// Each gen is independent of the others: run them in a few parallel
+	// shards (every peer and rng is local to its fuzzRun).
+	const shards = 4
+	for shard := range shards {
+		t.Run(fmt.Sprintf("shard%d", shard), func(t *testing.T) {
+			t.Parallel()
+			for s := shard; s < runs; s += shards {
+				a := fuzzRun(t, uint64(s), 300)
+				b := fuzzRun(t, uint64(s), 300)
+				if !slices.Equal(a, b) {
+					for i := range min(len(a), len(b)) {
+						if a[i] != b[i] {
+							t.Fatalf("gen %d: runs differ at line %d: %q vs %q", s, i, a[i], b[i])
+						}
+					}
+					t.Fatalf("gen %d: runs differ in length", s)
 				}
 			}
-			t.Fatalf("gen %d: runs differ in length", s)
-		}
+		})
 	}
 }
 
 // TestScriptsDeterministic runs every script twice (the scripts fix the
 // rng seed) and compares the outputs line by line.
 func TestScriptsDeterministic(t *testing.T) {
-	for _, name := range []string{"register", "liveness", "probe"} {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts (%v)", err)
+	}
+	for _, name := range files {
 		var outs [2][]string
 		for i := range outs {
-			cases, _ := parseScript(t, "testdata/"+name+".txt")
+			cases, _ := parseScript(t, name)
 			run := newPeerRun(t)
 			for _, c := range cases {
 				outs[i] = append(outs[i], run(c.cmd)...)

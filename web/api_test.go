@@ -154,9 +154,24 @@ func TestAPI(t *testing.T) {
 			}
 			return nil
 		})
-		if m.Receivers != 7 || len(m.Receipts) != 7 || !m.ReceiptsKept || m.MaxHops < 1 || m.Duplicates != nil {
+		if m.Receivers != 7 || len(m.Receipts) != 7 || !m.ReceiptsKept || m.MaxHops < 1 {
 			t.Errorf("message = %+v", m)
 		}
+		// Every copy a peer dropped as already seen is counted against the
+		// message: the per-message count equals the peers' own counters
+		// (this is the only message in flight).
+		checkFor(t, 5*time.Second, "duplicate copies counted", func() error {
+			d.get(path, &m)
+			var sum uint64
+			peers, _ := n.Nodes()
+			for _, p := range peers {
+				sum += p.Stats().Duplicates
+			}
+			if m.Duplicates == nil || uint64(*m.Duplicates) != sum {
+				return fmt.Errorf("message counts %v duplicates, peers %d", m.Duplicates, sum)
+			}
+			return nil
+		})
 		for _, r := range m.Receipts {
 			if r.Peer == pub.Origin || r.Hops < 1 || r.Hops > m.MaxHops || r.Ms < 0 || r.From == "" {
 				t.Errorf("receipt %+v", r)
