@@ -99,6 +99,7 @@ type conn struct {
 
 // known is a candidate peer learned from a seed.
 type known struct {
+	gen       int // the peer-info reply that last listed it (Peer.infoGen)
 	addr      netip.AddrPort
 	capacity  int
 	degree    int
@@ -161,6 +162,7 @@ type Peer struct {
 	nextFill    time.Time
 	nextInfo    time.Time
 	infoEvery   time.Duration           // backoff between peer-info requests while short of target
+	infoGen     int                     // peer-info replies received; known.gen refers to it
 	announced   time.Time               // last degree announcement to the seeds
 	dirty       bool                    // degree changed since the last announcement
 	isolated    map[netip.AddrPort]bool // dials made with no candidate free: ask to be taken in anyway
@@ -348,6 +350,7 @@ func (p *Peer) SeedReply(now time.Time, seed netip.AddrPort, req, reply wire.Mes
 			p.logf("seed %s sent %q for a peer list", seed, reply.Kind)
 			return
 		}
+		p.infoGen++
 		for _, e := range reply.Peers {
 			p.learn(e)
 		}
@@ -399,10 +402,10 @@ func (p *Peer) learn(e wire.PeerInfo) {
 	}
 	if i, ok := p.knownIdx[e.Addr]; ok {
 		k := p.known[i]
-		k.capacity, k.degree = e.Cap, e.Degree
+		k.capacity, k.degree, k.gen = e.Cap, e.Degree, p.infoGen
 		return
 	}
-	k := &known{addr: e.Addr, capacity: e.Cap, degree: e.Degree}
+	k := &known{addr: e.Addr, capacity: e.Cap, degree: e.Degree, gen: p.infoGen}
 	if len(p.known) < p.cfg.MaxKnown {
 		p.knownIdx[e.Addr] = len(p.known)
 		p.known = append(p.known, k)
@@ -458,16 +461,33 @@ func (p *Peer) fill(now time.Time) {
 		}
 		return
 	}
+	// Prefer what the latest seed reply said: free slots fill up fast, and
+	// older entries mostly earn refusals. Fall back to every candidate.
 	weights := make([]int, len(p.known))
+	fresh := 0
 	for i, k := range p.known {
-		if p.usable(now, k) {
+		if p.usable(now, k) && k.gen == p.infoGen {
 			weights[i] = topology.Free(k.capacity, k.degree)
+			fresh += weights[i]
+		}
+	}
+	if fresh < need {
+		for i, k := range p.known {
+			if p.usable(now, k) {
+				weights[i] = topology.Free(k.capacity, k.degree)
+			}
 		}
 	}
 	for _, i := range topology.Pick(p.rng, weights, need) {
 		p.dial(p.known[i].addr, false)
 	}
 }
+
+// maxInfoEvery bounds, in fill intervals, the backoff between peer-info
+// requests of a peer short of its target: in the endgame of a large
+// overlay the last free slots move quickly, and a stale candidate list
+// only produces refusals.
+const maxInfoEvery = 4
 
 // firstLinkTries is how many first-link dials to peers that looked free
 // may fail before an unlinked peer asks a full one to take it in.
@@ -985,10 +1005,12 @@ func (p *Peer) Tick(now time.Time) {
 		p.nextFill = now.Add(p.cfg.FillInterval)
 		if len(p.neighbours)+p.pendingOut() < p.target {
 			p.fill(now)
-			if len(p.neighbours)+p.pendingOut() < p.target && !now.Before(p.nextInfo) {
+			// Ask even when this fill found someone to dial: its list may
+			// be stale, and only fresh lists find the last free slots.
+			if len(p.neighbours) < p.target && !now.Before(p.nextInfo) {
 				// Ask again soon while links keep forming; back off while
 				// nothing changes, so short peers do not hammer the seeds.
-				p.infoEvery = min(max(2*p.infoEvery, 2*p.cfg.FillInterval), p.cfg.RefreshInterval)
+				p.infoEvery = min(max(2*p.infoEvery, 2*p.cfg.FillInterval), maxInfoEvery*p.cfg.FillInterval)
 				p.nextInfo = now.Add(p.infoEvery)
 				if reg := p.RegisteredSeeds(); len(reg) > 0 {
 					p.emit(Action{Kind: SeedRequest, Addr: reg[p.rng.IntN(len(reg))], Msg: wire.Message{Kind: wire.KindPeerInfoRequest}})
