@@ -34,7 +34,13 @@ func newTConn(c net.Conn, queueLen int, writeTimeout time.Duration, drops *atomi
 // queue is full (the message is dropped and counted).
 func (t *tconn) send(m *wire.Message) bool {
 	line := m.Append(make([]byte, 0, 96))
-	line = append(line, '\n')
+	return t.sendLine(append(line, '\n'))
+}
+
+// sendLine queues an encoded line ('\n' included) without blocking, like
+// send. The line is shared, never modified: one forwarded message is
+// encoded once for all neighbours.
+func (t *tconn) sendLine(line []byte) bool {
 	select {
 	case t.queue <- line:
 		t.full = 0

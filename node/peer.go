@@ -472,6 +472,8 @@ func (p *Peer) closeConn(id peer.ConnID) {
 // apply carries out the core's actions.
 func (p *Peer) apply(now time.Time) {
 	self := p.cfg.Core.Self
+	var lastMsg wire.Message
+	var lastLine []byte
 	for _, a := range p.core.Ready() {
 		switch a.Kind {
 		case peer.Dial:
@@ -479,7 +481,16 @@ func (p *Peer) apply(now time.Time) {
 			p.wg.Add(1)
 			go p.dial(id, a.Addr)
 		case peer.Send:
-			if tc, ok := p.conns[a.Conn]; ok && !tc.send(&a.Msg) && tc.full >= p.cfg.SlowAfter {
+			tc, ok := p.conns[a.Conn]
+			if !ok {
+				continue
+			}
+			// A forwarded message goes to every neighbour in a row:
+			// encode it once.
+			if a.Msg.Kind != wire.KindGossip || lastLine == nil || !sameGossip(&a.Msg, &lastMsg) {
+				lastMsg, lastLine = a.Msg, append(a.Msg.Append(make([]byte, 0, 96)), '\n')
+			}
+			if !tc.sendLine(lastLine) && tc.full >= p.cfg.SlowAfter {
 				p.log.Warn("neighbour too slow; closing", "conn", a.Conn)
 				tc.close() // the reader reports the close to the core
 			}
@@ -521,4 +532,10 @@ func (p *Peer) apply(now time.Time) {
 			}
 		}
 	}
+}
+
+// sameGossip reports whether two gossip messages encode to the same line.
+func sameGossip(a, b *wire.Message) bool {
+	return a.Kind == wire.KindGossip && b.Kind == wire.KindGossip && a.Addr == b.Addr && a.Seq == b.Seq &&
+		a.Hops == b.Hops && a.Time == b.Time && a.Text == b.Text
 }
