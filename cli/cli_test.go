@@ -10,13 +10,14 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/whispernet/whispernet/internal/loopback"
 )
 
 // TestMain lets the test binary stand in for the whispernet binary: `net`
@@ -179,51 +180,15 @@ func TestPlotWritesPNGAndSVG(t *testing.T) {
 	}
 }
 
-// freePort returns a free loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// freeRange finds n consecutive free loopback ports.
-func freeRange(t *testing.T, n int) int {
-	t.Helper()
-	for try := 0; try < 50; try++ {
-		base := 21000 + rand.IntN(9000)
-		var lns []net.Listener
-		ok := true
-		for p := base; p < base+n; p++ {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			lns = append(lns, ln)
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free port range")
-	return 0
-}
-
 func TestNetJSONSummaryAndStatus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a local network")
 	}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.txt")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf("# test seeds\n127.0.0.1:%d\n127.0.0.1:%d\n127.0.0.1:%d\n", freePort(t), freePort(t), freePort(t))), 0o644)
-	httpPort := freePort(t)
+	ports := loopback.FreePorts(t, 4) // three seeds and the status server
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("# test seeds\n%s\n%s\n%s\n", ports[0], ports[1], ports[2])), 0o644)
+	httpAddr := ports[3].String()
 	const peers = 16
 	type result struct {
 		code        int
@@ -232,7 +197,7 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		code, out, stderr := run(t, context.Background(), "net", "--peers", fmt.Sprint(peers), "--config", cfgPath, "--log-dir", dir,
-			"--base-port", fmt.Sprint(freeRange(t, peers)), "--http", fmt.Sprintf("127.0.0.1:%d", httpPort),
+			"--base-port", fmt.Sprint(loopback.FreeRange(t, peers)), "--http", httpAddr,
 			"--gossip-count", "0", "--messages", "5", "--liveness-interval", "500ms", "--refresh", "2s",
 			"--stable-quiet", "1s", "--bootstrap", "10", "--duration", "8s", "--json")
 		done <- result{code, out, stderr}
@@ -246,7 +211,7 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 	}
 	deadline := time.Now().Add(6 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", httpPort))
+		resp, err := http.Get("http://" + httpAddr + "/status")
 		if err == nil {
 			json.NewDecoder(resp.Body).Decode(&doc)
 			resp.Body.Close()
@@ -260,7 +225,7 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 		t.Errorf("/status listed %d nodes, want %d", len(doc.Nodes), 3+peers)
 	}
 	var table bytes.Buffer
-	if code := Run(context.Background(), []string{"status", fmt.Sprintf("127.0.0.1:%d", httpPort)}, Stdio{Out: &table, Err: &table}); code != 0 || !strings.Contains(table.String(), "ROLE") {
+	if code := Run(context.Background(), []string{"status", httpAddr}, Stdio{Out: &table, Err: &table}); code != 0 || !strings.Contains(table.String(), "ROLE") {
 		t.Errorf("status command: exit %d, %q", code, table.String())
 	}
 	r := <-done
@@ -312,10 +277,11 @@ func TestNetAcrossWorkerProcesses(t *testing.T) {
 	t.Setenv(childEnv, "1")
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.txt")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf("127.0.0.1:%d\n127.0.0.1:%d\n", freePort(t), freePort(t))), 0o644)
+	seeds := loopback.FreePorts(t, 2)
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("%s\n%s\n", seeds[0], seeds[1])), 0o644)
 	const peers = 24
 	code, out, stderr := run(t, context.Background(), "net", "--peers", fmt.Sprint(peers), "--per-process", "10",
-		"--config", cfgPath, "--log-dir", dir, "--base-port", fmt.Sprint(freeRange(t, peers)), "--http", "off",
+		"--config", cfgPath, "--log-dir", dir, "--base-port", fmt.Sprint(loopback.FreeRange(t, peers)), "--http", "off",
 		"--gossip-count", "0", "--messages", "4", "--liveness-interval", "500ms", "--refresh", "2s",
 		"--stable-quiet", "1s", "--bootstrap", "0", "--duration", "7s", "--json")
 	if code != 0 {

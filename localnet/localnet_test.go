@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -17,84 +16,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
 )
 
-// freePorts reserves n distinct loopback ports (ephemeral range).
-func freePorts(t *testing.T, n int) []netip.AddrPort {
-	t.Helper()
-	var out []netip.AddrPort
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, netip.MustParseAddrPort(ln.Addr().String()))
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
-// freeRange finds n consecutive free loopback ports below the ephemeral
-// range, so that no seed or dial can take one meanwhile.
-func freeRange(t *testing.T, n int) int {
-	t.Helper()
-	for range 50 {
-		base := 21000 + rand.IntN(9000)
-		var lns []net.Listener
-		ok := true
-		for p := base; p < base+n; p++ {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			lns = append(lns, ln)
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free port range")
-	return 0
-}
-
-// checkFor polls cond until it holds or the deadline passes.
-func checkFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, d, err)
-}
-
-// fastPeerConfig is node's test timing: liveness in a second, no
-// generated gossip (the test publishes).
+// fastPeerConfig is a peer with loopback timers and no generated gossip
+// (the test publishes).
 func fastPeerConfig() node.PeerConfig {
 	cfg := node.DefaultPeerConfig()
+	loopback.FastTimers(&cfg.Core)
+	cfg.DialTimeout, cfg.RequestTimeout = loopback.Timeout, loopback.Timeout
 	cfg.Core.GossipInterval = 100 * time.Millisecond
 	cfg.Core.GossipCount = 0
 	cfg.Core.GossipDelay = 0
-	cfg.Core.LivenessInterval = 300 * time.Millisecond
-	cfg.Core.LivenessMisses = 3
-	cfg.Core.RefreshInterval = time.Second
-	cfg.Core.FillInterval = 100 * time.Millisecond
-	cfg.Core.RetryMin = 50 * time.Millisecond
-	cfg.Core.RetryMax = 500 * time.Millisecond
-	cfg.Core.HandshakeTimeout = time.Second
 	// The peer core guarantees no isolated peer, not one component: full
 	// peers refuse every short peer that is not isolated, so with Target
 	// 3 two 4-cliques never merge, and with 4 a 5-clique strands a
@@ -103,8 +38,6 @@ func fastPeerConfig() node.PeerConfig {
 	// which a full peer takes beyond its target.
 	cfg.Core.Target = 6
 	cfg.Core.MaxPeers = 8
-	cfg.DialTimeout = time.Second
-	cfg.RequestTimeout = time.Second
 	return cfg
 }
 
@@ -130,7 +63,7 @@ func TestNetwork(t *testing.T) {
 		t.Skip("starts a loopback network")
 	}
 	const peers = 8
-	seeds := freePorts(t, 3)
+	seeds := loopback.FreePorts(t, 3)
 	logDir := t.TempDir()
 	var observed atomic.Int64
 	var progressMu sync.Mutex
@@ -139,7 +72,7 @@ func TestNetwork(t *testing.T) {
 		Seeds:      seeds,
 		Peers:      peers,
 		IP:         netip.MustParseAddr("127.0.0.1"),
-		BasePort:   freeRange(t, peers),
+		BasePort:   loopback.FreeRange(t, peers),
 		PerProcess: 100,
 		JoinRate:   1000,
 		LogDir:     logDir,
@@ -185,7 +118,7 @@ func TestNetwork(t *testing.T) {
 		t.Fatalf("Nodes: %d peers %d seeds", len(ps), len(ss))
 	}
 
-	checkFor(t, 5*time.Second, "one connected network", func() error {
+	loopback.CheckFor(t, 5*time.Second, "one connected network", func() error {
 		// A peer short of its target may still be linking; wait for all.
 		s := tr.Snapshot(time.Now(), false)
 		if s.Peers != peers || s.Components != 1 || s.Isolated != 0 {
@@ -201,7 +134,7 @@ func TestNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seq uint32
-	checkFor(t, 3*time.Second, "message reaches every peer", func() error {
+	loopback.CheckFor(t, 3*time.Second, "message reaches every peer", func() error {
 		vs := tr.Messages(1, false)
 		if len(vs) == 0 {
 			return errors.New("no message tracked")
@@ -268,7 +201,7 @@ func TestNetwork(t *testing.T) {
 	if kills != 1 || tr.Alive(victim) {
 		t.Fatalf("%d kill events, alive %v", kills, tr.Alive(victim))
 	}
-	checkFor(t, 3*time.Second, "dead reports and removals", func() error {
+	loopback.CheckFor(t, 3*time.Second, "dead reports and removals", func() error {
 		if err := feedMissing(tr, "dead", victim, former); err != nil {
 			return err
 		}
@@ -376,7 +309,7 @@ func TestNetwork(t *testing.T) {
 		t.Fatalf("seed events %v", kinds)
 	}
 	// The restarted seed relearns peers as they refresh.
-	checkFor(t, 3*time.Second, "restarted seed relearns peers", func() error {
+	loopback.CheckFor(t, 3*time.Second, "restarted seed relearns peers", func() error {
 		s, ok := n.Seed(s0)
 		if !ok || len(s.Peers()) == 0 {
 			return errors.New("restarted seed lists no peer")
@@ -486,7 +419,7 @@ func TestStartSeedPortTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	taken := netip.MustParseAddrPort(ln.Addr().String())
-	cfg := Config{Seeds: []netip.AddrPort{taken}, Peers: 1, IP: netip.MustParseAddr("127.0.0.1"), BasePort: freeRange(t, 1),
+	cfg := Config{Seeds: []netip.AddrPort{taken}, Peers: 1, IP: netip.MustParseAddr("127.0.0.1"), BasePort: loopback.FreeRange(t, 1),
 		PerProcess: 1, JoinRate: 1, LogDir: t.TempDir(), Peer: fastPeerConfig()}
 	if n, err := Start(context.Background(), cfg); err == nil {
 		n.Close()

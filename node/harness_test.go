@@ -3,48 +3,15 @@ package node
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/wire"
 )
-
-// freePorts reserves n distinct loopback ports.
-func freePorts(t *testing.T, n int) []netip.AddrPort {
-	t.Helper()
-	var out []netip.AddrPort
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, netip.MustParseAddrPort(ln.Addr().String()))
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
-// checkFor polls cond until it holds or the deadline passes.
-func checkFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, d, err)
-}
 
 // cluster is a loopback network of seeds and peers for integration tests.
 type cluster struct {
@@ -61,24 +28,19 @@ type cluster struct {
 	dead      map[netip.AddrPort][]netip.AddrPort
 }
 
+// fastPeerConfig is a peer with loopback timers that generates three
+// messages 100 ms apart, the first 1.5 s after it starts.
 func fastPeerConfig(self netip.AddrPort, seeds []netip.AddrPort) PeerConfig {
 	cfg := DefaultPeerConfig()
+	loopback.FastTimers(&cfg.Core)
+	cfg.DialTimeout, cfg.RequestTimeout = loopback.Timeout, loopback.Timeout
 	cfg.Core.Self = self
 	cfg.Core.Seeds = seeds
 	cfg.Core.GossipInterval = 100 * time.Millisecond
 	cfg.Core.GossipCount = 3
 	cfg.Core.GossipDelay = 1500 * time.Millisecond
-	cfg.Core.LivenessInterval = 300 * time.Millisecond
-	cfg.Core.LivenessMisses = 3
-	cfg.Core.RefreshInterval = time.Second
-	cfg.Core.FillInterval = 100 * time.Millisecond
-	cfg.Core.RetryMin = 50 * time.Millisecond
-	cfg.Core.RetryMax = 500 * time.Millisecond
-	cfg.Core.HandshakeTimeout = time.Second
 	cfg.Core.Target = 3
 	cfg.Core.MaxPeers = 8
-	cfg.DialTimeout = time.Second
-	cfg.RequestTimeout = time.Second
 	return cfg
 }
 
@@ -91,7 +53,7 @@ func newCluster(t *testing.T, nSeeds int) *cluster {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, ctx: ctx, log: lw, dir: dir, delivered: map[netip.AddrPort]map[string]int{}, dead: map[netip.AddrPort][]netip.AddrPort{}}
-	c.addrs = freePorts(t, nSeeds)
+	c.addrs = loopback.FreePorts(t, nSeeds)
 	for _, a := range c.addrs {
 		c.startSeed(a)
 	}
@@ -125,7 +87,7 @@ func (c *cluster) startSeed(a netip.AddrPort) *Seed {
 }
 
 func (c *cluster) addPeers(n int, tweak func(*PeerConfig)) {
-	for _, a := range freePorts(c.t, n) {
+	for _, a := range loopback.FreePorts(c.t, n) {
 		cfg := fastPeerConfig(a, c.addrs)
 		cfg.Log = c.log
 		cfg.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/peer"
 	"net/netip"
 	"slices"
@@ -13,7 +14,7 @@ func TestGossipReachesEveryPeerOnce(t *testing.T) {
 	c := newCluster(t, 3)
 	c.addPeers(8, nil)
 	const msgs = 3
-	checkFor(t, 15*time.Second, "all messages delivered", func() error {
+	loopback.CheckFor(t, 15*time.Second, "all messages delivered", func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for _, p := range c.peers {
@@ -50,7 +51,7 @@ func neighbours(p *Peer) map[netip.AddrPort]bool {
 // waitStable waits until every peer has at least one neighbour and all
 // gossip is done being generated.
 func (c *cluster) waitConnected() {
-	checkFor(c.t, 10*time.Second, "every peer connected", func() error {
+	loopback.CheckFor(c.t, 10*time.Second, "every peer connected", func() error {
 		for _, p := range c.peers {
 			if len(neighbours(p)) == 0 {
 				return fmt.Errorf("%s has no neighbour", p.Addr())
@@ -63,7 +64,7 @@ func (c *cluster) waitConnected() {
 // checkGone waits until no seed lists a.
 func (c *cluster) checkGone(a netip.AddrPort, within time.Duration) {
 	c.t.Helper()
-	checkFor(c.t, within, fmt.Sprintf("%s removed from every seed", a), func() error {
+	loopback.CheckFor(c.t, within, fmt.Sprintf("%s removed from every seed", a), func() error {
 		for _, s := range c.seeds {
 			if s.Has(a) {
 				return fmt.Errorf("seed %s still lists %s", s.Addr(), a)
@@ -78,7 +79,7 @@ func (c *cluster) checkGone(a netip.AddrPort, within time.Duration) {
 // free slot is left for it to link to.
 func (c *cluster) checkReplaced(gone *Peer, former map[netip.AddrPort]bool) {
 	c.t.Helper()
-	checkFor(c.t, 5*time.Second, "former neighbours replaced "+gone.Addr().String(), func() error {
+	loopback.CheckFor(c.t, 5*time.Second, "former neighbours replaced "+gone.Addr().String(), func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for f := range former {
@@ -160,7 +161,7 @@ func TestSeedRestartHealedByReregistration(t *testing.T) {
 		t.Fatalf("restarted seed starts with %d peers, want 0", n)
 	}
 	quorum := len(c.addrs)/2 + 1
-	checkFor(t, 5*time.Second, "registrations healed", func() error {
+	loopback.CheckFor(t, 5*time.Second, "registrations healed", func() error {
 		live := c.seeds[1:]
 		for _, p := range c.peers {
 			n := 0

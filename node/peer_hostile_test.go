@@ -8,14 +8,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/whispernet/whispernet/internal/loopback"
 )
 
 // TestPeerHostileInput talks to a peer's listening port by hand: a line
 // before the handshake, malformed lines, a 2 MB line and a spoofed
 // handshake each get an error or refusal line, and the peer keeps serving.
 func TestPeerHostileInput(t *testing.T) {
-	seeds := freePorts(t, 1)
-	self := freePorts(t, 1)[0]
+	seeds := loopback.FreePorts(t, 1)
+	self := loopback.FreePorts(t, 1)[0]
 	cfg := fastPeerConfig(self, seeds) // the seed is down: the peer keeps retrying it
 	cfg.MaxErrors = 3
 	p, err := NewPeer(cfg)

@@ -8,11 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/whispernet/whispernet/internal/loopback"
 )
 
 func startTestSeed(t *testing.T, tweak func(*SeedConfig)) *Seed {
 	t.Helper()
-	a := freePorts(t, 1)[0]
+	a := loopback.FreePorts(t, 1)[0]
 	cfg := DefaultSeedConfig()
 	cfg.Core.Self = a
 	cfg.Core.Seeds = []netip.AddrPort{a}
@@ -152,7 +154,7 @@ func TestSeedConnectionFloodAndSlowClients(t *testing.T) {
 		}
 		idle = append(idle, c)
 	}
-	checkFor(t, 2*time.Second, "all idle connections admitted", func() error {
+	loopback.CheckFor(t, 2*time.Second, "all idle connections admitted", func() error {
 		if n := s.Stats().Conns; n != limit {
 			return errorf("conns = %d", n)
 		}
@@ -171,7 +173,7 @@ func TestSeedConnectionFloodAndSlowClients(t *testing.T) {
 	}
 	// Freeing one slot lets a real client in, unaffected by the idle ones.
 	idle[0].Close()
-	checkFor(t, 2*time.Second, "slot freed", func() error {
+	loopback.CheckFor(t, 2*time.Second, "slot freed", func() error {
 		if n := s.Stats().Conns; n != limit-1 {
 			return errorf("conns = %d", n)
 		}

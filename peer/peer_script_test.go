@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/script"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -43,94 +44,61 @@ var base = time.Unix(1764072000, 0).UTC()
 
 type peerRun struct {
 	t        *testing.T
-	now      time.Time
+	clock    script.Clock
 	p        *Peer
 	seedReqs map[netip.AddrPort][]wire.Message // outstanding seed requests
 	dials    map[netip.AddrPort]bool           // outstanding dials
 	track    tracker
 }
 
-func newPeerRun(t *testing.T) func(string) []string {
-	r := &peerRun{t: t, now: base}
+func newPeerRun(t *testing.T) func(*script.Case) []string {
+	r := &peerRun{t: t, clock: script.NewClock(base)}
 	return r.run
 }
 
-func TestScripts(t *testing.T) { runScripts(t, "*.txt", newPeerRun) }
+func TestScripts(t *testing.T) { script.Run(t, "testdata/*.txt", newPeerRun) }
 
 func mustAddr(s string) (netip.AddrPort, error) { return wire.ParseAddrPort(s) }
 
-func (r *peerRun) fail(cmd, format string, args ...any) []string {
-	msg := fmt.Sprintf(format, args...)
-	r.t.Errorf("%s: %s", cmd, msg)
-	return []string{"HARNESS ERROR: " + msg}
-}
-
-func rel(t time.Time) string {
-	if t.IsZero() {
-		return "none"
-	}
-	return "+" + t.Sub(base).String()
-}
-
-func (r *peerRun) run(cmd string) []string {
-	name, rest, _ := strings.Cut(cmd, " ")
-	fields := strings.Fields(rest)
+func (r *peerRun) run(c *script.Case) []string {
+	cmd, name, rest, fields := c.Line, c.Cmd, c.Rest, c.Args
 	if name != "new" && r.p == nil {
-		return r.fail(cmd, "no peer: use new first")
+		return c.Fail(r.t, "no peer: use new first")
 	}
 	var out []string
 	before := snapshotDials(r.p)
 	switch name {
 	case "new":
-		cfg, rng, err := scriptConfig(kvArgs(fields))
+		cfg, rng, err := scriptConfig(c.KeyValues())
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
 		p, err := New(cfg, rng)
 		if err != nil {
 			return []string{"error: " + err.Error()}
 		}
-		*r = peerRun{t: r.t, now: base, p: p, seedReqs: make(map[netip.AddrPort][]wire.Message), dials: make(map[netip.AddrPort]bool)}
+		*r = peerRun{t: r.t, clock: script.NewClock(base), p: p, seedReqs: make(map[netip.AddrPort][]wire.Message), dials: make(map[netip.AddrPort]bool)}
 		return []string{fmt.Sprintf("target %d", p.Target())}
 	case "start":
-		r.p.Start(r.now)
+		r.p.Start(r.clock.Now)
 	case "stop":
-		r.p.Stop(r.now)
+		r.p.Stop(r.clock.Now)
 	case "advance", "tick":
-		switch {
-		case len(fields) == 0:
-		case fields[0] == "next":
-			d := r.p.NextDeadline()
-			if d.IsZero() {
-				return r.fail(cmd, "no deadline")
-			}
-			if d.After(r.now) {
-				r.now = d
-			}
-			out = append(out, "now "+rel(r.now))
-		case strings.HasPrefix(fields[0], "+"), strings.HasPrefix(fields[0], "="):
-			d, err := time.ParseDuration(fields[0][1:])
-			if err != nil {
-				return r.fail(cmd, "%v", err)
-			}
-			if fields[0][0] == '+' {
-				r.now = r.now.Add(d)
-			} else {
-				r.now = base.Add(d)
-			}
-		default:
-			return r.fail(cmd, "bad time %q", fields[0])
+		moved, err := r.clock.Move(fields, r.p.NextDeadline)
+		if err != nil {
+			return c.Fail(r.t, "%v", err)
 		}
+		out = append(out, moved...)
 		if name == "tick" {
-			r.p.Tick(r.now)
+			r.p.Tick(r.clock.Now)
 		}
 	case "seedreply", "seedfail":
 		if len(fields) < 2 {
-			return r.fail(cmd, "want SEED REQ")
+			return c.Fail(r.t, "want SEED REQ")
 		}
 		seed, err := mustAddr(fields[0])
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
 		reqText := strings.TrimPrefix(rest, fields[0]+" ")
 		var reply wire.Message
@@ -139,71 +107,71 @@ func (r *peerRun) run(cmd string) []string {
 			var ok bool
 			reqText, replyText, ok = strings.Cut(reqText, " -> ")
 			if !ok {
-				return r.fail(cmd, "want SEED REQ -> REPLY")
+				return c.Fail(r.t, "want SEED REQ -> REPLY")
 			}
 			if reply, err = wire.Parse(replyText); err != nil {
-				return r.fail(cmd, "reply: %v", err)
+				return c.Fail(r.t, "reply: %v", err)
 			}
 		}
 		req, ok := r.takeSeedReq(seed, reqText)
 		if !ok {
-			return r.fail(cmd, "no outstanding request %q to %s", reqText, seed)
+			return c.Fail(r.t, "no outstanding request %q to %s", reqText, seed)
 		}
 		if name == "seedreply" {
-			r.p.SeedReply(r.now, seed, req, reply)
+			r.p.SeedReply(r.clock.Now, seed, req, reply)
 		} else {
-			r.p.SeedFailed(r.now, seed, req)
+			r.p.SeedFailed(r.clock.Now, seed, req)
 		}
 	case "open":
 		if len(fields) != 3 || (fields[1] != "in" && fields[1] != "out") {
-			return r.fail(cmd, "want open cN in|out IP:PORT")
+			return c.Fail(r.t, "want open cN in|out IP:PORT")
 		}
 		id, err := connID(fields[0])
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
 		a, err := mustAddr(fields[2])
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
 		if fields[1] == "out" {
 			if !r.dials[a] {
-				return r.fail(cmd, "the peer did not dial %s", a)
+				return c.Fail(r.t, "the peer did not dial %s", a)
 			}
 			delete(r.dials, a)
 		}
-		r.p.Opened(r.now, id, a, fields[1] == "out")
+		r.p.Opened(r.clock.Now, id, a, fields[1] == "out")
 	case "recv":
 		if len(fields) < 2 {
-			return r.fail(cmd, "want recv cN LINE")
+			return c.Fail(r.t, "want recv cN LINE")
 		}
 		id, err := connID(fields[0])
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
 		m, err := wire.Parse(strings.TrimPrefix(rest, fields[0]+" "))
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
-		r.p.Receive(r.now, id, m)
+		r.p.Receive(r.clock.Now, id, m)
 	case "close":
 		id, err := connID(rest)
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
-		r.p.Closed(r.now, id)
+		r.p.Closed(r.clock.Now, id)
 	case "dialfail":
 		a, err := mustAddr(rest)
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
 		if !r.dials[a] {
-			return r.fail(cmd, "the peer did not dial %s", a)
+			return c.Fail(r.t, "the peer did not dial %s", a)
 		}
 		delete(r.dials, a)
-		r.p.DialFailed(r.now, a)
+		r.p.DialFailed(r.clock.Now, a)
 	case "publish":
-		r.p.Publish(r.now, rest)
+		r.p.Publish(r.clock.Now, rest)
 	case "state":
 		return r.state()
 	case "known":
@@ -220,14 +188,14 @@ func (r *peerRun) run(cmd string) []string {
 		d := r.p.NextDeadline()
 		switch {
 		case d.IsZero():
-		case d.Equal(r.now):
+		case d.Equal(r.clock.Now):
 			return []string{"deadline now"}
-		case d.Before(r.now):
+		case d.Before(r.clock.Now):
 			return []string{"deadline overdue"}
 		}
-		return []string{"deadline " + rel(d)}
+		return []string{"deadline " + r.clock.Rel(d)}
 	default:
-		return r.fail(cmd, "unknown command %q", name)
+		return c.Fail(r.t, "unknown command %q", name)
 	}
 	acts := r.p.Ready()
 	if err := checkInvariants(r.p, acts, &r.track); err != nil {

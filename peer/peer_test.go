@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/script"
 	"github.com/whispernet/whispernet/topology"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -764,10 +765,13 @@ func TestScriptsDeterministic(t *testing.T) {
 	for _, name := range files {
 		var outs [2][]string
 		for i := range outs {
-			cases, _ := parseScript(t, name)
+			f, err := script.ParseFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
 			run := newPeerRun(t)
-			for _, c := range cases {
-				outs[i] = append(outs[i], run(c.cmd)...)
+			for _, c := range f.Cases {
+				outs[i] = append(outs[i], run(c)...)
 			}
 		}
 		if !slices.Equal(outs[0], outs[1]) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/script"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -28,64 +29,50 @@ import (
 var base = time.Unix(1764072000, 0).UTC()
 
 type seedRun struct {
-	t   *testing.T
-	now time.Time
-	s   *Seed
+	t     *testing.T
+	clock script.Clock
+	s     *Seed
 }
 
 func TestScripts(t *testing.T) {
-	runScripts(t, "*.txt", func(t *testing.T) func(string) []string {
-		r := &seedRun{t: t, now: base}
+	script.Run(t, "testdata/*.txt", func(t *testing.T) func(*script.Case) []string {
+		r := &seedRun{t: t, clock: script.NewClock(base)}
 		return r.run
 	})
 }
 
-func (r *seedRun) fail(cmd, format string, args ...any) []string {
-	msg := fmt.Sprintf(format, args...)
-	r.t.Errorf("%s: %s", cmd, msg)
-	return []string{"HARNESS ERROR: " + msg}
-}
-
-func rel(t time.Time) string {
-	if t.IsZero() {
-		return "none"
-	}
-	return "+" + t.Sub(base).String()
-}
-
-func (r *seedRun) run(cmd string) []string {
-	name, rest, _ := strings.Cut(cmd, " ")
-	fields := strings.Fields(rest)
+func (r *seedRun) run(c *script.Case) []string {
+	cmd, name, rest, fields := c.Line, c.Cmd, c.Rest, c.Args
 	if name != "new" && r.s == nil {
-		return r.fail(cmd, "no seed: use new first")
+		return c.Fail(r.t, "no seed: use new first")
 	}
 	var out []string
 	switch name {
 	case "new":
-		cfg, rng, err := scriptConfig(kvArgs(fields))
+		cfg, rng, err := scriptConfig(c.KeyValues())
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
 		s, err := New(cfg, rng)
 		if err != nil {
 			return []string{"error: " + err.Error()}
 		}
-		*r = seedRun{t: r.t, now: base, s: s}
+		*r = seedRun{t: r.t, clock: script.NewClock(base), s: s}
 		return nil
 	case "req":
 		src, line, ok := strings.Cut(rest, " ")
 		if !ok {
-			return r.fail(cmd, "want req SRCIP LINE")
+			return c.Fail(r.t, "want req SRCIP LINE")
 		}
 		ip, err := netip.ParseAddr(src) // a socket address, not wire form
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
 		m, err := wire.Parse(line)
 		if err != nil {
-			return r.fail(cmd, "%v", err)
+			return c.Fail(r.t, "%v", err)
 		}
-		reply := r.s.Handle(r.now, ip, m)
+		reply := r.s.Handle(r.clock.Now, ip, m)
 		// The reply must be a line a peer can parse.
 		text := wire.Format(reply)
 		if _, err := wire.Parse(text); err != nil {
@@ -93,32 +80,13 @@ func (r *seedRun) run(cmd string) []string {
 		}
 		out = append(out, "reply "+text)
 	case "advance", "tick":
-		switch {
-		case len(fields) == 0:
-		case fields[0] == "next":
-			d := r.s.NextDeadline()
-			if d.IsZero() {
-				return r.fail(cmd, "no deadline")
-			}
-			if d.After(r.now) {
-				r.now = d
-			}
-			out = append(out, "now "+rel(r.now))
-		case strings.HasPrefix(fields[0], "+"), strings.HasPrefix(fields[0], "="):
-			d, err := time.ParseDuration(fields[0][1:])
-			if err != nil {
-				return r.fail(cmd, "%v", err)
-			}
-			if fields[0][0] == '+' {
-				r.now = r.now.Add(d)
-			} else {
-				r.now = base.Add(d)
-			}
-		default:
-			return r.fail(cmd, "bad time %q", fields[0])
+		moved, err := r.clock.Move(fields, r.s.NextDeadline)
+		if err != nil {
+			return c.Fail(r.t, "%v", err)
 		}
+		out = append(out, moved...)
 		if name == "tick" {
-			r.s.Tick(r.now)
+			r.s.Tick(r.clock.Now)
 		}
 	case "peers":
 		var ps []string
@@ -129,9 +97,9 @@ func (r *seedRun) run(cmd string) []string {
 	case "stats":
 		return []string{statsLine(r.s.Stats())}
 	case "deadline":
-		return []string{"deadline " + rel(r.s.NextDeadline())}
+		return []string{"deadline " + r.clock.Rel(r.s.NextDeadline())}
 	default:
-		return r.fail(cmd, "unknown command %q", name)
+		return c.Fail(r.t, "unknown command %q", name)
 	}
 	if !r.s.HasReady() && len(r.s.out) > 0 {
 		r.t.Errorf("%s: HasReady is false with actions waiting", cmd)

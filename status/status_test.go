@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
 )
@@ -169,56 +169,18 @@ func (s scrape) get(t *testing.T, node, series string) float64 {
 	return v
 }
 
-func checkFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, d, err)
-}
-
-func freePorts(t *testing.T, n int) []netip.AddrPort {
-	t.Helper()
-	var out []netip.AddrPort
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, netip.MustParseAddrPort(ln.Addr().String()))
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
 func fastPeer(t *testing.T, ctx context.Context, self netip.AddrPort, seeds []netip.AddrPort) *node.Peer {
 	t.Helper()
 	cfg := node.DefaultPeerConfig()
+	loopback.FastTimers(&cfg.Core)
+	cfg.DialTimeout, cfg.RequestTimeout = loopback.Timeout, loopback.Timeout
 	cfg.Core.Self = self
 	cfg.Core.Seeds = seeds
 	cfg.Core.GossipInterval = 50 * time.Millisecond
 	cfg.Core.GossipCount = 2
 	cfg.Core.GossipDelay = 0
-	cfg.Core.LivenessInterval = 300 * time.Millisecond
-	cfg.Core.LivenessMisses = 3
-	cfg.Core.RefreshInterval = time.Second
-	cfg.Core.FillInterval = 100 * time.Millisecond
-	cfg.Core.RetryMin = 50 * time.Millisecond
-	cfg.Core.RetryMax = 500 * time.Millisecond
-	cfg.Core.HandshakeTimeout = time.Second
 	cfg.Core.Target = 1
 	cfg.Core.MaxPeers = 4
-	cfg.DialTimeout = time.Second
-	cfg.RequestTimeout = time.Second
 	p, err := node.NewPeer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +219,7 @@ func TestEndpoints(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ports := freePorts(t, 3)
+	ports := loopback.FreePorts(t, 3)
 	seedAddr, aAddr, bAddr := ports[0], ports[1], ports[2]
 	seeds := []netip.AddrPort{seedAddr}
 	scfg := node.DefaultSeedConfig()
@@ -283,7 +245,7 @@ func TestEndpoints(t *testing.T) {
 	defer srv.Close()
 
 	// Wait for A and B to link and swap their gossip.
-	checkFor(t, 5*time.Second, "A and B linked, gossip done", func() error {
+	loopback.CheckFor(t, 5*time.Second, "A and B linked, gossip done", func() error {
 		deg, _, _, st, _, regs := coreOf(a)
 		if deg != 1 || st.Generated != 2 || st.Received != 2 || len(regs) != 1 || len(sd.Peers()) != 2 {
 			return fmt.Errorf("A degree %d generated %d received %d seeds %v; seed lists %v", deg, st.Generated, st.Received, regs, sd.Peers())
@@ -390,7 +352,7 @@ func TestEndpoints(t *testing.T) {
 	}
 	// Liveness requests go out every 300 ms: the counter moves.
 	first := m.get(t, an, "whispernet_liveness_requests_total")
-	checkFor(t, 3*time.Second, "liveness counter moves", func() error {
+	loopback.CheckFor(t, 3*time.Second, "liveness counter moves", func() error {
 		_, body := get(t, srv.URL+"/metrics")
 		if v := parseMetrics(t, body).get(t, an, "whispernet_liveness_requests_total"); v <= first {
 			return fmt.Errorf("still %v", v)
@@ -504,7 +466,7 @@ func TestEndpoints(t *testing.T) {
 	if doc := getStatus(t, srv.URL); len(doc.Nodes) != 2 || slices.ContainsFunc(doc.Nodes, func(n Node) bool { return n.Addr == bAddr.String() }) {
 		t.Errorf("stopped peer still in /status: %+v", doc.Nodes)
 	}
-	checkFor(t, 3*time.Second, "dead report counted", func() error {
+	loopback.CheckFor(t, 3*time.Second, "dead report counted", func() error {
 		_, body := get(t, srv.URL+"/metrics")
 		m := parseMetrics(t, body)
 		if m.get(t, an, "whispernet_dead_reports_sent_total") != 1 || m.get(t, sn, "whispernet_dead_reports_accepted_total") != 1 ||

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/whispernet/whispernet/internal/loopback"
 )
 
 func TestPageAndAssets(t *testing.T) {
@@ -147,7 +149,7 @@ func TestAPI(t *testing.T) {
 		}
 		path := fmt.Sprintf("/api/messages/%s/%d", url.PathEscape(pub.Origin), pub.Seq)
 		var m MessageDetail
-		checkFor(t, 5*time.Second, "message reaches every peer", func() error {
+		loopback.CheckFor(t, 5*time.Second, "message reaches every peer", func() error {
 			d.get(path, &m)
 			if m.Reached != 8 || m.Live != 8 {
 				return fmt.Errorf("reached %d of %d", m.Reached, m.Live)
@@ -160,7 +162,7 @@ func TestAPI(t *testing.T) {
 		// Every copy a peer dropped as already seen is counted against the
 		// message: the per-message count equals the peers' own counters
 		// (this is the only message in flight).
-		checkFor(t, 5*time.Second, "duplicate copies counted", func() error {
+		loopback.CheckFor(t, 5*time.Second, "duplicate copies counted", func() error {
 			d.get(path, &m)
 			var sum uint64
 			peers, _ := n.Nodes()
@@ -285,7 +287,7 @@ func TestAPI(t *testing.T) {
 				t.Errorf("killed peer is neither a ghost nor removed: %+v", g.Nodes)
 			}
 		}
-		checkFor(t, 10*time.Second, "seeds remove the killed peer", func() error {
+		loopback.CheckFor(t, 10*time.Second, "seeds remove the killed peer", func() error {
 			var s State
 			d.get("/api/state", &s)
 			var g Graph

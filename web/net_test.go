@@ -6,54 +6,27 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/localnet"
 	"github.com/whispernet/whispernet/node"
 )
-
-// freePorts reserves n distinct loopback ports.
-func freePorts(t *testing.T, n int) []netip.AddrPort {
-	t.Helper()
-	var out []netip.AddrPort
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, netip.MustParseAddrPort(ln.Addr().String()))
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
 
 // fastPeerConfig shortens every timer so that a test network forms in a
 // second and notices a dead peer at once; peers generate no gossip of
 // their own, so every message is one the test published.
 func fastPeerConfig() node.PeerConfig {
 	cfg := node.DefaultPeerConfig()
+	loopback.FastTimers(&cfg.Core)
+	cfg.DialTimeout, cfg.RequestTimeout = loopback.Timeout, loopback.Timeout
 	cfg.Core.GossipCount = 0
 	cfg.Core.GossipDelay = 0
-	cfg.Core.LivenessInterval = 300 * time.Millisecond
-	cfg.Core.LivenessMisses = 3
-	cfg.Core.RefreshInterval = time.Second
-	cfg.Core.FillInterval = 100 * time.Millisecond
-	cfg.Core.RetryMin = 50 * time.Millisecond
-	cfg.Core.RetryMax = 500 * time.Millisecond
-	cfg.Core.HandshakeTimeout = time.Second
-	cfg.DialTimeout = time.Second
-	cfg.RequestTimeout = time.Second
 	return cfg
 }
 
@@ -74,7 +47,7 @@ func startNetWith(t *testing.T, peers int, tweak func(*localnet.Config)) *localn
 	var err error
 	for range 8 {
 		cfg := localnet.DefaultConfig()
-		cfg.Seeds = freePorts(t, 2)
+		cfg.Seeds = loopback.FreePorts(t, 2)
 		cfg.Peers = peers
 		cfg.BasePort = 30000 + rand.IntN(max(2000-peers, 1))
 		cfg.JoinRate = 100
@@ -121,20 +94,6 @@ func startLinkedNet(t *testing.T, peers int) *localnet.Network {
 	}
 	t.Fatalf("no connected overlay of %d peers in 3 attempts", peers)
 	return nil
-}
-
-// checkFor polls cond until it holds or d passes.
-func checkFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, d, err)
 }
 
 // dashboard serves a Server over HTTP for the test.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/localnet"
 )
 
@@ -329,7 +330,7 @@ func TestHubStops(t *testing.T) {
 	}
 	cancel()
 	resp.Body.Close()
-	checkFor(t, 5*time.Second, "hub stops", func() error {
+	loopback.CheckFor(t, 5*time.Second, "hub stops", func() error {
 		if running() {
 			return fmt.Errorf("still running")
 		}
