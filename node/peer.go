@@ -67,7 +67,7 @@ type Hooks struct {
 func DefaultPeerConfig() PeerConfig {
 	return PeerConfig{
 		Core:           peer.DefaultConfig(),
-		QueueLen:       1024,
+		QueueLen:       256,
 		SlowAfter:      8,
 		DialTimeout:    3 * time.Second,
 		RequestTimeout: 5 * time.Second,

@@ -21,14 +21,14 @@ main=$!
 ticks() { # total utime+stime (clock ticks) of the net and its workers
   local t=0
   for p in $main $(pgrep -P "$main" || true); do
-    [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
+    v=$(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null); t=$((t + ${v:-0}))
   done
   echo $t
 }
 rss() { # summed resident KiB
   local r=0
   for p in $main $(pgrep -P "$main" || true); do
-    [ -r /proc/$p/status ] && r=$((r + $(awk '/^VmRSS/ {print $2}' /proc/$p/status)))
+    v=$(awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null); r=$((r + ${v:-0}))
   done
   echo $r
 }
