@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/whispernet/whispernet/plot"
+	"github.com/whispernet/whispernet/sim"
+)
+
+func init() {
+	register("sim", "simulate a large network in virtual time with the real protocol code, and report", runSim)
+}
+
+const simAbout = `
+Simulates a WhisperNet network in virtual time: the same seed and peer
+protocol cores as the TCP runtime, driven by a discrete-event scheduler over
+an in-memory network with per-message latency and jitter, message loss,
+partitions, crashes, freezes and joins. The same --seed gives the same
+report, byte for byte; wall time and memory go to stderr only.
+
+The default scenario: --peers join over --join-over; once the overlay has
+formed (every peer joined and linked, one component, under 1% of the
+links changed over --stable-quiet), --messages messages from each of
+--origins random peers,
+one every --gossip-interval; midway, a --crash fraction of the peers crash
+at once; the run ends when every message has reached every live peer and
+every crash has been detected (or --settle after the last event).
+
+The report: formation time; the live overlay's links, components, degrees
+and power-law fit; gossip delivery ratio (deliveries to peers alive
+throughout / expected), propagation time to the last live peer (p50, p99,
+max), last delivery hop, relative message redundancy; failure detection
+times (until every neighbour declared the peer dead, until no seed lists
+it) and false positives. -o DIR draws degrees.png (with the fit),
+propagation.png, receipts.png and detection.png.
+
+A --script file describes a scenario with timed steps and expected
+outcomes (see sim/testdata/*.txt); flags given as well override its
+settings, and a failed expectation makes the command fail.
+
+Examples:
+  whispernet sim                                   # 1000 peers, the default scenario
+  whispernet sim --peers 100000 --json -o plots    # the scale run of docs/sim.md
+  whispernet sim --peers 500 --loss 5% --crash 0 --seed 7
+  whispernet sim --script sim/testdata/partition-seeds.txt`
+
+// simOnly are the sim's own flags, passed to sim.Config.Set by name.
+var simOnly = []string{"peers", "seeds", "seed", "join-over", "latency", "jitter", "loss", "dial-timeout",
+	"seed-timeout", "stable-quiet", "formation-timeout", "origins", "messages", "crash", "settle",
+	"fill-interval", "handshake-timeout", "max-known", "seed-expiry", "workers"}
+
+func runSim(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("sim", "sim [--peers N] [--seed R] [--json] [-o DIR] [--script FILE] [flags]", simAbout, stdio)
+	d := sim.DefaultConfig()
+	help := map[string]string{}
+	for _, s := range sim.Settings {
+		help[s.Name] = s.Help
+	}
+	defaults := map[string]string{
+		"peers": fmt.Sprint(d.Peers), "seeds": fmt.Sprint(d.Seeds), "seed": fmt.Sprint(d.RandSeed),
+		"join-over": d.JoinOver.String(), "latency": d.Latency.String(), "jitter": d.Jitter.String(),
+		"loss": fmt.Sprint(d.Loss), "dial-timeout": d.DialTimeout.String(), "seed-timeout": d.SeedTimeout.String(),
+		"stable-quiet": d.Quiet.String(), "formation-timeout": d.FormationTimeout.String(),
+		"origins": fmt.Sprint(d.Origins), "messages": fmt.Sprint(d.Messages), "crash": fmt.Sprint(d.Crash),
+		"settle": "0", "fill-interval": d.Peer.FillInterval.String(), "handshake-timeout": d.Peer.HandshakeTimeout.String(),
+		"max-known": fmt.Sprint(d.Peer.MaxKnown), "seed-expiry": d.Seed.Expiry.String(), "workers": "0",
+	}
+	help["max-known"] += " (the peer command keeps 4096; see docs/sim.md)"
+	for _, name := range simOnly {
+		fs.Var(&simSetting{name: name, value: defaults[name]}, name, help[name])
+	}
+	addPeerFlags(fs, d.Peer)
+	jsonOut := fs.Bool("json", false, "print the report as one JSON object")
+	outDir := fs.String("o", "", "write the plots (PNG) into directory `DIR`")
+	script := fs.String("script", "", "run the scenario of script `FILE` and check its expectations")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return usageErr(stdio, "sim", "unexpected argument %q", fs.Arg(0))
+	}
+
+	cfg := d
+	var sc *sim.Script
+	if *script != "" {
+		f, err := os.Open(*script)
+		if err != nil {
+			return fail(stdio, "sim", err)
+		}
+		sc, err = sim.ParseScript(f, d)
+		f.Close()
+		if err != nil {
+			return usageErr(stdio, "sim", "%s: %v", *script, err)
+		}
+		cfg = sc.Config
+	}
+	// Flags given on the command line win over the script.
+	var setErr error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "json", "o", "script":
+			return
+		}
+		if err := cfg.Set(f.Name, f.Value.String()); err != nil && setErr == nil {
+			setErr = err
+		}
+	})
+	if setErr != nil {
+		return usageErr(stdio, "sim", "--%v", setErr)
+	}
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			return fail(stdio, "sim", err)
+		}
+	}
+
+	if os.Getenv("GOGC") == "" {
+		// Most of a large run's heap is the peers' state, live to the
+		// end: collect at 25% growth rather than 100%, for a resident
+		// size near the live heap (docs/sim.md) at a few % more CPU.
+		defer debug.SetGCPercent(debug.SetGCPercent(25))
+	}
+	start := time.Now()
+	fmt.Fprintf(stdio.Err, "whispernet sim: %d peers, %d seeds, seed %d\n", cfg.Peers, cfg.Seeds, cfg.RandSeed)
+	show := newSimProgress(stdio.Err)
+	rep, err := sim.Run(ctx, cfg, show.update)
+	show.finish()
+	if err != nil {
+		if errors.Is(err, sim.ErrConfig) {
+			return usageErr(stdio, "sim", "%v", err)
+		}
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stdio.Err, "whispernet sim: interrupted")
+			return ExitFail
+		}
+		return fail(stdio, "sim", err)
+	}
+	wall := time.Since(start)
+	rss := "unknown"
+	if b, ok := sim.PeakRSS(); ok {
+		rss = fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	}
+	fmt.Fprintf(stdio.Err, "whispernet sim: %.1f s wall, %.0f events/s, peak RSS %s, %d CPUs\n",
+		wall.Seconds(), float64(rep.Events)/wall.Seconds(), rss, runtime.NumCPU())
+
+	if *jsonOut {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return fail(stdio, "sim", err)
+		}
+		fmt.Fprintln(stdio.Out, string(b))
+	} else if err := rep.WriteText(stdio.Out); err != nil {
+		return fail(stdio, "sim", err)
+	}
+	if *outDir != "" {
+		if err := writeSimPlots(*outDir, rep, stdio.Err); err != nil {
+			return fail(stdio, "sim", err)
+		}
+	}
+	if sc != nil {
+		failed := 0
+		for _, e := range sc.Expect {
+			fmt.Fprintf(stdio.Err, "expect %s\n", e)
+		}
+		for _, err := range sc.Check(rep) {
+			failed++
+			fmt.Fprintf(stdio.Err, "whispernet sim: %s: %v\n", *script, err)
+		}
+		if failed > 0 {
+			return ExitFail
+		}
+		fmt.Fprintf(stdio.Err, "whispernet sim: %d expectation(s) met\n", len(sc.Expect))
+	}
+	return ExitOK
+}
+
+// simSetting is a sim flag: checked by sim.Config.Set when given, applied
+// by name afterwards.
+type simSetting struct{ name, value string }
+
+func (s *simSetting) String() string { return s.value }
+
+func (s *simSetting) Set(v string) error {
+	c := sim.DefaultConfig()
+	if err := c.Set(s.name, v); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), s.name+": "))
+	}
+	s.value = v
+	return nil
+}
+
+// writeSimPlots draws the report's figures into dir.
+func writeSimPlots(dir string, r *sim.Report, w io.Writer) error {
+	var written []string
+	if len(r.Degrees) > 0 {
+		p := filepath.Join(dir, "degrees.png")
+		if err := plot.DegreesFile(p, r.Degrees, r.PowerLaw); err != nil {
+			return err
+		}
+		written = append(written, p)
+	}
+	cdfs := []struct {
+		file, title, xlabel string
+		values              []float64
+	}{
+		{"propagation.png", "Time for a message to reach every live peer", "milliseconds after publication", r.Propagation},
+		{"receipts.png", "Delay of every first receipt (1000 quantiles)", "milliseconds after publication", r.ReceiptDelays},
+		{"detection.png", "Failure detection by every neighbour", "seconds after the failure", r.Detections},
+	}
+	for _, c := range cdfs {
+		if len(c.values) == 0 {
+			continue
+		}
+		p := filepath.Join(dir, c.file)
+		if err := plot.CDF(p, c.title, c.xlabel, c.values); err != nil {
+			return err
+		}
+		written = append(written, p)
+	}
+	for _, p := range written {
+		fmt.Fprintf(w, "whispernet sim: wrote %s\n", p)
+	}
+	return nil
+}
+
+// simProgress shows a run's progress on stderr, one bar per phase.
+type simProgress struct {
+	w     io.Writer
+	phase string
+	bar   *progress
+}
+
+func newSimProgress(w io.Writer) *simProgress { return &simProgress{w: w} }
+
+func (s *simProgress) update(p sim.Progress) {
+	if p.Phase != s.phase {
+		if s.bar != nil {
+			s.bar.done()
+		}
+		s.phase = p.Phase
+		s.bar = newProgress(s.w, p.Phase)
+		if p.Phase == "done" {
+			return
+		}
+	}
+	switch p.Phase {
+	case "joining":
+		s.bar.update(p.Joined, p.Peers)
+	case "gossip":
+		s.bar.update(p.Published, p.Planned)
+	case "done":
+	default:
+		s.bar.status(fmt.Sprintf("%.1f s virtual, %d events", p.Virtual.Seconds(), p.Events))
+	}
+}
+
+func (s *simProgress) finish() {
+	if s.bar != nil {
+		s.bar.done()
+	}
+}

@@ -1,0 +1,116 @@
+package sim_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/whispernet/whispernet/cli"
+)
+
+// runCLI runs the whispernet command with args.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = cli.Run(context.Background(), args, cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+// `whispernet sim --json` prints one JSON object with the documented keys,
+// the same for the same seed; wall time goes to stderr only.
+func TestCLIJSON(t *testing.T) {
+	args := []string{"sim", "--peers", "150", "--origins", "5", "--messages", "2", "--gossip-interval", "1s", "--crash", "2%", "--json"}
+	code, out, stderr := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "s wall") || !strings.Contains(stderr, "peak RSS") {
+		t.Errorf("stderr lacks the wall time and memory:\n%s", stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Fatalf("stdout is not one JSON object (%v):\n%s", err, out)
+	}
+	for _, k := range []string{"peers", "seeds", "formation_s", "components", "fit", "delivery_ratio", "propagation_ms",
+		"ldh", "rmr", "detection_s", "false_positives", "crashed", "events", "virtual_s"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("no %q in %s", k, out)
+		}
+	}
+	for _, k := range []string{"alpha", "xmin", "ks"} {
+		if _, ok := doc["fit"].(map[string]any)[k]; !ok {
+			t.Errorf("no fit.%s in %s", k, out)
+		}
+	}
+	if nb, ok := doc["detection_s"].(map[string]any)["neighbours"].(map[string]any); !ok || nb["p50"] == nil || nb["max"] == nil {
+		t.Errorf("detection_s.neighbours lacks p50 or max: %s", out)
+	}
+	if doc["peers"] != 150.0 || doc["crashed"] != 3.0 {
+		t.Errorf("peers %v crashed %v, want 150 and 3", doc["peers"], doc["crashed"])
+	}
+	if _, again, _ := runCLI(t, args...); again != out {
+		t.Errorf("same seed, different output:\n%s\n%s", out, again)
+	}
+}
+
+func TestCLITextAndPlots(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := runCLI(t, "sim", "--peers", "100", "--origins", "3", "--messages", "2", "--gossip-interval", "1s", "-o", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"formation", "power law", "delivery ratio", "propagation", "detection", "false positives"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	for _, f := range []string{"degrees.png", "propagation.png", "receipts.png", "detection.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestCLIUsage(t *testing.T) {
+	if code, _, stderr := runCLI(t, "sim", "--help"); code != cli.ExitOK || !strings.Contains(stderr, "Examples:") || !strings.Contains(stderr, "-peers N") {
+		t.Errorf("--help: exit %d, %s", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"sim", "--peers", "lots"},
+		{"sim", "--loss", "150%"},
+		{"sim", "--latency", "soon"},
+		{"sim", "--nope"},
+		{"sim", "extra"},
+		{"sim", "--peers", "0"},
+		{"sim", "--seeds", "100"},
+	} {
+		if code, _, stderr := runCLI(t, args...); code != cli.ExitUsage {
+			t.Errorf("%v: exit %d, want %d (usage): %s", args, code, cli.ExitUsage, stderr)
+		}
+	}
+}
+
+func TestCLIScript(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.txt")
+	bad := filepath.Join(dir, "bad.txt")
+	os.WriteFile(good, []byte("peers 60\norigins 2\nmessages 1\ngossip-interval 1s\ncrash 0\nexpect peers = 60\n"), 0o644)
+	os.WriteFile(bad, []byte("peers 60\norigins 2\nmessages 1\ngossip-interval 1s\ncrash 0\nexpect peers = 61\n"), 0o644)
+	if code, _, stderr := runCLI(t, "sim", "--script", good); code != cli.ExitOK || !strings.Contains(stderr, "1 expectation(s) met") {
+		t.Errorf("good script: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "sim", "--script", bad); code != cli.ExitFail || !strings.Contains(stderr, "got 60") {
+		t.Errorf("bad script: exit %d: %s", code, stderr)
+	}
+	// A flag overrides the script.
+	if code, out, stderr := runCLI(t, "sim", "--script", bad, "--peers", "61", "--json"); code != cli.ExitOK || !strings.Contains(out, `"peers":61`) {
+		t.Errorf("--peers 61 over the script: exit %d: %s", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "sim", "--script", filepath.Join(dir, "missing.txt")); code != cli.ExitFail {
+		t.Errorf("missing script: exit %d, want %d", code, cli.ExitFail)
+	}
+}

@@ -1,0 +1,359 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/whispernet/whispernet/powerlaw"
+)
+
+// Report is what a run measured. Every number comes from virtual time and
+// the run's RNG seed, so the same Config gives the same Report, byte for
+// byte once encoded; wall-clock figures are not part of it.
+type Report struct {
+	// Peers is how many peers joined; Seeds how many seeds ran.
+	Peers int `json:"peers"`
+	Seeds int `json:"seeds"`
+	// RandSeed is the run's RNG seed.
+	RandSeed uint64 `json:"rand_seed"`
+	// FormationS is when the overlay had formed, in seconds from the
+	// first join: every peer had joined, none was isolated, all were in
+	// one component, and over the last Config.Quiet fewer links had
+	// changed than a hundredth of them. Nil if the formation timeout came
+	// first. The gossip plan and the steps start then.
+	FormationS *float64 `json:"formation_s"`
+
+	// The overlay at the end of the run, over the live peers (neither
+	// crashed nor frozen).
+	Live       int          `json:"live"`
+	Links      int          `json:"links"`
+	Components int          `json:"components"`
+	Degree     DegreeStats  `json:"degree"`
+	Fit        *FitSummary  `json:"fit"` // nil when the degrees cannot be fitted
+	Registry   RegistryInfo `json:"registry"`
+
+	// Messages is how many gossip messages were published; Complete how
+	// many reached every peer alive throughout the run.
+	Messages int `json:"messages"`
+	Complete int `json:"complete"`
+	// DeliveryRatio is the deliveries to peers alive throughout the run
+	// (joined at the start, never crashed or frozen; the origin excluded)
+	// divided by the deliveries expected, messages × such peers.
+	DeliveryRatio float64 `json:"delivery_ratio"`
+	// Duplicates counts second deliveries of one message to one peer,
+	// which the protocol forbids: it must be 0.
+	Duplicates uint64 `json:"duplicates"`
+	// PropagationMs is the time a complete message took to reach the last
+	// peer that received it.
+	PropagationMs Quantiles `json:"propagation_ms"`
+	// LDH is the last delivery hop: the links the last first receipt of a
+	// complete message crossed, averaged over messages; LDHMax the largest.
+	LDH    float64 `json:"ldh"`
+	LDHMax int     `json:"ldh_max"`
+	// RMR is the relative message redundancy, copies received ÷ (peers
+	// reached − 1) − 1 per message, averaged over messages: 0 for a
+	// spanning tree, about the mean degree − 2 for flooding.
+	RMR float64 `json:"rmr"`
+	// Lost counts messages lost to the loss rate.
+	Lost uint64 `json:"lost"`
+
+	// DetectionS is how long failures took to be detected, in seconds
+	// from the crash or freeze: until every peer with a link to it had
+	// declared it dead, and until no seed listed it any more.
+	DetectionS Detection `json:"detection_s"`
+	// Undetected counts failures some live neighbour never declared dead
+	// or some seed still lists.
+	Undetected int `json:"undetected"`
+	// FalsePositives counts live peers declared dead (declarations, not
+	// distinct peers).
+	FalsePositives int `json:"false_positives"`
+	// Crashed and Frozen count the peers crashed and frozen.
+	Crashed int `json:"crashed"`
+	Frozen  int `json:"frozen"`
+
+	// Events is the number of events simulated; VirtualS the virtual time
+	// the run covered, in seconds.
+	Events   uint64  `json:"events"`
+	VirtualS float64 `json:"virtual_s"`
+
+	// Raw samples for plots; not part of the JSON report.
+	Degrees       []int         `json:"-"` // degree of every live peer
+	PowerLaw      *powerlaw.Fit `json:"-"` // the full fit behind Fit
+	Propagation   []float64     `json:"-"` // ms, one per complete message
+	ReceiptDelays []float64     `json:"-"` // ms, quantiles of every first receipt's delay
+	Detections    []float64     `json:"-"` // s, neighbours' detection of each failure
+	SeedDetection []float64     `json:"-"` // s, seeds' detection of each failure
+}
+
+// DegreeStats summarises the degrees of the live peers.
+type DegreeStats struct {
+	Min int     `json:"min"`
+	Avg float64 `json:"avg"`
+	Max int     `json:"max"`
+}
+
+// FitSummary is the power-law fit of the live peers' degrees (see package
+// powerlaw).
+type FitSummary struct {
+	Alpha float64 `json:"alpha"`
+	Xmin  int     `json:"xmin"`
+	KS    float64 `json:"ks"`
+}
+
+// RegistryInfo checks the seeds' peer lists at the end: Stale counts
+// registrations of failed peers that some seed still holds, Unlisted the
+// live peers no seed lists.
+type RegistryInfo struct {
+	Stale    int `json:"stale"`
+	Unlisted int `json:"unlisted"`
+}
+
+// Quantiles are nearest-rank quantiles of a sample.
+type Quantiles struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Detection holds failure-detection times.
+type Detection struct {
+	Neighbours Quantiles2 `json:"neighbours"`
+	Seeds      Quantiles2 `json:"seeds"`
+}
+
+// Quantiles2 is the median and maximum of a sample.
+type Quantiles2 struct {
+	P50 float64 `json:"p50"`
+	Max float64 `json:"max"`
+}
+
+func round(x float64, digits int) float64 {
+	f := math.Pow(10, float64(digits))
+	return math.Round(x*f) / f
+}
+
+// quantile returns the nearest-rank q-quantile of sorted xs (0 if empty).
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(xs)))) - 1
+	return xs[max(i, 0)]
+}
+
+func (w *world) report() *Report {
+	r := &Report{Peers: w.joinedN, Seeds: len(w.seeds), RandSeed: w.cfg.RandSeed, Events: w.events, VirtualS: round(float64(w.now)/1000, 3)}
+	if w.formedOK {
+		f := round(float64(w.formed)/1000, 3)
+		r.FormationS = &f
+	}
+	w.reportOverlay(r)
+	w.reportGossip(r)
+	w.reportFailures(r)
+	return r
+}
+
+func (w *world) reportOverlay(r *Report) {
+	live := func(i int32) bool { return w.peers[i].state == psAlive }
+	parent := make([]int32, len(w.peers))
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	find := func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	total := 0
+	for j := range w.peers {
+		p := &w.peers[j]
+		if !live(int32(j)) {
+			continue
+		}
+		r.Live++
+		d := int(p.degree)
+		r.Degrees = append(r.Degrees, d)
+		total += d
+		for _, i := range p.in {
+			if !live(i) {
+				continue
+			}
+			// Count each link once: from its lower end, or from the only
+			// end that has it.
+			if int32(j) < i || !slices.Contains(w.peers[i].in, int32(j)) {
+				r.Links++
+			}
+			if a, b := find(i), find(int32(j)); a != b {
+				parent[a] = b
+			}
+		}
+	}
+	for j := range w.peers {
+		if live(int32(j)) && find(int32(j)) == int32(j) {
+			r.Components++
+		}
+	}
+	if len(r.Degrees) > 0 {
+		r.Degree = DegreeStats{Min: slices.Min(r.Degrees), Max: slices.Max(r.Degrees), Avg: round(float64(total)/float64(len(r.Degrees)), 3)}
+	}
+	if fit, err := powerlaw.Estimate(r.Degrees); err == nil {
+		r.PowerLaw = &fit
+		r.Fit = &FitSummary{Alpha: round(fit.Alpha, 4), Xmin: fit.Xmin, KS: round(fit.KS, 4)}
+	}
+	for j := range w.peers {
+		p := &w.peers[j]
+		listed := false
+		for k := range w.seeds {
+			if w.seeds[k].core.Has(w.addrs[j]) {
+				listed = true
+				if p.fail >= 0 && !w.failures[p.fail].thawed {
+					r.Registry.Stale++
+				}
+			}
+		}
+		if live(int32(j)) && !listed {
+			r.Registry.Unlisted++
+		}
+	}
+}
+
+func (w *world) reportGossip(r *Report) {
+	r.Messages = len(w.msgs)
+	r.Duplicates = w.duplicates
+	r.Lost = w.lost
+	live := w.liveMask()
+	got, want := 0, 0
+	var ldh, rmr float64
+	nRMR := 0
+	for gi := range w.msgs {
+		m := &w.msgs[gi]
+		g, wt := w.delivered(m, live)
+		got += g
+		want += wt
+		if m.receipts > 0 {
+			rmr += float64(m.copies)/float64(m.receipts) - 1
+			nRMR++
+		}
+		if g == wt && m.receipts > 0 {
+			r.Complete++
+			r.Propagation = append(r.Propagation, float64(m.last-m.created))
+			ldh += float64(m.lastHops)
+			r.LDHMax = max(r.LDHMax, int(m.lastHops))
+		}
+	}
+	if want > 0 {
+		r.DeliveryRatio = round(float64(got)/float64(want), 6)
+	}
+	if r.Complete > 0 {
+		r.LDH = round(ldh/float64(r.Complete), 2)
+	}
+	if nRMR > 0 {
+		r.RMR = round(rmr/float64(nRMR), 3)
+	}
+	sorted := slices.Clone(r.Propagation)
+	sort.Float64s(sorted)
+	r.PropagationMs = Quantiles{P50: quantile(sorted, 0.5), P99: quantile(sorted, 0.99), Max: quantile(sorted, 1)}
+	// The receipt-delay histogram, as 1000 evenly spaced quantiles: a
+	// faithful CDF without keeping every receipt.
+	var n uint64
+	for _, c := range w.hist {
+		n += c
+	}
+	if n > 0 {
+		const points = 1000
+		k, seen := 0, uint64(0)
+		for p := 1; p <= points; p++ {
+			rank := (n*uint64(p) + points - 1) / points
+			for seen+w.hist[k] < rank {
+				seen += w.hist[k]
+				k++
+			}
+			r.ReceiptDelays = append(r.ReceiptDelays, float64(k))
+		}
+	}
+}
+
+func (w *world) reportFailures(r *Report) {
+	var nb, sd []float64
+	for fi := range w.failures {
+		f := &w.failures[fi]
+		if f.crash {
+			r.Crashed++
+		} else {
+			r.Frozen++
+		}
+		if f.thawed {
+			continue
+		}
+		undetected := false
+		if f.hadNbrs {
+			switch {
+			case f.nbrDone >= 0:
+				nb = append(nb, float64(f.nbrDone-f.at)/1000)
+			case w.pendingNeighbours(f) == 0:
+				// The neighbours it still had failed themselves: the
+				// others had all declared it.
+				nb = append(nb, float64(f.lastDecl-f.at)/1000)
+			default:
+				undetected = true
+			}
+		}
+		if f.hadSeeds {
+			if f.seedDone >= 0 {
+				sd = append(sd, float64(f.seedDone-f.at)/1000)
+			} else {
+				undetected = true
+			}
+		}
+		if undetected {
+			r.Undetected++
+		}
+	}
+	r.FalsePositives = w.falsePositives
+	r.Detections, r.SeedDetection = nb, sd
+	nb, sd = slices.Clone(nb), slices.Clone(sd)
+	sort.Float64s(nb)
+	sort.Float64s(sd)
+	r.DetectionS = Detection{
+		Neighbours: Quantiles2{P50: quantile(nb, 0.5), Max: quantile(nb, 1)},
+		Seeds:      Quantiles2{P50: quantile(sd, 0.5), Max: quantile(sd, 1)},
+	}
+}
+
+// WriteText writes the report for people, one topic a line.
+func (r *Report) WriteText(w io.Writer) error {
+	var err error
+	pf := func(format string, args ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format, args...)
+		}
+	}
+	pf("network      %d peers, %d seeds (rand seed %d)\n", r.Peers, r.Seeds, r.RandSeed)
+	if r.FormationS != nil {
+		pf("formation    %.3f s\n", *r.FormationS)
+	} else {
+		pf("formation    not reached (formation timeout)\n")
+	}
+	pf("overlay      %d live peers, %d links, %d component(s); degree min %d avg %.2f max %d\n",
+		r.Live, r.Links, r.Components, r.Degree.Min, r.Degree.Avg, r.Degree.Max)
+	if f := r.Fit; f != nil {
+		pf("power law    alpha %.3f  xmin %d  KS %.4f\n", f.Alpha, f.Xmin, f.KS)
+	} else {
+		pf("power law    too few distinct degrees to fit\n")
+	}
+	pf("gossip       %d messages, %d reached every live peer; delivery ratio %.6f; %d duplicate deliveries; %d lost in transit\n",
+		r.Messages, r.Complete, r.DeliveryRatio, r.Duplicates, r.Lost)
+	pf("propagation  p50 %.0f ms  p99 %.0f ms  max %.0f ms; last delivery hop %.2f (max %d); RMR %.3f\n",
+		r.PropagationMs.P50, r.PropagationMs.P99, r.PropagationMs.Max, r.LDH, r.LDHMax, r.RMR)
+	pf("failures     %d crashed, %d frozen, %d undetected, %d false positives\n", r.Crashed, r.Frozen, r.Undetected, r.FalsePositives)
+	pf("detection    neighbours p50 %.3f s  max %.3f s; seeds p50 %.3f s  max %.3f s\n",
+		r.DetectionS.Neighbours.P50, r.DetectionS.Neighbours.Max, r.DetectionS.Seeds.P50, r.DetectionS.Seeds.Max)
+	pf("registry     %d stale entries of failed peers, %d live peers unlisted\n", r.Registry.Stale, r.Registry.Unlisted)
+	pf("simulated    %d events, %.3f s of virtual time\n", r.Events, r.VirtualS)
+	return err
+}
