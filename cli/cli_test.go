@@ -280,10 +280,35 @@ func TestNetAcrossWorkerProcesses(t *testing.T) {
 	seeds := loopback.FreePorts(t, 2)
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf("%s\n%s\n", seeds[0], seeds[1])), 0o644)
 	const peers = 24
-	code, out, stderr := run(t, context.Background(), "net", "--peers", fmt.Sprint(peers), "--per-process", "10",
-		"--config", cfgPath, "--log-dir", dir, "--base-port", fmt.Sprint(loopback.FreeRange(t, peers)), "--http", "off",
-		"--gossip-count", "0", "--messages", "4", "--liveness-interval", "500ms", "--refresh", "2s",
-		"--stable-quiet", "1s", "--bootstrap", "0", "--duration", "7s", "--json")
+	httpAddr := loopback.FreePorts(t, 1)[0].String()
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, stderr := run(t, context.Background(), "net", "--peers", fmt.Sprint(peers), "--per-process", "10",
+			"--config", cfgPath, "--log-dir", dir, "--base-port", fmt.Sprint(loopback.FreeRange(t, peers)), "--http", httpAddr,
+			"--gossip-count", "0", "--messages", "4", "--liveness-interval", "500ms", "--refresh", "2s",
+			"--stable-quiet", "1s", "--bootstrap", "0", "--duration", "8s", "--json")
+		done <- result{code, out, stderr}
+	}()
+	// The main process's /metrics covers the peers of every worker (they
+	// report their counters every 2 s), not only its own seeds.
+	loopback.CheckFor(t, 7*time.Second, "every worker peer in /metrics", func() error {
+		resp, err := http.Get("http://" + httpAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if n := strings.Count(string(body), "\nwhispernet_degree{"); n != peers {
+			return fmt.Errorf("%d whispernet_degree series, want %d", n, peers)
+		}
+		return nil
+	})
+	r := <-done
+	code, out, stderr := r.code, r.out, r.stderr
 	if code != 0 {
 		t.Fatalf("net exit %d: %s", code, stderr)
 	}

@@ -180,6 +180,7 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	defer n.Close()
 	reg.AddSource(n.Nodes)
+	reg.AddSampler(n.RemoteSamples)
 	if *httpAddr != "off" && *httpAddr != "" {
 		dash := web.New(n, web.Options{})
 		defer dash.Close()

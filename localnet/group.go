@@ -3,6 +3,7 @@ package localnet
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/status"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -189,12 +191,13 @@ func (g *localGroup) Close() {
 
 // workerGroup is a worker process running a slice of the peers.
 type workerGroup struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	stdin io.WriteCloser
-	peers map[netip.AddrPort]bool
-	done  chan struct{}
-	ready chan string // "" when every peer started, else the failure
+	cmd     *exec.Cmd
+	samples map[string]status.PeerSample // latest counters per peer (S lines), under mu
+	mu      sync.Mutex
+	stdin   io.WriteCloser
+	peers   map[netip.AddrPort]bool
+	done    chan struct{}
+	ready   chan string // "" when every peer started, else the failure
 }
 
 // startWorker launches exe with args and feeds its reports to rep.
@@ -213,7 +216,7 @@ func startWorker(exe string, args []string, addrs []netip.AddrPort, rep reporter
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("localnet: start worker: %w", err)
 	}
-	w := &workerGroup{cmd: cmd, stdin: stdin, peers: map[netip.AddrPort]bool{}, done: make(chan struct{}), ready: make(chan string, 1)}
+	w := &workerGroup{cmd: cmd, stdin: stdin, peers: map[netip.AddrPort]bool{}, samples: map[string]status.PeerSample{}, done: make(chan struct{}), ready: make(chan string, 1)}
 	for _, a := range addrs {
 		w.peers[a] = true
 	}
@@ -223,6 +226,15 @@ func startWorker(exe string, args []string, addrs []netip.AddrPort, rep reporter
 		sc.Buffer(make([]byte, 64<<10), 64<<10)
 		sent := false
 		for sc.Scan() {
+			if body, ok := strings.CutPrefix(sc.Text(), sampleLine); ok {
+				var smp status.PeerSample
+				if json.Unmarshal([]byte(body), &smp) == nil {
+					w.mu.Lock()
+					w.samples[smp.Addr] = smp
+					w.mu.Unlock()
+				}
+				continue
+			}
 			ready, failed, err := parseReport(sc.Text(), progressReporter{rep, progress})
 			switch {
 			case err != nil:
@@ -289,6 +301,7 @@ func (w *workerGroup) Kill(a netip.AddrPort) error {
 	}
 	w.mu.Lock()
 	delete(w.peers, a)
+	delete(w.samples, a.String())
 	w.mu.Unlock()
 	return w.command("kill %s", a)
 }
@@ -305,6 +318,17 @@ func (w *workerGroup) Thaw(a netip.AddrPort) error {
 		return err
 	}
 	return w.command("thaw %s", a)
+}
+
+// Samples returns the latest counters of the worker's live peers.
+func (w *workerGroup) Samples() []status.PeerSample {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]status.PeerSample, 0, len(w.samples))
+	for _, s := range w.samples {
+		out = append(out, s)
+	}
+	return out
 }
 
 func (w *workerGroup) Close() {

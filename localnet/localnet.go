@@ -3,6 +3,7 @@ package localnet
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/status"
 )
 
 // Config describes a local network.
@@ -342,6 +344,22 @@ func (n *Network) Nodes() ([]*node.Peer, []*node.Seed) {
 	return peers, seeds
 }
 
+// RemoteSamples returns the latest counters of the peers that run in
+// worker processes (each worker reports them every sampleEvery), for
+// /metrics.
+func (n *Network) RemoteSamples() []status.PeerSample {
+	n.mu.Lock()
+	groups := slices.Clone(n.groups)
+	n.mu.Unlock()
+	var out []status.PeerSample
+	for _, g := range groups {
+		if w, ok := g.(*workerGroup); ok {
+			out = append(out, w.Samples()...)
+		}
+	}
+	return out
+}
+
 // Seeds returns every seed address and whether it is running.
 func (n *Network) Seeds() map[netip.AddrPort]bool {
 	n.mu.Lock()
@@ -471,6 +489,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, in io.Reader, out io.Write
 	}
 	defer g.Close()
 	rep.printf("R\n")
+	go reportSamples(ctx, g, rep)
 	cmds := make(chan string)
 	go func() {
 		defer close(cmds)
@@ -521,5 +540,33 @@ func (o observed) Deliver(self, from, origin netip.AddrPort, seq uint32, text st
 	o.reporter.Deliver(self, from, origin, seq, text, created, at, hops)
 	if o.observe != nil && self != origin {
 		o.observe(created, at)
+	}
+}
+
+// sampleLine starts a worker's counters report: "S " and one JSON
+// status.PeerSample.
+const sampleLine = "S "
+
+// sampleEvery is how often a worker reports its peers' counters.
+const sampleEvery = 2 * time.Second
+
+// reportSamples sends the counters of every peer of g to the parent until
+// ctx ends, so that the parent's /metrics covers worker peers too.
+func reportSamples(ctx context.Context, g *localGroup, rep *lineReporter) {
+	t := time.NewTicker(sampleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			for _, p := range g.Peers() {
+				if smp, ok := status.Sample(p); ok {
+					if b, err := json.Marshal(smp); err == nil {
+						rep.printf("%s%s\n", sampleLine, b)
+					}
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
 	}
 }

@@ -3,6 +3,8 @@ package status
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/whispernet/whispernet/node"
+
 	"github.com/whispernet/whispernet/peer"
 )
 
@@ -74,19 +76,20 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		emit(mRegs, float64(st.Registrations), a)
 		emit(mExpired, float64(st.Expired), a)
 	}
+	samples := make([]PeerSample, 0, len(peers))
 	for _, p := range peers {
-		if !p.Alive() {
-			continue
+		if smp, ok := Sample(p); ok {
+			samples = append(samples, smp)
 		}
-		a := p.Addr().String()
-		var deg, target, ml int
-		var core peer.Stats
-		if !p.Inspect(func(c *peer.Peer) { deg, target, ml, core = c.Degree(), c.Target(), c.MessageListLen(), c.Stats() }) {
-			continue
-		}
-		st := p.Stats()
+	}
+	for _, fn := range c.r.samplerList() {
+		samples = append(samples, fn()...)
+	}
+	for _, smp := range samples {
+		a, core, st := smp.Addr, smp.Stats.Stats, smp.Stats
+		deg, target, ml := smp.Degree, smp.Target, smp.MessageList
 		up := 1.0
-		if p.Frozen() {
+		if smp.Frozen {
 			up = 0
 		}
 		emit(mUp, up, a, "peer")
@@ -108,4 +111,32 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		emit(mQueueDrops, float64(st.QueueDrops), a)
 		emit(mBadLines, float64(st.BadLines), a)
 	}
+}
+
+// PeerSample is one peer's counters at one moment, the unit /metrics is
+// built from: read from an in-process peer by Sample, or reported by a
+// worker process of a large local network.
+type PeerSample struct {
+	Addr        string         `json:"addr"`
+	Frozen      bool           `json:"frozen,omitempty"`
+	Degree      int            `json:"degree"`
+	Target      int            `json:"target"`
+	MessageList int            `json:"message_list"`
+	Stats       node.PeerStats `json:"stats"`
+}
+
+// Sample reads p's counters; false when p is not running.
+func Sample(p *node.Peer) (PeerSample, bool) {
+	if !p.Alive() {
+		return PeerSample{}, false
+	}
+	smp := PeerSample{Addr: p.Addr().String()}
+	if !p.Inspect(func(c *peer.Peer) {
+		smp.Degree, smp.Target, smp.MessageList = c.Degree(), c.Target(), c.MessageListLen()
+	}) {
+		return PeerSample{}, false
+	}
+	smp.Stats = p.Stats()
+	smp.Frozen = p.Frozen()
+	return smp, true
 }

@@ -18,10 +18,11 @@ import (
 
 // Registry tracks the nodes of one process for /metrics and /status.
 type Registry struct {
-	mu      sync.Mutex
-	peers   []*node.Peer
-	seeds   []*node.Seed
-	sources []func() ([]*node.Peer, []*node.Seed)
+	mu       sync.Mutex
+	peers    []*node.Peer
+	seeds    []*node.Seed
+	sources  []func() ([]*node.Peer, []*node.Seed)
+	samplers []func() []PeerSample
 
 	prom    *prometheus.Registry
 	latency prometheus.Histogram
@@ -66,6 +67,20 @@ func (r *Registry) AddSource(fn func() ([]*node.Peer, []*node.Seed)) {
 // ObserveDelivery records one first receipt for the latency histogram.
 func (r *Registry) ObserveDelivery(created, at time.Time) {
 	r.latency.Observe(max(at.Sub(created), 0).Seconds())
+}
+
+// AddSampler adds peers known only by their samples (the worker processes
+// of a large local network) to /metrics.
+func (r *Registry) AddSampler(fn func() []PeerSample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.samplers = append(r.samplers, fn)
+}
+
+func (r *Registry) samplerList() []func() []PeerSample {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.samplers)
 }
 
 func (r *Registry) nodes() ([]*node.Peer, []*node.Seed) {
