@@ -3,12 +3,12 @@ package sim_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/sim"
@@ -88,7 +88,7 @@ func testSameSim(t *testing.T) {
 func testSameTCP(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrs := freePorts(t, sameSeeds+samePeers)
+	addrs := loopback.FreePorts(t, sameSeeds+samePeers)
 	seedAddrs, peerAddrs := addrs[:sameSeeds], addrs[sameSeeds:]
 	var seeds []*node.Seed
 	for _, a := range seedAddrs {
@@ -136,7 +136,7 @@ func testSameTCP(t *testing.T) {
 		defer p.Stop()
 	}
 	live := func(i int) bool { return peers[i] != nil }
-	checkFor(t, 10*time.Second, "one connected overlay", func() error { return connected(peers, index) })
+	loopback.CheckFor(t, 10*time.Second, "one connected overlay", func() error { return connected(peers, index) })
 
 	publish := func(round int) {
 		for o := range sameOrigins {
@@ -165,12 +165,12 @@ func testSameTCP(t *testing.T) {
 	publish(1)
 	time.Sleep(100 * time.Millisecond)
 	publish(2)
-	checkFor(t, 5*time.Second, "rounds 1 and 2 delivered once to every peer", func() error { return delivered(2) })
+	loopback.CheckFor(t, 5*time.Second, "rounds 1 and 2 delivered once to every peer", func() error { return delivered(2) })
 
 	victim := peers[sameVictim]
 	peers[sameVictim] = nil
 	victim.Stop() // a crash: its sockets close
-	checkFor(t, 5*time.Second, "the crashed peer gone from every seed", func() error {
+	loopback.CheckFor(t, 5*time.Second, "the crashed peer gone from every seed", func() error {
 		for _, s := range seeds {
 			if s.Has(peerAddrs[sameVictim]) {
 				return fmt.Errorf("seed %s still lists %s", s.Addr(), peerAddrs[sameVictim])
@@ -181,7 +181,7 @@ func testSameTCP(t *testing.T) {
 	publish(3)
 	time.Sleep(100 * time.Millisecond)
 	publish(4)
-	checkFor(t, 5*time.Second, "rounds 3 and 4 delivered once to every live peer", func() error { return delivered(4) })
+	loopback.CheckFor(t, 5*time.Second, "rounds 3 and 4 delivered once to every live peer", func() error { return delivered(4) })
 	time.Sleep(300 * time.Millisecond) // late duplicates would show now
 	if err := delivered(4); err != nil {
 		t.Fatal(err)
@@ -228,37 +228,4 @@ func connected(peers []*node.Peer, index map[netip.AddrPort]int) error {
 		}
 	}
 	return nil
-}
-
-// freePorts reserves n distinct loopback ports.
-func freePorts(t *testing.T, n int) []netip.AddrPort {
-	t.Helper()
-	var out []netip.AddrPort
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, netip.MustParseAddrPort(ln.Addr().String()))
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
-// checkFor polls cond until it holds or d has passed.
-func checkFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, d, err)
 }
