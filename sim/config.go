@@ -74,7 +74,7 @@ type Config struct {
 	// verify makes the driver check its own shortcuts (see
 	// worker.collect) after every event; tests turn it on.
 	verify bool
-	// chunk is the least number of events of a batch (0: 1024); tests
+	// chunk is the least number of events of a batch (0: 256); tests
 	// make it small to run small networks on several workers.
 	chunk int
 }

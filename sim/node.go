@@ -452,7 +452,7 @@ type pipeline struct {
 const ahead = 4
 
 func newPipeline(w *world, workers int) *pipeline {
-	p := &pipeline{w: w, chunk: 1024}
+	p := &pipeline{w: w, chunk: 256}
 	if w.cfg.chunk > 0 {
 		p.chunk = w.cfg.chunk
 	}

@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -88,55 +89,49 @@ func testSameSim(t *testing.T) {
 func testSameTCP(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrs := loopback.FreePorts(t, sameSeeds+samePeers)
-	seedAddrs, peerAddrs := addrs[:sameSeeds], addrs[sameSeeds:]
-	var seeds []*node.Seed
-	for _, a := range seedAddrs {
-		c := node.DefaultSeedConfig()
-		c.Core.Self, c.Core.Seeds = a, seedAddrs
-		s, err := node.NewSeed(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		seeds = append(seeds, s)
-		defer s.Stop()
-	}
-	index := map[netip.AddrPort]int{}
-	for i, a := range peerAddrs {
-		index[a] = i
-	}
+	seeds, seedAddrs := startSeeds(t, ctx)
 	var mu sync.Mutex
+	index := map[netip.AddrPort]int{}
 	got := map[[3]int]int{} // receiver, origin, seq -> deliveries
 	peers := make([]*node.Peer, samePeers)
-	for i, a := range peerAddrs {
-		c := node.DefaultPeerConfig()
-		c.Core.Self, c.Core.Seeds = a, seedAddrs
-		fastCore(&c.Core)
-		c.DialTimeout, c.RequestTimeout = time.Second, time.Second
-		c.RandSeed = sim.PeerRandSeed(sameSeed, i) // the capacities of the simulated peers
-		c.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
-			if from == self {
-				return // the origin's own copy
-			}
+	peerAddrs := make([]netip.AddrPort, samePeers)
+	for i := range peers {
+		// A port found free may be taken before it is bound (other tests
+		// run too): then try another.
+		for try := 0; ; try++ {
+			a := loopback.FreePorts(t, 1)[0]
 			mu.Lock()
-			got[[3]int{index[self], index[m.Addr], int(m.Seq)}]++
+			index[a] = i
 			mu.Unlock()
+			c := node.DefaultPeerConfig()
+			c.Core.Self, c.Core.Seeds = a, seedAddrs
+			fastCore(&c.Core)
+			c.DialTimeout, c.RequestTimeout = time.Second, time.Second
+			c.RandSeed = sim.PeerRandSeed(sameSeed, i) // the capacities of the simulated peers
+			c.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
+				if from == self {
+					return // the origin's own copy
+				}
+				mu.Lock()
+				got[[3]int{index[self], index[m.Addr], int(m.Seq)}]++
+				mu.Unlock()
+			}
+			p, err := node.NewPeer(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Start(ctx); errors.Is(err, node.ErrAddrInUse) && try < 5 {
+				continue
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			peers[i], peerAddrs[i] = p, a
+			defer p.Stop()
+			break
 		}
-		p, err := node.NewPeer(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		peers[i] = p
-		defer p.Stop()
 	}
 	live := func(i int) bool { return peers[i] != nil }
-	loopback.CheckFor(t, 10*time.Second, "one connected overlay", func() error { return connected(peers, index) })
+	loopback.CheckFor(t, 15*time.Second, "one connected overlay", func() error { return connected(peers, index) })
 
 	publish := func(round int) {
 		for o := range sameOrigins {
@@ -165,12 +160,12 @@ func testSameTCP(t *testing.T) {
 	publish(1)
 	time.Sleep(100 * time.Millisecond)
 	publish(2)
-	loopback.CheckFor(t, 5*time.Second, "rounds 1 and 2 delivered once to every peer", func() error { return delivered(2) })
+	loopback.CheckFor(t, 10*time.Second, "rounds 1 and 2 delivered once to every peer", func() error { return delivered(2) })
 
 	victim := peers[sameVictim]
 	peers[sameVictim] = nil
 	victim.Stop() // a crash: its sockets close
-	loopback.CheckFor(t, 5*time.Second, "the crashed peer gone from every seed", func() error {
+	loopback.CheckFor(t, 10*time.Second, "the crashed peer gone from every seed", func() error {
 		for _, s := range seeds {
 			if s.Has(peerAddrs[sameVictim]) {
 				return fmt.Errorf("seed %s still lists %s", s.Addr(), peerAddrs[sameVictim])
@@ -181,10 +176,46 @@ func testSameTCP(t *testing.T) {
 	publish(3)
 	time.Sleep(100 * time.Millisecond)
 	publish(4)
-	loopback.CheckFor(t, 5*time.Second, "rounds 3 and 4 delivered once to every live peer", func() error { return delivered(4) })
+	loopback.CheckFor(t, 10*time.Second, "rounds 3 and 4 delivered once to every live peer", func() error { return delivered(4) })
 	time.Sleep(300 * time.Millisecond) // late duplicates would show now
 	if err := delivered(4); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// startSeeds starts the seeds on free loopback ports, trying others when
+// one is taken before it is bound.
+func startSeeds(t *testing.T, ctx context.Context) ([]*node.Seed, []netip.AddrPort) {
+	for try := 0; ; try++ {
+		addrs := loopback.FreePorts(t, sameSeeds)
+		var seeds []*node.Seed
+		var err error
+		for _, a := range addrs {
+			c := node.DefaultSeedConfig()
+			c.Core.Self, c.Core.Seeds = a, addrs
+			s, nerr := node.NewSeed(c)
+			if nerr != nil {
+				t.Fatal(nerr)
+			}
+			if err = s.Start(ctx); err != nil {
+				break
+			}
+			seeds = append(seeds, s)
+		}
+		if err == nil {
+			t.Cleanup(func() {
+				for _, s := range seeds {
+					s.Stop()
+				}
+			})
+			return seeds, addrs
+		}
+		for _, s := range seeds {
+			s.Stop()
+		}
+		if !errors.Is(err, node.ErrAddrInUse) || try == 5 {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -95,7 +95,7 @@ func splitmix(x uint64) uint64 {
 }
 
 // simPeer is one peer and what the driver knows about it. Phase A (see
-// runWindow) touches only the fields marked A, and only for its own node.
+// pipeline.run) touches only the fields marked A, and only for its own node.
 type simPeer struct {
 	core     *peer.Peer // A
 	state    uint8      // changed by joins (A) and global events only
@@ -323,7 +323,7 @@ func (w *world) setNow(t int64) {
 // order across nodes, with the same meaning: each node sees the events it
 // would have seen, at the same times. Running a node's events together
 // keeps its state in the CPU caches; running different nodes on
-// different cores uses them all (see runWindow). The order of everything
+// different cores uses them all (see pipeline.run). The order of everything
 // that touches shared state is fixed, so runs stay reproducible. Global
 // events (formation checks, scripted steps) run between windows.
 func (w *world) loop() error {

@@ -2,7 +2,7 @@ package sim
 
 // store is an append-only array in fixed blocks: an element never moves,
 // so a worker may read element i while the main goroutine appends others
-// (the pipeline of world.runWindow relies on it). Indices are int32.
+// (the pipeline of node.go relies on it). Indices are int32.
 type store[T any] struct {
 	blocks [][]T // fixed length, so appending never rewrites the header
 	n      int32
