@@ -101,6 +101,22 @@ func (m *Message) Append(b []byte) []byte {
 		b = m.Time.Append(b)
 		b = append(b, ':')
 		b = append(b, m.Text...)
+	case KindIHave, KindGraft:
+		if m.Kind == KindIHave {
+			b = append(b, VerbIHave...)
+		} else {
+			b = append(b, VerbGraft...)
+		}
+		for _, id := range m.IDs {
+			b = append(b, ':')
+			b = AppendIP(b, id.Origin.Addr())
+			b = append(b, '#')
+			b = strconv.AppendUint(b, uint64(id.Origin.Port()), 10)
+			b = append(b, '#')
+			b = strconv.AppendUint(b, uint64(id.Seq), 10)
+		}
+	case KindPrune:
+		b = append(b, VerbPrune...)
 	default:
 		b = append(b, "error:invalid message"...)
 	}

@@ -40,6 +40,8 @@ func parseSeeds() []string {
 		"gossip:127.0.0.1:5000:1:0:1.5:\xff", "gossip:127.0.0.1:5000:1:0:1.5:a\x00b",
 		"gossip:127.0.0.1:5000:1:0:1.5:" + strings.Repeat("é", 600),
 		"ok:" + strings.Repeat("\xe2\x82", 100),
+		"ihave:127.0.0.1#5000#1:[::1]#1#4294967295", "graft:127.0.0.1#5000#1", "prune", "ihave:#1#2:", "graft:[::1]#5000#1#2",
+		"ihave:" + strings.Repeat("127.0.0.1#5000#1:", 256) + "127.0.0.1#5000#1",
 		strings.Repeat("v", 100) + ":x",
 	}
 	for _, tc := range canonical {

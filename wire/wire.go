@@ -20,6 +20,9 @@ const (
 	MaxPeersPerReply = 256
 	// MaxTextLen caps the free text of a gossip message, error or refusal.
 	MaxTextLen = 1024
+	// MaxIDsPerLine caps the message IDs of one ihave or graft line; 256
+	// of the longest IPv6 IDs fit MaxLineLen.
+	MaxIDsPerLine = 256
 )
 
 // Verbs, exactly as they appear on the wire.
@@ -37,6 +40,9 @@ const (
 	VerbLivenessRequest = "Liveness Request"
 	VerbLivenessReply   = "Liveness Reply"
 	VerbGossip          = "gossip"
+	VerbIHave           = "ihave"
+	VerbGraft           = "graft"
+	VerbPrune           = "prune"
 )
 
 // maxCount bounds CAP and DEGREE, in register, Connection with Peer and
@@ -76,6 +82,9 @@ const (
 	KindLivenessRequest      // Liveness Request:TS:IP:PORT
 	KindLivenessReply        // Liveness Reply:TS:IP:PORT:REPLIERIP:REPLIERPORT
 	KindGossip               // gossip:IP:PORT:SEQ:HOPS:TS:TEXT
+	KindIHave                // ihave:IP#PORT#SEQ[:IP#PORT#SEQ...] (lazy push: "I have these messages")
+	KindGraft                // graft:IP#PORT#SEQ[:IP#PORT#SEQ...] (send me these, and push eagerly to me)
+	KindPrune                // prune (stop pushing messages to me eagerly)
 	numKinds
 )
 
@@ -96,6 +105,9 @@ var kindNames = [numKinds]string{
 	KindLivenessRequest: VerbLivenessRequest,
 	KindLivenessReply:   VerbLivenessReply,
 	KindGossip:          VerbGossip,
+	KindIHave:           VerbIHave,
+	KindGraft:           VerbGraft,
+	KindPrune:           VerbPrune,
 }
 
 // String returns the kind's verb.
@@ -112,6 +124,13 @@ type PeerInfo struct {
 	Addr   netip.AddrPort
 	Cap    int
 	Degree int
+}
+
+// MsgID names a gossip message: its origin and the origin's sequence
+// number.
+type MsgID struct {
+	Origin netip.AddrPort
+	Seq    uint32
 }
 
 // Message is one decoded line. Which fields are set depends on Kind; the
@@ -144,6 +163,9 @@ type Message struct {
 	Text string
 	// Peers are the entries of a peer-list or peer-info reply.
 	Peers []PeerInfo
+	// IDs are the message IDs of an ihave or graft line (1 to
+	// MaxIDsPerLine of them).
+	IDs []MsgID
 }
 
 // Sentinel errors; Parse wraps them with detail. Callers tell them apart
@@ -302,6 +324,15 @@ func Parse(line string) (Message, error) {
 			break
 		}
 		m.Text, err = f.text(true)
+	case VerbIHave, VerbGraft:
+		m.Kind = KindIHave
+		if verb == VerbGraft {
+			m.Kind = KindGraft
+		}
+		m.IDs, err = f.ids()
+	case VerbPrune:
+		m.Kind = KindPrune
+		err = f.none()
 	default:
 		v := verb
 		if len(v) > 40 {
@@ -492,6 +523,46 @@ func (f *fields) peers(info bool) ([]PeerInfo, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// ids reads the message IDs IP#PORT#SEQ of an ihave or graft line.
+func (f *fields) ids() ([]MsgID, error) {
+	if f.eof || f.rest == "" {
+		return nil, f.errf(ErrFields, "wants at least one IP#PORT#SEQ")
+	}
+	if n := strings.Count(f.rest, ":") + 1; n > MaxIDsPerLine*8 { // cheap upper bound before any allocation
+		return nil, f.errf(ErrTooMany, "over %d message IDs", MaxIDsPerLine)
+	}
+	var out []MsgID
+	for !f.eof {
+		e := f.next()
+		if len(out) == MaxIDsPerLine {
+			return nil, f.errf(ErrTooMany, "over %d message IDs", MaxIDsPerLine)
+		}
+		id, err := parseID(e)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: message ID %q: %v", ErrAddr, f.verb, truncate(e), err)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// parseID parses one message ID IP#PORT#SEQ.
+func parseID(e string) (MsgID, error) {
+	i := strings.LastIndexByte(e, '#')
+	if strings.Count(e, "#") != 2 {
+		return MsgID{}, errors.New("want IP#PORT#SEQ")
+	}
+	p, err := parseEntry(e[:i], false)
+	if err != nil {
+		return MsgID{}, err
+	}
+	seq, err := parseUint(e[i+1:], 1<<32-1)
+	if err != nil {
+		return MsgID{}, fmt.Errorf("sequence number %q is not a number in 0..4294967295", truncate(e[i+1:]))
+	}
+	return MsgID{Origin: p.Addr, Seq: uint32(seq)}, nil
 }
 
 func parseEntry(e string, info bool) (PeerInfo, error) {

@@ -123,6 +123,13 @@ var canonical = []struct {
 		wire.Message{Kind: wire.KindGossip, Addr: v4a, Seq: 2, Hops: 1, Time: ts, Text: "héllo wörld ✓ 世界"}},
 	{"gossip max text", "gossip:127.0.0.1:5000:2:1:1764072000.123456:" + strings.Repeat("x", wire.MaxTextLen),
 		wire.Message{Kind: wire.KindGossip, Addr: v4a, Seq: 2, Hops: 1, Time: ts, Text: strings.Repeat("x", wire.MaxTextLen)}},
+	{"ihave one", "ihave:127.0.0.1#5000#7",
+		wire.Message{Kind: wire.KindIHave, IDs: []wire.MsgID{{Origin: v4a, Seq: 7}}}},
+	{"ihave mixed", "ihave:127.0.0.1#5000#7:[::1]#5000#4294967295:127.0.0.1#5001#0",
+		wire.Message{Kind: wire.KindIHave, IDs: []wire.MsgID{{Origin: v4a, Seq: 7}, {Origin: v6a, Seq: 1<<32 - 1}, {Origin: v4b, Seq: 0}}}},
+	{"graft", "graft:[2001:db8::7]#65535#12",
+		wire.Message{Kind: wire.KindGraft, IDs: []wire.MsgID{{Origin: v6b, Seq: 12}}}},
+	{"prune", "prune", wire.Message{Kind: wire.KindPrune}},
 }
 
 func TestParseCanonical(t *testing.T) {
@@ -218,6 +225,14 @@ func TestParseErrors(t *testing.T) {
 		{"peer list typo", "peerlist", wire.ErrUnknownVerb, `unknown verb "peerlist"`},
 
 		// Missing fields.
+		{"ihave bare", "ihave", wire.ErrFields, "wrong number of fields: ihave: wants at least one IP#PORT#SEQ"},
+		{"graft empty", "graft:", wire.ErrFields, "wrong number of fields: graft: wants at least one IP#PORT#SEQ"},
+		{"prune with field", "prune:x", wire.ErrFields, "wrong number of fields: prune: takes no fields"},
+		{"ihave no seq", "ihave:127.0.0.1#5000", wire.ErrAddr, `bad address: ihave: message ID "127.0.0.1#5000": want IP#PORT#SEQ`},
+		{"ihave bad seq", "ihave:127.0.0.1#5000#x", wire.ErrAddr, `bad address: ihave: message ID "127.0.0.1#5000#x": sequence number "x" is not a number in 0..4294967295`},
+		{"ihave bad ip", "ihave:[::1::2]#5000#1", wire.ErrAddr, `bad address: ihave: message ID "[::1::2]#5000#1": "[::1::2]" is not an IP address`},
+		{"graft empty entry", "graft:127.0.0.1#5000#1:", wire.ErrAddr, `bad address: graft: message ID "": want IP#PORT#SEQ`},
+		{"ihave too many", "ihave:" + strings.Repeat("127.0.0.1#5000#1:", wire.MaxIDsPerLine) + "127.0.0.1#5000#1", wire.ErrTooMany, "too many peers in list: ihave: over 256 message IDs"},
 		{"register bare", "register", wire.ErrFields, "wrong number of fields: register: missing IP:PORT"},
 		{"register no port", "register:127.0.0.1", wire.ErrFields, `wrong number of fields: register: missing port after "127.0.0.1"`},
 		{"registered with field", "registered successfully:x", wire.ErrFields, "wrong number of fields: registered successfully: takes no fields"},
@@ -630,5 +645,23 @@ func TestEveryKindCovered(t *testing.T) {
 		if !seen[k] {
 			t.Errorf("no canonical line for %v", k)
 		}
+	}
+}
+
+// TestFullIHaveFits checks that an ihave line of MaxIDsPerLine of the
+// longest IDs fits MaxLineLen.
+func TestFullIHaveFits(t *testing.T) {
+	longest := netip.MustParseAddr("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+	m := wire.Message{Kind: wire.KindIHave}
+	for i := range wire.MaxIDsPerLine {
+		m.IDs = append(m.IDs, wire.MsgID{Origin: netip.AddrPortFrom(longest, uint16(65535-i)), Seq: 1<<32 - 1 - uint32(i)})
+	}
+	line := wire.Format(m)
+	if len(line) > wire.MaxLineLen {
+		t.Fatalf("full ihave is %d bytes, over MaxLineLen %d", len(line), wire.MaxLineLen)
+	}
+	back, err := wire.Parse(line)
+	if err != nil || !sameMessage(back, m) {
+		t.Fatalf("full ihave does not round-trip: %v", err)
 	}
 }
