@@ -64,6 +64,23 @@ type Config struct {
 	// from further origins are dropped (and counted) until old ones expire.
 	MaxOrigins int
 
+	// Broadcast is how gossip spreads: Plumtree (the default) or Flood.
+	// Every peer handles ihave, graft and prune whatever its own mode, so
+	// the two can be mixed in one network.
+	Broadcast Broadcast
+	// LazyInterval is how long announcements for lazy links are batched
+	// before they go out as one ihave line per link.
+	LazyInterval time.Duration
+	// GraftTimeout is how long a peer waits, after hearing of a message it
+	// lacks, before it grafts the announcing link and asks for the message
+	// (then half as long before asking the next announcer).
+	GraftTimeout time.Duration
+	// CacheSize and CacheTime bound the messages kept to answer grafts.
+	CacheSize int
+	CacheTime time.Duration
+	// MaxMissing bounds the announced-but-not-received messages tracked.
+	MaxMissing int
+
 	// DisableLog stops the peer from emitting Log actions (and from
 	// formatting their text), for a driver that would discard them, such
 	// as the simulator. Every other action is unchanged.
@@ -94,6 +111,12 @@ func DefaultConfig() Config {
 		FillInterval:     time.Second,
 		MessageTTL:       10 * time.Minute,
 		MaxOrigins:       1 << 16,
+		Broadcast:        Plumtree,
+		LazyInterval:     100 * time.Millisecond,
+		GraftTimeout:     500 * time.Millisecond,
+		CacheSize:        512,
+		CacheTime:        5 * time.Second,
+		MaxMissing:       1024,
 	}
 }
 
@@ -127,6 +150,12 @@ func (c *Config) validate() error {
 		return bad("retry backoff %v..%v is not a range", c.RetryMin, c.RetryMax)
 	case c.HandshakeTimeout <= 0 || c.MessageTTL <= 0:
 		return bad("timeouts must be positive")
+	case c.Broadcast > Plumtree:
+		return bad("unknown broadcast mode %v", c.Broadcast)
+	case c.LazyInterval <= 0 || c.GraftTimeout <= 0 || c.CacheTime <= 0:
+		return bad("lazy interval, graft timeout and cache time must be positive")
+	case c.CacheSize < 1 || c.MaxMissing < 1:
+		return bad("cache size %d and max missing %d must be positive", c.CacheSize, c.MaxMissing)
 	}
 	if c.Target == 0 {
 		if err := c.Degrees.Validate(); err != nil {

@@ -96,6 +96,21 @@ func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint3
 	return fresh
 }
 
+// seen reports whether (origin, seq) was recorded, or is too far behind
+// the origin's newest message to accept: either way an announcement of it
+// asks for nothing. It records nothing.
+func (l *msgList) seen(origin netip.AddrPort, seq uint32) bool {
+	w := l.lastWin
+	if w == nil || l.lastOrigin != origin {
+		w = l.origins[origin]
+	}
+	if w == nil || seq > w.max {
+		return false
+	}
+	d := w.max - seq
+	return d >= windowBits || w.bits&(uint64(1)<<d) != 0
+}
+
 // gc forgets origins idle for longer than ttl. It runs at most once per
 // ttl/4 unless forced by a full table.
 func (l *msgList) gc(now time.Time) {

@@ -403,3 +403,144 @@ func TestMiniNetworkNewcomersJoinOverlay(t *testing.T) {
 		}
 	}
 }
+
+// sumStats adds up the counters of the live peers.
+func (n *miniNet) sumStats() (s Stats) {
+	for _, p := range n.order {
+		if n.down[p.Self()] {
+			continue
+		}
+		st := p.Stats()
+		s.Forwarded += st.Forwarded
+		s.Duplicates += st.Duplicates
+		s.GraftSent += st.GraftSent
+		s.GraftServed += st.GraftServed
+		s.IHaveSent += st.IHaveSent
+		s.PruneSent += st.PruneSent
+	}
+	return s
+}
+
+// publishAndCheck has origin publish one message, runs the network for
+// two seconds and checks that every other live peer delivered it exactly
+// once. It returns the change in the summed counters.
+func (n *miniNet) publishAndCheck(origin *Peer, text string) Stats {
+	n.t.Helper()
+	before := n.sumStats()
+	m := origin.Publish(n.now, text)
+	n.collect(origin)
+	n.run(n.now.Add(2 * time.Second))
+	for _, p := range n.order {
+		if p == origin || n.down[p.Self()] {
+			continue
+		}
+		if c := n.got[p.Self()][msgKey{m.Addr, m.Seq}]; c != 1 {
+			n.t.Errorf("%q: %s delivered it %d times, want once", text, p.Self(), c)
+		}
+	}
+	after := n.sumStats()
+	return Stats{
+		Forwarded: after.Forwarded - before.Forwarded, Duplicates: after.Duplicates - before.Duplicates,
+		GraftSent: after.GraftSent - before.GraftSent, GraftServed: after.GraftServed - before.GraftServed,
+		IHaveSent: after.IHaveSent - before.IHaveSent, PruneSent: after.PruneSent - before.PruneSent,
+	}
+}
+
+// TestMiniNetworkPlumtree: in twelve peers of degree 4, the first message
+// floods and prunes every link that carried a duplicate, leaving its
+// delivery tree; from then on every message, whatever its origin, costs
+// exactly one copy per peer (11) and no duplicate, while the other links
+// carry announcements. A crashed interior peer splits the tree; the
+// announcements let the cut-off peers graft a lazy link, so the next
+// message still reaches every live peer exactly once.
+func TestMiniNetworkPlumtree(t *testing.T) {
+	const n = 12
+	net := newMiniNet(t, n, func(c *Config) { c.Target = 4; c.GossipCount = 0 })
+	for _, p := range net.order {
+		p.Start(net.now)
+		net.collect(p)
+	}
+	net.run(base.Add(30 * time.Second))
+	if !connected(net.order) {
+		t.Fatal("overlay is not connected")
+	}
+	links := 0
+	for _, p := range net.order {
+		links += p.Degree()
+	}
+	links /= 2
+
+	first := net.publishAndCheck(net.order[0], "first")
+	if first.Duplicates == 0 || first.PruneSent != first.Duplicates {
+		t.Errorf("first message: %d duplicates, %d prunes; want some, one prune each", first.Duplicates, first.PruneSent)
+	}
+	if first.Forwarded != uint64(2*links-(n-1)) {
+		t.Errorf("first message: %d copies, want a flood's 2×links−(n−1) = %d", first.Forwarded, 2*links-(n-1))
+	}
+	for i := 1; i <= 5; i++ {
+		d := net.publishAndCheck(net.order[i*2], fmt.Sprintf("tree %d", i))
+		if d.Forwarded != n-1 || d.Duplicates != 0 || d.GraftSent != 0 {
+			t.Errorf("message %d from %s: %d copies, %d duplicates, %d grafts; want %d, 0, 0",
+				i, net.order[i*2].Self(), d.Forwarded, d.Duplicates, d.GraftSent, n-1)
+		}
+		// Every peer announces it on each of its lazy links (it came on
+		// an eager one): both ends of every link off the tree.
+		if want := uint64(2*links - 2*(n-1)); d.IHaveSent != want {
+			t.Errorf("message %d: %d announcements, want 2×(links − tree links) = %d", i, d.IHaveSent, want)
+		}
+	}
+
+	// Crash the peer with the most tree (eager) links.
+	var victim *Peer
+	most := -1
+	for _, p := range net.order {
+		eager := 0
+		for _, c := range p.neighbours {
+			if !c.lazy {
+				eager++
+			}
+		}
+		if eager > most {
+			victim, most = p, eager
+		}
+	}
+	if most < 2 {
+		t.Fatalf("no interior tree node (most eager links %d)", most)
+	}
+	net.crash(victim.Self())
+	var origin *Peer
+	for _, p := range net.order {
+		if p != victim {
+			origin = p
+			break
+		}
+	}
+	d := net.publishAndCheck(origin, "after the crash")
+	if d.GraftSent == 0 || d.GraftServed == 0 {
+		t.Errorf("after the crash: %d grafts sent, %d served; want the tree repaired by grafts", d.GraftSent, d.GraftServed)
+	}
+	t.Logf("links %d; first message %+v; after crash %+v", links, first, d)
+}
+
+// TestMiniNetworkFlood: the same network in flood mode costs a flood per
+// message, every time.
+func TestMiniNetworkFlood(t *testing.T) {
+	const n = 12
+	net := newMiniNet(t, n, func(c *Config) { c.Target = 4; c.GossipCount = 0; c.Broadcast = Flood })
+	for _, p := range net.order {
+		p.Start(net.now)
+		net.collect(p)
+	}
+	net.run(base.Add(30 * time.Second))
+	links := 0
+	for _, p := range net.order {
+		links += p.Degree()
+	}
+	links /= 2
+	for i := range 3 {
+		d := net.publishAndCheck(net.order[i], fmt.Sprintf("flood %d", i))
+		if d.Forwarded != uint64(2*links-(n-1)) || d.Duplicates != uint64(2*links-2*(n-1)) || d.PruneSent != 0 || d.IHaveSent != 0 {
+			t.Errorf("message %d: %+v; want %d copies, %d duplicates, no prune or ihave", i, d, 2*links-(n-1), 2*links-2*(n-1))
+		}
+	}
+}

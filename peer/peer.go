@@ -71,6 +71,13 @@ type Stats struct {
 	ConnsOpened    uint64 `json:"conns_opened"`    // neighbour links established
 	ConnsRefused   uint64 `json:"conns_refused"`   // handshakes this peer refused
 	Unexpected     uint64 `json:"unexpected"`      // lines that make no sense in their context
+
+	// Plumtree (lazy push) counters.
+	IHaveSent      uint64 `json:"ihave_sent"`      // message IDs announced to lazy links
+	GraftSent      uint64 `json:"graft_sent"`      // message IDs asked for after an announcement went unanswered
+	GraftServed    uint64 `json:"graft_served"`    // messages sent in answer to a graft
+	PruneSent      uint64 `json:"prune_sent"`      // prunes sent after a duplicate
+	MissingDropped uint64 `json:"missing_dropped"` // announcements ignored because the missing table was full
 }
 
 type connState uint8
@@ -95,6 +102,9 @@ type conn struct {
 	unacked   int            // requests sent since the last reply
 	rtt       time.Duration  // round trip of the last answered request
 	capacity  int
+
+	lazy  bool         // Plumtree: off the broadcast tree, gets announcements only
+	ihave []wire.MsgID // announcements queued for the next lazy flush
 }
 
 // known is a candidate peer learned from a seed.
@@ -169,6 +179,14 @@ type Peer struct {
 	firstMisses int                     // first-link dials refused or failed since the peer was last linked
 	lastDegree  int
 	stopped     bool
+
+	// Lazy push (plumtree.go).
+	cache       []cached // recent messages, oldest first from cacheHead, for grafts
+	cacheHead   int
+	missing     map[wire.MsgID]missing
+	nextGraft   time.Time // earliest missing deadline (zero: none)
+	lazyPending bool      // some link has announcements queued
+	nextLazy    time.Time
 }
 
 // New returns a Peer for cfg; rng drives every random choice.
@@ -853,6 +871,12 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 		c.unacked = 0
 	case wire.KindGossip:
 		p.onGossip(now, c, m)
+	case wire.KindIHave:
+		p.onIHave(now, c, m.IDs)
+	case wire.KindGraft:
+		p.onGraft(now, c, m.IDs)
+	case wire.KindPrune:
+		c.lazy = true
 	default:
 		p.stats.Unexpected++
 	}
@@ -865,6 +889,7 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 		if p.cfg.ReportDuplicates {
 			p.emit(Action{Kind: Duplicate, Addr: from.addr, Msg: m})
 		}
+		p.onDuplicate(from)
 		return
 	case stale:
 		p.stats.Stale++
@@ -883,18 +908,10 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 	if !p.cfg.DisableLog { // the arguments would be boxed even if unused
 		p.logf("received %s from %s", m.Text, from.addr)
 	}
+	p.received(wire.MsgID{Origin: m.Addr, Seq: m.Seq})
+	from.lazy = false // it pushed a new message to us: part of the tree
 	m.Hops++
-	p.broadcast(m, from)
-}
-
-// broadcast sends m to every neighbour except skip.
-func (p *Peer) broadcast(m wire.Message, skip *conn) {
-	for _, c := range p.neighbours {
-		if c != skip {
-			p.stats.Forwarded++
-			p.send(c, m)
-		}
-	}
+	p.push(now, m, from)
 }
 
 // Publish originates a gossip message with the given text and returns it.
@@ -905,7 +922,7 @@ func (p *Peer) Publish(now time.Time, text string) wire.Message {
 	p.stats.Generated++
 	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})
 	p.logf("generated %s", text)
-	p.broadcast(m, nil)
+	p.push(now, m, nil)
 	return m
 }
 
@@ -1018,6 +1035,11 @@ func (p *Peer) Tick(now time.Time) {
 			}
 		}
 	}
+	// Lazy push: announcements, then grafts for what never came.
+	if p.lazyPending && !now.Before(p.nextLazy) {
+		p.flushLazy()
+	}
+	p.graftDue(now)
 	p.ml.maybeGC(now)
 }
 
@@ -1042,6 +1064,10 @@ func (p *Peer) NextDeadline() time.Time {
 	if p.generated < p.cfg.GossipCount && len(p.neighbours) > 0 {
 		upd(p.nextGossip)
 	}
+	if p.lazyPending {
+		upd(p.nextLazy)
+	}
+	upd(p.nextGraft)
 	limit := time.Duration(p.cfg.LivenessMisses) * p.cfg.LivenessInterval
 	for _, c := range p.neighbours {
 		upd(c.lastAlive.Add(limit))

@@ -285,6 +285,11 @@ func statsLine(s Stats) string {
 	add("connsOpened", s.ConnsOpened)
 	add("connsRefused", s.ConnsRefused)
 	add("unexpected", s.Unexpected)
+	add("ihaveSent", s.IHaveSent)
+	add("graftSent", s.GraftSent)
+	add("graftServed", s.GraftServed)
+	add("pruneSent", s.PruneSent)
+	add("missingDropped", s.MissingDropped)
 	return "stats " + strings.Join(parts, " ")
 }
 
@@ -520,6 +525,18 @@ func scriptConfig(kv map[string]string) (Config, *rand.Rand, error) {
 			dur(v, &cfg.MessageTTL)
 		case "maxorigins":
 			num(v, &cfg.MaxOrigins)
+		case "broadcast":
+			cfg.Broadcast, err = ParseBroadcast(v)
+		case "lazy":
+			dur(v, &cfg.LazyInterval)
+		case "graft":
+			dur(v, &cfg.GraftTimeout)
+		case "cache":
+			num(v, &cfg.CacheSize)
+		case "cachetime":
+			dur(v, &cfg.CacheTime)
+		case "maxmissing":
+			num(v, &cfg.MaxMissing)
 		default:
 			return cfg, nil, fmt.Errorf("unknown config key %q", k)
 		}

@@ -1,0 +1,274 @@
+package peer
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/whispernet/whispernet/wire"
+)
+
+// Broadcast selects how a peer spreads gossip.
+type Broadcast uint8
+
+const (
+	// Flood sends every new message to every neighbour but its sender:
+	// about twice as many copies as there are links, per message.
+	Flood Broadcast = iota
+	// Plumtree pushes a new message eagerly along a spanning tree and
+	// lazily (as an ihave announcement, batched) over the other links.
+	// Links that deliver a duplicate are pruned from the tree; a peer that
+	// hears of a message it has not received within GraftTimeout grafts
+	// the announcing link back and asks for it. Once the tree has formed a
+	// message costs one copy per peer. (Leitão, Pereira, Rodrigues:
+	// Epidemic Broadcast Trees, SRDS 2007.)
+	Plumtree
+)
+
+func (b Broadcast) String() string {
+	switch b {
+	case Flood:
+		return "flood"
+	case Plumtree:
+		return "plumtree"
+	}
+	return fmt.Sprintf("broadcast(%d)", uint8(b))
+}
+
+// ParseBroadcast parses "flood" or "plumtree".
+func ParseBroadcast(s string) (Broadcast, error) {
+	switch s {
+	case "flood":
+		return Flood, nil
+	case "plumtree":
+		return Plumtree, nil
+	}
+	return 0, fmt.Errorf("%w: broadcast %q is not flood or plumtree", ErrConfig, s)
+}
+
+// Bounds of the lazy-push state.
+const (
+	// maxAnnouncers is how many neighbours that announced one missing
+	// message are remembered, to graft them one after the other.
+	maxAnnouncers = 4
+)
+
+// cached is a message kept to answer grafts.
+type cached struct {
+	msg wire.Message // as forwarded: Hops already counts the link to the next peer
+	at  time.Time
+}
+
+// missing is a message announced by ihave and not yet received.
+type missing struct {
+	deadline time.Time // graft the next announcer then
+	from     [maxAnnouncers]ConnID
+	n        uint8
+}
+
+// remember keeps m (as it will be forwarded) for grafts. The cache holds at
+// most CacheSize messages, none older than CacheTime.
+func (p *Peer) remember(now time.Time, m wire.Message) {
+	p.expireCache(now)
+	if len(p.cache)-p.cacheHead >= p.cfg.CacheSize {
+		p.cache[p.cacheHead] = cached{}
+		p.cacheHead++
+	}
+	if p.cacheHead > 0 && p.cacheHead >= len(p.cache)/2 {
+		n := copy(p.cache, p.cache[p.cacheHead:])
+		clear(p.cache[n:])
+		p.cache = p.cache[:n]
+		p.cacheHead = 0
+	}
+	p.cache = append(p.cache, cached{msg: m, at: now})
+}
+
+func (p *Peer) expireCache(now time.Time) {
+	cutoff := now.Add(-p.cfg.CacheTime)
+	for p.cacheHead < len(p.cache) && p.cache[p.cacheHead].at.Before(cutoff) {
+		p.cache[p.cacheHead] = cached{}
+		p.cacheHead++
+	}
+	if p.cacheHead == len(p.cache) {
+		p.cache, p.cacheHead = p.cache[:0], 0
+	}
+}
+
+// lookup returns the cached message id, newest first.
+func (p *Peer) lookup(id wire.MsgID) (wire.Message, bool) {
+	for i := len(p.cache) - 1; i >= p.cacheHead; i-- {
+		if m := &p.cache[i].msg; m.Seq == id.Seq && m.Addr == id.Origin {
+			return *m, true
+		}
+	}
+	return wire.Message{}, false
+}
+
+// push sends m, new to this peer, on: in flood mode to every neighbour but
+// skip, in Plumtree mode eagerly to the tree links and as an announcement
+// to the others.
+func (p *Peer) push(now time.Time, m wire.Message, skip *conn) {
+	p.remember(now, m)
+	id := wire.MsgID{Origin: m.Addr, Seq: m.Seq}
+	for _, c := range p.neighbours {
+		if c == skip {
+			continue
+		}
+		if p.cfg.Broadcast == Flood || !c.lazy {
+			p.stats.Forwarded++
+			p.send(c, m)
+			continue
+		}
+		p.stats.IHaveSent++
+		c.ihave = append(c.ihave, id)
+		if len(c.ihave) == wire.MaxIDsPerLine {
+			p.flushIHave(c)
+		} else if !p.lazyPending {
+			p.lazyPending = true
+			p.nextLazy = now.Add(p.cfg.LazyInterval)
+		}
+	}
+}
+
+func (p *Peer) flushIHave(c *conn) {
+	p.send(c, wire.Message{Kind: wire.KindIHave, IDs: c.ihave})
+	c.ihave = nil // the action owns the slice now
+}
+
+// flushLazy sends every queued announcement.
+func (p *Peer) flushLazy() {
+	for _, c := range p.neighbours {
+		if len(c.ihave) > 0 {
+			p.flushIHave(c)
+		}
+	}
+	p.lazyPending = false
+}
+
+// onDuplicate handles a copy of a message already seen: in Plumtree mode
+// the link that carried it leaves the tree.
+func (p *Peer) onDuplicate(c *conn) {
+	if p.cfg.Broadcast != Plumtree {
+		return
+	}
+	c.lazy = true
+	p.stats.PruneSent++
+	p.send(c, wire.Message{Kind: wire.KindPrune})
+}
+
+// onIHave records the announced messages this peer lacks.
+func (p *Peer) onIHave(now time.Time, c *conn, ids []wire.MsgID) {
+	for _, id := range ids {
+		if p.ml.seen(id.Origin, id.Seq) {
+			continue
+		}
+		ms, ok := p.missing[id]
+		if !ok {
+			if len(p.missing) >= p.cfg.MaxMissing {
+				p.stats.MissingDropped++
+				continue
+			}
+			if p.missing == nil {
+				p.missing = make(map[wire.MsgID]missing)
+			}
+			ms.deadline = now.Add(p.cfg.GraftTimeout)
+			if p.nextGraft.IsZero() || ms.deadline.Before(p.nextGraft) {
+				p.nextGraft = ms.deadline
+			}
+		}
+		if int(ms.n) < maxAnnouncers && !slices.Contains(ms.from[:ms.n], c.id) {
+			ms.from[ms.n] = c.id
+			ms.n++
+		}
+		p.missing[id] = ms
+	}
+}
+
+// received clears a message from the missing table.
+func (p *Peer) received(id wire.MsgID) {
+	if len(p.missing) > 0 {
+		delete(p.missing, id)
+		if len(p.missing) == 0 {
+			p.nextGraft = time.Time{}
+		}
+	}
+}
+
+// graftDue grafts, for every missing message whose timer ran out, the next
+// neighbour that announced it, and asks it for the message.
+func (p *Peer) graftDue(now time.Time) {
+	if p.nextGraft.IsZero() || now.Before(p.nextGraft) {
+		return
+	}
+	var due []wire.MsgID
+	p.nextGraft = time.Time{}
+	for id, ms := range p.missing {
+		if now.Before(ms.deadline) {
+			if p.nextGraft.IsZero() || ms.deadline.Before(p.nextGraft) {
+				p.nextGraft = ms.deadline
+			}
+			continue
+		}
+		due = append(due, id)
+	}
+	// Map order is random; the actions must not be.
+	slices.SortFunc(due, func(a, b wire.MsgID) int {
+		if c := a.Origin.Compare(b.Origin); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
+	grafts := map[ConnID][]wire.MsgID{}
+	var order []*conn
+	for _, id := range due {
+		ms := p.missing[id]
+		var to *conn
+		for ms.n > 0 && to == nil {
+			c := p.conns[ms.from[0]]
+			copy(ms.from[:], ms.from[1:ms.n])
+			ms.n--
+			if c != nil && c.state == established {
+				to = c
+			}
+		}
+		if to == nil {
+			delete(p.missing, id) // nobody left to ask: a later ihave may
+			continue
+		}
+		if len(grafts[to.id]) == 0 {
+			order = append(order, to)
+		}
+		grafts[to.id] = append(grafts[to.id], id)
+		// Wait a little less for the next announcer (paper: timer 2).
+		ms.deadline = now.Add(p.cfg.GraftTimeout / 2)
+		if p.nextGraft.IsZero() || ms.deadline.Before(p.nextGraft) {
+			p.nextGraft = ms.deadline
+		}
+		p.missing[id] = ms
+	}
+	for _, c := range order {
+		c.lazy = false
+		ids := grafts[c.id]
+		for len(ids) > 0 {
+			n := min(len(ids), wire.MaxIDsPerLine)
+			p.stats.GraftSent += uint64(n)
+			p.send(c, wire.Message{Kind: wire.KindGraft, IDs: ids[:n:n]})
+			ids = ids[n:]
+		}
+	}
+}
+
+// onGraft puts the link back in the tree and sends the messages asked for
+// that are still cached.
+func (p *Peer) onGraft(now time.Time, c *conn, ids []wire.MsgID) {
+	c.lazy = false
+	p.expireCache(now)
+	for _, id := range ids {
+		if m, ok := p.lookup(id); ok {
+			p.stats.GraftServed++
+			p.stats.Forwarded++
+			p.send(c, m)
+		}
+	}
+}
