@@ -771,6 +771,14 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 				p.drop(c)
 				return
 			}
+			if c.probe && len(p.neighbours) >= p.cfg.MaxPeers {
+				// The probed neighbour is alive, but its slot was taken
+				// meanwhile and MaxPeers is a hard cap.
+				p.logf("%s is alive, but this peer is full now; not restoring the link", c.addr)
+				p.emit(Action{Kind: Close, Conn: c.id})
+				p.drop(c)
+				return
+			}
 			p.establish(now, c)
 		case wire.KindConnectRefused:
 			p.emit(Action{Kind: Close, Conn: c.id})

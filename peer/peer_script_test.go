@@ -387,6 +387,21 @@ func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
 	if len(p.Neighbours()) > p.cfg.MaxPeers {
 		return fmt.Errorf("%d neighbours over MaxPeers %d", len(p.Neighbours()), p.cfg.MaxPeers)
 	}
+	// Lazy-push state stays within its bounds.
+	if n := len(p.cache) - p.cacheHead; n > p.cfg.CacheSize || p.cacheHead > len(p.cache) {
+		return fmt.Errorf("cache holds %d messages (head %d), over CacheSize %d", n, p.cacheHead, p.cfg.CacheSize)
+	}
+	if len(p.missing) > p.cfg.MaxMissing {
+		return fmt.Errorf("%d missing messages tracked, over MaxMissing %d", len(p.missing), p.cfg.MaxMissing)
+	}
+	for _, c := range p.neighbours {
+		if len(c.ihave) >= wire.MaxIDsPerLine {
+			return fmt.Errorf("%d announcements queued for %s, a full line should have gone", len(c.ihave), c.addr)
+		}
+	}
+	if len(p.missing) > 0 && p.nextGraft.IsZero() {
+		return fmt.Errorf("%d missing messages and no graft timer", len(p.missing))
+	}
 	return nil
 }
 

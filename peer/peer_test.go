@@ -569,6 +569,11 @@ func fuzzRun(t *testing.T, genSeed uint64, n int) []string {
 	cfg.GossipCount = 3
 	cfg.MaxOrigins = 1 + gen.IntN(4)
 	cfg.MessageTTL = time.Duration(1+gen.IntN(120)) * time.Second
+	cfg.CacheSize = 1 + gen.IntN(4)
+	cfg.MaxMissing = 1 + gen.IntN(4)
+	if gen.IntN(4) == 0 {
+		cfg.Broadcast = Flood
+	}
 	p := mustNew(t, cfg, genSeed, 1)
 	now := base
 	var log []string
@@ -592,7 +597,18 @@ func fuzzRun(t *testing.T, genSeed uint64, n int) []string {
 	}
 	randMsg := func() wire.Message {
 		a := randAddr()
-		switch gen.IntN(10) {
+		switch gen.IntN(13) {
+		case 10, 11:
+			m := wire.Message{Kind: wire.KindIHave}
+			if gen.IntN(2) == 0 {
+				m.Kind = wire.KindGraft
+			}
+			for k := 1 + gen.IntN(4); k > 0; k-- {
+				m.IDs = append(m.IDs, wire.MsgID{Origin: randAddr(), Seq: uint32(gen.IntN(80))})
+			}
+			return m
+		case 12:
+			return wire.Message{Kind: wire.KindPrune}
 		case 0, 1:
 			return wire.Message{Kind: wire.KindConnect, Addr: a, Cap: gen.IntN(5), Degree: gen.IntN(3), Isolated: gen.IntN(3) == 0}
 		case 2:
