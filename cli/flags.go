@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"time"
 
@@ -13,6 +14,21 @@ type peerFlags struct {
 	gossipCount, livenessMisses, maxPeers, target          int
 	alpha                                                  float64
 	minDegree, maxDegree                                   int
+	broadcast                                              broadcastFlag
+	lazyInterval, graftTimeout                             time.Duration
+}
+
+// broadcastFlag is --broadcast: flood or plumtree.
+type broadcastFlag struct{ b peer.Broadcast }
+
+func (f *broadcastFlag) String() string { return f.b.String() }
+func (f *broadcastFlag) Set(s string) error {
+	b, err := peer.ParseBroadcast(s)
+	if err != nil {
+		return errors.New("want flood or plumtree")
+	}
+	f.b = b
+	return nil
 }
 
 func addPeerFlags(fs *flag.FlagSet, d peer.Config) *peerFlags {
@@ -28,6 +44,10 @@ func addPeerFlags(fs *flag.FlagSet, d peer.Config) *peerFlags {
 	fs.IntVar(&f.minDegree, "min-degree", d.Degrees.Min, "smallest capacity (keeps the overlay connected)")
 	fs.IntVar(&f.maxDegree, "max-degree", d.Degrees.Max, "largest capacity drawn from the power law")
 	fs.DurationVar(&f.refresh, "refresh", d.RefreshInterval, "how often a peer re-registers with its seeds")
+	f.broadcast.b = d.Broadcast
+	fs.Var(&f.broadcast, "broadcast", "how gossip spreads: plumtree (eager push along a tree, announcements elsewhere) or flood (every link)")
+	fs.DurationVar(&f.lazyInterval, "lazy-interval", d.LazyInterval, "plumtree: batch announcements (ihave) for this long")
+	fs.DurationVar(&f.graftTimeout, "graft-timeout", d.GraftTimeout, "plumtree: wait this long for an announced message before asking for it (graft)")
 	return f
 }
 
@@ -36,4 +56,5 @@ func (f *peerFlags) apply(c *peer.Config) {
 	c.LivenessInterval, c.LivenessMisses = f.livenessInterval, f.livenessMisses
 	c.MaxPeers, c.Target, c.RefreshInterval = f.maxPeers, f.target, f.refresh
 	c.Degrees.Alpha, c.Degrees.Min, c.Degrees.Max = f.alpha, f.minDegree, f.maxDegree
+	c.Broadcast, c.LazyInterval, c.GraftTimeout = f.broadcast.b, f.lazyInterval, f.graftTimeout
 }

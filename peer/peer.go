@@ -44,6 +44,11 @@ const (
 	// Duplicate: a copy of Msg, already seen, came from the neighbour at
 	// Addr (only with Config.ReportDuplicates).
 	Duplicate
+	// Wake: handling a message brought NextDeadline forward (a lazy-push
+	// timer started). A driver that asks NextDeadline after every call
+	// can ignore it; one that skips asking after a message that was only
+	// forwarded must ask now.
+	Wake
 )
 
 // Action is one side effect for the driver.

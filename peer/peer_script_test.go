@@ -316,6 +316,8 @@ func formatAction(a Action) string {
 			return "link down " + a.Addr.String()
 		}
 		return "link up " + a.Addr.String()
+	case Wake:
+		return "wake"
 	}
 	return fmt.Sprintf("unknown action %+v", a)
 }

@@ -628,11 +628,15 @@ func fuzzRun(t *testing.T, genSeed uint64, n int) []string {
 	do := func(ev string, f func()) {
 		log = append(log, "> "+ev)
 		before := snapshotDials(p)
+		deadline := p.NextDeadline()
 		f()
 		acts := p.Ready()
 		err := checkInvariants(p, acts, &track)
 		if err == nil {
 			err = checkDials(p, before, acts)
+		}
+		if err == nil && strings.HasPrefix(ev, "recv ") {
+			err = checkWake(p, deadline, acts)
 		}
 		if err != nil {
 			t.Fatalf("gen %d, after %q: %v\n%s", genSeed, ev, err, strings.Join(log, "\n"))
@@ -794,4 +798,21 @@ func TestScriptsDeterministic(t *testing.T) {
 			t.Errorf("%s: two runs differ", name)
 		}
 	}
+}
+
+// checkWake checks the promise of the Wake action: when Receive's actions
+// are only Send, Deliver, Log and Duplicate, NextDeadline did not move
+// earlier (the simulator relies on it to skip asking).
+func checkWake(p *Peer, before time.Time, acts []Action) error {
+	for _, a := range acts {
+		switch a.Kind {
+		case Send, Deliver, Log, Duplicate:
+		default:
+			return nil
+		}
+	}
+	if after := p.NextDeadline(); !after.IsZero() && (before.IsZero() || after.Before(before)) {
+		return fmt.Errorf("NextDeadline moved from %v to %v without a Wake action", before.Sub(base), after.Sub(base))
+	}
+	return nil
 }

@@ -127,6 +127,7 @@ func (p *Peer) push(now time.Time, m wire.Message, skip *conn) {
 		} else if !p.lazyPending {
 			p.lazyPending = true
 			p.nextLazy = now.Add(p.cfg.LazyInterval)
+			p.emit(Action{Kind: Wake})
 		}
 	}
 }
@@ -175,6 +176,7 @@ func (p *Peer) onIHave(now time.Time, c *conn, ids []wire.MsgID) {
 			ms.deadline = now.Add(p.cfg.GraftTimeout)
 			if p.nextGraft.IsZero() || ms.deadline.Before(p.nextGraft) {
 				p.nextGraft = ms.deadline
+				p.emit(Action{Kind: Wake})
 			}
 		}
 		if int(ms.n) < maxAnnouncers && !slices.Contains(ms.from[:ms.n], c.id) {

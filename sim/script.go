@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/whispernet/whispernet/peer"
 )
 
 // A Script is a scenario written for people: settings, timed steps and
@@ -186,6 +188,16 @@ func (c *Config) Set(name, value string) error {
 		return num(&c.Peer.Degrees.Min)
 	case "max-degree":
 		return num(&c.Peer.Degrees.Max)
+	case "broadcast":
+		b, err := peer.ParseBroadcast(value)
+		if err != nil {
+			return fmt.Errorf("broadcast: %q is not flood or plumtree", value)
+		}
+		c.Peer.Broadcast = b
+	case "lazy-interval":
+		return dur(&c.Peer.LazyInterval)
+	case "graft-timeout":
+		return dur(&c.Peer.GraftTimeout)
 	case "seed-expiry":
 		return dur(&c.Seed.Expiry)
 	case "workers":
