@@ -109,6 +109,8 @@ type conn struct {
 	capacity  int
 
 	lazy  bool         // Plumtree: off the broadcast tree, gets announcements only
+	prune bool         // a prune is queued for the next lazy flush
+	child bool         // it named this peer its parent (bare graft): never pruned
 	ihave []wire.MsgID // announcements queued for the next lazy flush
 }
 
@@ -192,6 +194,8 @@ type Peer struct {
 	nextGraft   time.Time // earliest missing deadline (zero: none)
 	lazyPending bool      // some link has announcements queued
 	nextLazy    time.Time
+	root        netip.AddrPort // the smallest origin heard from: the tree's anchor
+	parent      *conn          // the link that first brought a root message; never pruned
 }
 
 // New returns a Peer for cfg; rng drives every random choice.
@@ -684,6 +688,9 @@ func (p *Peer) drop(c *conn) {
 		return
 	}
 	delete(p.linked, c.addr)
+	if p.parent == c {
+		p.parent = nil // the next root message brings a new one
+	}
 	if i := slices.Index(p.neighbours, c); i >= 0 {
 		p.neighbours = slices.Delete(p.neighbours, i, i+1)
 	}
@@ -889,7 +896,7 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 	case wire.KindGraft:
 		p.onGraft(now, c, m.IDs)
 	case wire.KindPrune:
-		c.lazy = true
+		p.onPrune(c)
 	default:
 		p.stats.Unexpected++
 	}
@@ -902,7 +909,7 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 		if p.cfg.ReportDuplicates {
 			p.emit(Action{Kind: Duplicate, Addr: from.addr, Msg: m})
 		}
-		p.onDuplicate(from)
+		p.onDuplicate(now, from)
 		return
 	case stale:
 		p.stats.Stale++
@@ -923,6 +930,7 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 	}
 	p.received(wire.MsgID{Origin: m.Addr, Seq: m.Seq})
 	from.lazy = false // it pushed a new message to us: part of the tree
+	p.adopt(from, m.Addr)
 	m.Hops++
 	p.push(now, m, from)
 }
@@ -935,6 +943,7 @@ func (p *Peer) Publish(now time.Time, text string) wire.Message {
 	p.stats.Generated++
 	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})
 	p.logf("generated %s", text)
+	p.adopt(nil, p.cfg.Self)
 	p.push(now, m, nil)
 	return m
 }

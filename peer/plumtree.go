@@ -3,6 +3,7 @@ package peer
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -124,10 +125,8 @@ func (p *Peer) push(now time.Time, m wire.Message, skip *conn) {
 		c.ihave = append(c.ihave, id)
 		if len(c.ihave) == wire.MaxIDsPerLine {
 			p.flushIHave(c)
-		} else if !p.lazyPending {
-			p.lazyPending = true
-			p.nextLazy = now.Add(p.cfg.LazyInterval)
-			p.emit(Action{Kind: Wake})
+		} else {
+			p.scheduleLazy(now)
 		}
 	}
 }
@@ -137,9 +136,16 @@ func (p *Peer) flushIHave(c *conn) {
 	c.ihave = nil // the action owns the slice now
 }
 
-// flushLazy sends every queued announcement.
+// flushLazy sends every queued prune and announcement.
 func (p *Peer) flushLazy() {
 	for _, c := range p.neighbours {
+		if c.prune {
+			c.prune = false
+			if c.lazy && !p.protected(c) { // not grafted back meanwhile
+				p.stats.PruneSent++
+				p.send(c, wire.Message{Kind: wire.KindPrune})
+			}
+		}
 		if len(c.ihave) > 0 {
 			p.flushIHave(c)
 		}
@@ -148,14 +154,74 @@ func (p *Peer) flushLazy() {
 }
 
 // onDuplicate handles a copy of a message already seen: in Plumtree mode
-// the link that carried it leaves the tree.
-func (p *Peer) onDuplicate(c *conn) {
+// the link that carried it leaves the tree. The prune goes out with the
+// next lazy flush: off the path of the message still spreading, and once
+// for however many copies the link carries meanwhile.
+func (p *Peer) onDuplicate(now time.Time, c *conn) {
+	if p.cfg.Broadcast != Plumtree || c.prune || p.protected(c) {
+		return
+	}
+	c.lazy, c.prune = true, true
+	p.scheduleLazy(now)
+}
+
+// scheduleLazy makes sure a lazy flush is due within LazyInterval.
+func (p *Peer) scheduleLazy(now time.Time) {
+	if !p.lazyPending {
+		p.lazyPending = true
+		p.nextLazy = now.Add(p.cfg.LazyInterval)
+		p.emit(Action{Kind: Wake})
+	}
+}
+
+// adopt keeps the tree anchored. Pruning on duplicates alone can cut a
+// cycle twice when two messages from different origins cross it at once,
+// splitting the tree until grafts mend it. So every peer keeps one link
+// that is never pruned, its parent: the link that first brought it a
+// message from the root, the smallest origin it has heard from. It tells
+// the parent with a bare graft, so that neither end prunes the link.
+// Parents got the root's message before their children, so parent links
+// form no cycle; once every peer has heard from the same root they form
+// one spanning tree, and duplicates can only prune the links off it.
+func (p *Peer) adopt(from *conn, origin netip.AddrPort) {
 	if p.cfg.Broadcast != Plumtree {
 		return
 	}
+	switch {
+	case !p.root.IsValid() || origin.Compare(p.root) < 0:
+		p.root = origin
+		p.setParent(from)
+	case origin == p.root && p.parent == nil && origin != p.cfg.Self:
+		p.setParent(from)
+	}
+}
+
+func (p *Peer) setParent(c *conn) {
+	if c == p.parent {
+		return
+	}
+	// The old parent link, if any, becomes an ordinary link: the next
+	// duplicate it brings prunes it. Pruning it now could cut the tree,
+	// for the new parent may hang below us on the old one.
+	p.parent = c
+	if c != nil {
+		c.lazy = false
+		p.send(c, wire.Message{Kind: wire.KindGraft})
+	}
+}
+
+// protected reports whether c is a tree link: this peer's parent or child.
+func (p *Peer) protected(c *conn) bool { return c == p.parent || c.child }
+
+// onPrune takes a link off the tree, unless it is this peer's parent:
+// then a bare graft asks the other end to keep pushing.
+func (p *Peer) onPrune(c *conn) {
+	c.child = false
+	if c == p.parent {
+		p.send(c, wire.Message{Kind: wire.KindGraft})
+		return
+	}
 	c.lazy = true
-	p.stats.PruneSent++
-	p.send(c, wire.Message{Kind: wire.KindPrune})
 }
 
 // onIHave records the announced messages this peer lacks.
@@ -265,6 +331,9 @@ func (p *Peer) graftDue(now time.Time) {
 // that are still cached.
 func (p *Peer) onGraft(now time.Time, c *conn, ids []wire.MsgID) {
 	c.lazy = false
+	if len(ids) == 0 {
+		c.child = true // a bare graft: we are its parent
+	}
 	p.expireCache(now)
 	for _, id := range ids {
 		if m, ok := p.lookup(id); ok {

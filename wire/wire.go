@@ -83,7 +83,7 @@ const (
 	KindLivenessReply        // Liveness Reply:TS:IP:PORT:REPLIERIP:REPLIERPORT
 	KindGossip               // gossip:IP:PORT:SEQ:HOPS:TS:TEXT
 	KindIHave                // ihave:IP#PORT#SEQ[:IP#PORT#SEQ...] (lazy push: "I have these messages")
-	KindGraft                // graft:IP#PORT#SEQ[:IP#PORT#SEQ...] (send me these, and push eagerly to me)
+	KindGraft                // graft[:IP#PORT#SEQ...] (push eagerly to me, and send me these)
 	KindPrune                // prune (stop pushing messages to me eagerly)
 	numKinds
 )
@@ -163,8 +163,8 @@ type Message struct {
 	Text string
 	// Peers are the entries of a peer-list or peer-info reply.
 	Peers []PeerInfo
-	// IDs are the message IDs of an ihave or graft line (1 to
-	// MaxIDsPerLine of them).
+	// IDs are the message IDs of an ihave line (1 to MaxIDsPerLine of
+	// them) or a graft line (0 to MaxIDsPerLine).
 	IDs []MsgID
 }
 
@@ -324,12 +324,14 @@ func Parse(line string) (Message, error) {
 			break
 		}
 		m.Text, err = f.text(true)
-	case VerbIHave, VerbGraft:
+	case VerbIHave:
 		m.Kind = KindIHave
-		if verb == VerbGraft {
-			m.Kind = KindGraft
-		}
 		m.IDs, err = f.ids()
+	case VerbGraft:
+		m.Kind = KindGraft
+		if hasRest {
+			m.IDs, err = f.ids()
+		}
 	case VerbPrune:
 		m.Kind = KindPrune
 		err = f.none()

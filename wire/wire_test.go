@@ -130,6 +130,7 @@ var canonical = []struct {
 	{"graft", "graft:[2001:db8::7]#65535#12",
 		wire.Message{Kind: wire.KindGraft, IDs: []wire.MsgID{{Origin: v6b, Seq: 12}}}},
 	{"prune", "prune", wire.Message{Kind: wire.KindPrune}},
+	{"graft bare", "graft", wire.Message{Kind: wire.KindGraft}},
 }
 
 func TestParseCanonical(t *testing.T) {
