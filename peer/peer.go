@@ -194,8 +194,7 @@ type Peer struct {
 	nextGraft   time.Time // earliest missing deadline (zero: none)
 	lazyPending bool      // some link has announcements queued
 	nextLazy    time.Time
-	root        netip.AddrPort // the smallest origin heard from: the tree's anchor
-	parent      *conn          // the link that first brought a root message; never pruned
+	parent      *conn // the first link (or the one that brought a message since it went): never pruned
 }
 
 // New returns a Peer for cfg; rng drives every random choice.
@@ -719,6 +718,7 @@ func (p *Peer) establish(now time.Time, c *conn) {
 	c.lastAlive = now
 	p.neighbours = append(p.neighbours, c)
 	p.stats.ConnsOpened++
+	p.linkedUp(c)
 	if c.probe {
 		p.logf("%s is alive again; link restored", c.addr)
 		c.probe = false
@@ -930,7 +930,7 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 	}
 	p.received(wire.MsgID{Origin: m.Addr, Seq: m.Seq})
 	from.lazy = false // it pushed a new message to us: part of the tree
-	p.adopt(from, m.Addr)
+	p.adopt(from)
 	m.Hops++
 	p.push(now, m, from)
 }
@@ -943,7 +943,6 @@ func (p *Peer) Publish(now time.Time, text string) wire.Message {
 	p.stats.Generated++
 	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})
 	p.logf("generated %s", text)
-	p.adopt(nil, p.cfg.Self)
 	p.push(now, m, nil)
 	return m
 }

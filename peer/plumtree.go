@@ -55,10 +55,16 @@ const (
 	maxAnnouncers = 4
 )
 
-// cached is a message kept to answer grafts.
+// cached is a gossip message kept to answer grafts, as forwarded (Hops
+// already counts the link to the next peer), in less than half the room
+// of a wire.Message.
 type cached struct {
-	msg wire.Message // as forwarded: Hops already counts the link to the next peer
-	at  time.Time
+	origin netip.AddrPort
+	seq    uint32
+	hops   uint16
+	ts     wire.Timestamp
+	at     wire.Timestamp // when it was cached
+	text   string
 }
 
 // missing is a message announced by ihave and not yet received.
@@ -82,12 +88,12 @@ func (p *Peer) remember(now time.Time, m wire.Message) {
 		p.cache = p.cache[:n]
 		p.cacheHead = 0
 	}
-	p.cache = append(p.cache, cached{msg: m, at: now})
+	p.cache = append(p.cache, cached{origin: m.Addr, seq: m.Seq, hops: m.Hops, ts: m.Time, at: wire.TimestampOf(now), text: m.Text})
 }
 
 func (p *Peer) expireCache(now time.Time) {
-	cutoff := now.Add(-p.cfg.CacheTime)
-	for p.cacheHead < len(p.cache) && p.cache[p.cacheHead].at.Before(cutoff) {
+	cutoff := wire.TimestampOf(now.Add(-p.cfg.CacheTime))
+	for p.cacheHead < len(p.cache) && p.cache[p.cacheHead].at < cutoff {
 		p.cache[p.cacheHead] = cached{}
 		p.cacheHead++
 	}
@@ -99,8 +105,8 @@ func (p *Peer) expireCache(now time.Time) {
 // lookup returns the cached message id, newest first.
 func (p *Peer) lookup(id wire.MsgID) (wire.Message, bool) {
 	for i := len(p.cache) - 1; i >= p.cacheHead; i-- {
-		if m := &p.cache[i].msg; m.Seq == id.Seq && m.Addr == id.Origin {
-			return *m, true
+		if e := &p.cache[i]; e.seq == id.Seq && e.origin == id.Origin {
+			return wire.Message{Kind: wire.KindGossip, Addr: e.origin, Seq: e.seq, Hops: e.hops, Time: e.ts, Text: e.text}, true
 		}
 	}
 	return wire.Message{}, false
@@ -174,40 +180,41 @@ func (p *Peer) scheduleLazy(now time.Time) {
 	}
 }
 
-// adopt keeps the tree anchored. Pruning on duplicates alone can cut a
-// cycle twice when two messages from different origins cross it at once,
-// splitting the tree until grafts mend it. So every peer keeps one link
-// that is never pruned, its parent: the link that first brought it a
-// message from the root, the smallest origin it has heard from. It tells
-// the parent with a bare graft, so that neither end prunes the link.
-// Parents got the root's message before their children, so parent links
-// form no cycle; once every peer has heard from the same root they form
-// one spanning tree, and duplicates can only prune the links off it.
-func (p *Peer) adopt(from *conn, origin netip.AddrPort) {
+// The tree. Links carry messages eagerly only where they must: a peer's
+// first link, the one that made it part of the overlay, is its parent
+// link, eager at both ends and never pruned (the peer names it with a bare
+// graft); every later link starts lazy. First links point from newcomers
+// into the overlay as it was, so they form a spanning tree and the first
+// message already costs one copy per peer, with no flood to prune. A peer
+// whose parent link goes takes the link that next brings it a new message
+// (after a graft, if need be) as its parent. Pruning on duplicates alone
+// could cut a cycle twice when two messages cross it at once; parent links
+// are never cut, so the tree holds.
+
+// linkedUp sets up a new link's place in the tree.
+func (p *Peer) linkedUp(c *conn) {
 	if p.cfg.Broadcast != Plumtree {
 		return
 	}
-	switch {
-	case !p.root.IsValid() || origin.Compare(p.root) < 0:
-		p.root = origin
-		p.setParent(from)
-	case origin == p.root && p.parent == nil && origin != p.cfg.Self:
+	if p.parent == nil {
+		p.setParent(c)
+		return
+	}
+	c.lazy = true
+}
+
+// adopt makes from, which brought a new message, the parent of a peer
+// that has none.
+func (p *Peer) adopt(from *conn) {
+	if p.cfg.Broadcast == Plumtree && p.parent == nil {
 		p.setParent(from)
 	}
 }
 
 func (p *Peer) setParent(c *conn) {
-	if c == p.parent {
-		return
-	}
-	// The old parent link, if any, becomes an ordinary link: the next
-	// duplicate it brings prunes it. Pruning it now could cut the tree,
-	// for the new parent may hang below us on the old one.
 	p.parent = c
-	if c != nil {
-		c.lazy = false
-		p.send(c, wire.Message{Kind: wire.KindGraft})
-	}
+	c.lazy = false
+	p.send(c, wire.Message{Kind: wire.KindGraft})
 }
 
 // protected reports whether c is a tree link: this peer's parent or child.
@@ -333,6 +340,20 @@ func (p *Peer) onGraft(now time.Time, c *conn, ids []wire.MsgID) {
 	c.lazy = false
 	if len(ids) == 0 {
 		c.child = true // a bare graft: we are its parent
+		if c == p.parent && lessAddr(c.addr, p.cfg.Self) {
+			// We are each other's parent: the root of a tree of first
+			// links. Most such pairs are the first two peers of the
+			// overlay, but two newcomers linking to each other first make
+			// one too, and their tree would be cut off from the rest. The
+			// higher address takes another parent, joining the trees.
+			p.parent = nil
+			for _, o := range p.neighbours {
+				if o != c {
+					p.setParent(o)
+					break
+				}
+			}
+		}
 	}
 	p.expireCache(now)
 	for _, id := range ids {
