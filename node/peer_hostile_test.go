@@ -90,6 +90,10 @@ func TestPeerHostileInput(t *testing.T) {
 	if got := read(br); got != "Connection accepted:"+self.String() {
 		t.Errorf("real handshake: %q", got)
 	}
+	// Its first link: the peer names it its parent in the broadcast tree.
+	if got := read(br); got != "graft" {
+		t.Errorf("first link: %q, want a bare graft", got)
+	}
 	c.Write([]byte("Liveness Request:1764072000.500000:127.0.0.1:1\n"))
 	if got := read(br); got != "Liveness Reply:1764072000.500000:127.0.0.1:1:"+self.String() {
 		t.Errorf("liveness: %q", got)
