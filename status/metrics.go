@@ -42,12 +42,13 @@ var (
 	mRateLimited = newMetric("rate_limited_total", "Seed requests refused by the per-connection rate limit.", prometheus.CounterValue)
 	mRegs        = newMetric("registrations_total", "Register requests a seed accepted (new and refreshed).", prometheus.CounterValue)
 	mExpired     = newMetric("registrations_expired_total", "Registrations a seed dropped for want of refresh.", prometheus.CounterValue)
+	mLazy        = newMetric("lazy_push_total", "Plumtree traffic: message IDs announced (ihave_sent) and asked for (graft_sent), messages sent in answer to grafts (graft_served), prunes sent (prune_sent), announcements ignored for a full missing table (missing_dropped).", prometheus.CounterValue, "kind")
 	mUp          = newMetric("up", "1 for every node this process runs (role label: peer or seed; frozen peers report 0).", prometheus.GaugeValue, "role")
 )
 
 var allMetrics = []metric{mGenerated, mReceived, mForwarded, mDuplicates, mDropped, mLiveSent, mLiveReplies, mLiveMisses,
 	mDeadSent, mDeadRecv, mDeadAcc, mConnOpened, mConnRefused, mDegree, mTarget, mMsgList, mRegistry, mQueueDrops,
-	mBadLines, mRateLimited, mRegs, mExpired, mUp}
+	mBadLines, mRateLimited, mRegs, mExpired, mLazy, mUp}
 
 // collector reads every node's counters at scrape time.
 type collector struct{ r *Registry }
@@ -99,6 +100,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		emit(mDuplicates, float64(core.Duplicates), a)
 		emit(mDropped, float64(core.Stale), a, "stale")
 		emit(mDropped, float64(core.Overflow), a, "overflow")
+		emit(mLazy, float64(core.IHaveSent), a, "ihave_sent")
+		emit(mLazy, float64(core.GraftSent), a, "graft_sent")
+		emit(mLazy, float64(core.GraftServed), a, "graft_served")
+		emit(mLazy, float64(core.PruneSent), a, "prune_sent")
+		emit(mLazy, float64(core.MissingDropped), a, "missing_dropped")
 		emit(mLiveSent, float64(core.LivenessSent), a)
 		emit(mLiveReplies, float64(core.LivenessReply), a)
 		emit(mLiveMisses, float64(core.LivenessMissed), a)

@@ -31,6 +31,7 @@ var documented = map[string]string{
 	"whispernet_gossip_forwarded_total":      "counter",
 	"whispernet_gossip_duplicates_total":     "counter",
 	"whispernet_gossip_dropped_total":        "counter",
+	"whispernet_lazy_push_total":             "counter",
 	"whispernet_liveness_requests_total":     "counter",
 	"whispernet_liveness_replies_total":      "counter",
 	"whispernet_liveness_misses_total":       "counter",
@@ -73,6 +74,11 @@ var (
 		"whispernet_gossip_duplicates_total",
 		"whispernet_gossip_dropped_total{reason=stale}",
 		"whispernet_gossip_dropped_total{reason=overflow}",
+		"whispernet_lazy_push_total{kind=ihave_sent}",
+		"whispernet_lazy_push_total{kind=graft_sent}",
+		"whispernet_lazy_push_total{kind=graft_served}",
+		"whispernet_lazy_push_total{kind=prune_sent}",
+		"whispernet_lazy_push_total{kind=missing_dropped}",
 		"whispernet_liveness_requests_total",
 		"whispernet_liveness_replies_total",
 		"whispernet_liveness_misses_total",
@@ -320,6 +326,9 @@ func TestEndpoints(t *testing.T) {
 		"seed dead accepted":   {m.get(t, sn, "whispernet_dead_reports_accepted_total"), float64(sd.Stats().DeadAccepted)},
 		"peer duplicates":      {m.get(t, an, "whispernet_gossip_duplicates_total"), float64(core.Duplicates)},
 		"peer liveness misses": {m.get(t, an, "whispernet_liveness_misses_total"), float64(core.LivenessMissed)},
+		"peer ihave sent":      {m.get(t, an, "whispernet_lazy_push_total{kind=ihave_sent}"), float64(core.IHaveSent)},
+		"peer graft sent":      {m.get(t, an, "whispernet_lazy_push_total{kind=graft_sent}"), float64(core.GraftSent)},
+		"peer prune sent":      {m.get(t, an, "whispernet_lazy_push_total{kind=prune_sent}"), float64(core.PruneSent)},
 	}
 	for what, v := range exact {
 		if v[0] != v[1] {
