@@ -86,13 +86,14 @@ func TestPeerHostileInput(t *testing.T) {
 	// Still serving: a proper handshake from the right IP is accepted.
 	other := netip.MustParseAddrPort("127.0.0.1:1")
 	c, br = dial()
-	c.Write([]byte("Connection with Peer:" + other.String() + ":3:0\n"))
-	if got := read(br); got != "Connection accepted:"+self.String() {
-		t.Errorf("real handshake: %q", got)
+	c.Write([]byte("Connection with Peer:" + other.String() + ":100:5\n"))
+	if got := read(br); !strings.HasPrefix(got, "Connection accepted:"+self.String()+":") || !strings.HasSuffix(got, ":0") {
+		t.Errorf("real handshake: %q, want Connection accepted:%s:CAP:0", got, self)
 	}
-	// Its first link: the peer names it its parent in the broadcast tree.
+	// A neighbour bigger than itself: the peer names it its parent in the
+	// broadcast tree.
 	if got := read(br); got != "graft" {
-		t.Errorf("first link: %q, want a bare graft", got)
+		t.Errorf("bigger neighbour: %q, want a bare graft", got)
 	}
 	c.Write([]byte("Liveness Request:1764072000.500000:127.0.0.1:1\n"))
 	if got := read(br); got != "Liveness Reply:1764072000.500000:127.0.0.1:1:"+self.String() {

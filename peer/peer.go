@@ -688,7 +688,8 @@ func (p *Peer) drop(c *conn) {
 	}
 	delete(p.linked, c.addr)
 	if p.parent == c {
-		p.parent = nil // the next root message brings a new one
+		p.parent = nil
+		defer p.chooseParent() // once the link is gone
 	}
 	if i := slices.Index(p.neighbours, c); i >= 0 {
 		p.neighbours = slices.Delete(p.neighbours, i, i+1)
@@ -718,7 +719,6 @@ func (p *Peer) establish(now time.Time, c *conn) {
 	c.lastAlive = now
 	p.neighbours = append(p.neighbours, c)
 	p.stats.ConnsOpened++
-	p.linkedUp(c)
 	if c.probe {
 		p.logf("%s is alive again; link restored", c.addr)
 		c.probe = false
@@ -731,10 +731,14 @@ func (p *Peer) establish(now time.Time, c *conn) {
 	}
 	if i, ok := p.knownIdx[c.addr]; ok {
 		p.known[i].failures = 0
+		if c.capacity == 0 {
+			c.capacity = p.known[i].capacity // outbound: as the seeds said
+		}
 	} else {
 		p.learn(wire.PeerInfo{Addr: c.addr, Cap: c.capacity})
 	}
 	delete(p.dead, c.addr)
+	p.linkedUp(c)
 	p.emit(Action{Kind: Link, Addr: c.addr, N: 1})
 	p.degreeChanged()
 	if len(p.neighbours) == 1 {
@@ -790,6 +794,9 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 				p.emit(Action{Kind: Close, Conn: c.id})
 				p.drop(c)
 				return
+			}
+			if m.Cap > 0 {
+				c.capacity = m.Cap
 			}
 			p.establish(now, c)
 		case wire.KindConnectRefused:
@@ -868,7 +875,7 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 	}
 	c.addr = a
 	c.capacity = m.Cap
-	p.send(c, wire.Message{Kind: wire.KindConnectAccepted, Addr: p.cfg.Self})
+	p.send(c, wire.Message{Kind: wire.KindConnectAccepted, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)})
 	if i, ok := p.knownIdx[a]; ok {
 		p.known[i].capacity = m.Cap
 	}

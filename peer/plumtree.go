@@ -196,17 +196,41 @@ func (p *Peer) linkedUp(c *conn) {
 	if p.cfg.Broadcast != Plumtree {
 		return
 	}
-	if p.parent == nil {
-		p.setParent(c)
-		return
-	}
 	c.lazy = true
+	p.chooseParent()
+}
+
+// bigger orders peers for the tree: by capacity, then the lower address.
+func bigger(capA int, a netip.AddrPort, capB int, b netip.AddrPort) bool {
+	return capA > capB || capA == capB && lessAddr(a, b)
+}
+
+// chooseParent makes the biggest neighbour bigger than this peer its
+// parent. Parents are always bigger than their children, so parent links
+// never close a cycle, and chains climb quickly to the hubs: the tree is
+// shallow. A peer bigger than all its neighbours is a root; if its tree is
+// cut off from others, the first message it gets by a graft joins them
+// (adopt).
+func (p *Peer) chooseParent() {
+	best := p.parent
+	if best != nil && !bigger(best.capacity, best.addr, p.target, p.cfg.Self) {
+		best = nil // adopted after a graft: give way to a proper one
+	}
+	for _, n := range p.neighbours {
+		if bigger(n.capacity, n.addr, p.target, p.cfg.Self) && (best == nil || bigger(n.capacity, n.addr, best.capacity, best.addr)) {
+			best = n
+		}
+	}
+	if best != nil && best != p.parent {
+		p.setParent(best)
+	}
 }
 
 // adopt makes from, which brought a new message, the parent of a peer
-// that has none.
+// that has none: a root whose tree was cut off from the rest (the message
+// came after a graft; a child's messages never make its parent adopt it).
 func (p *Peer) adopt(from *conn) {
-	if p.cfg.Broadcast == Plumtree && p.parent == nil {
+	if p.cfg.Broadcast == Plumtree && p.parent == nil && !from.child {
 		p.setParent(from)
 	}
 }
@@ -341,18 +365,9 @@ func (p *Peer) onGraft(now time.Time, c *conn, ids []wire.MsgID) {
 	if len(ids) == 0 {
 		c.child = true // a bare graft: we are its parent
 		if c == p.parent && lessAddr(c.addr, p.cfg.Self) {
-			// We are each other's parent: the root of a tree of first
-			// links. Most such pairs are the first two peers of the
-			// overlay, but two newcomers linking to each other first make
-			// one too, and their tree would be cut off from the rest. The
-			// higher address takes another parent, joining the trees.
+			// We are each other's parent (two roots that adopted each
+			// other): the higher address gives way.
 			p.parent = nil
-			for _, o := range p.neighbours {
-				if o != c {
-					p.setParent(o)
-					break
-				}
-			}
 		}
 	}
 	p.expireCache(now)

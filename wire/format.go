@@ -78,6 +78,7 @@ func (m *Message) Append(b []byte) []byte {
 	case KindConnectAccepted:
 		b = append(b, VerbConnectAccepted...)
 		b = appendAddr(b, m.Addr)
+		b = appendCapDegree(b, m.Cap, m.Degree)
 	case KindConnectRefused:
 		b = append(b, VerbConnectRefused+":"...)
 		b = append(b, m.Text...)

@@ -77,7 +77,7 @@ const (
 	KindOK                   // ok[:TEXT]
 	KindError                // error:TEXT
 	KindConnect              // Connection with Peer:IP:PORT[:CAP:DEGREE[:isolated]]
-	KindConnectAccepted      // Connection accepted:IP:PORT
+	KindConnectAccepted      // Connection accepted:IP:PORT[:CAP:DEGREE]
 	KindConnectRefused       // Connection refused:TEXT
 	KindLivenessRequest      // Liveness Request:TS:IP:PORT
 	KindLivenessReply        // Liveness Reply:TS:IP:PORT:REPLIERIP:REPLIERPORT
@@ -275,7 +275,7 @@ func Parse(line string) (Message, error) {
 	case VerbConnectAccepted:
 		m.Kind = KindConnectAccepted
 		if m.Addr, err = f.addr(); err == nil {
-			err = f.end()
+			m.Cap, m.Degree, err = f.capDegree()
 		}
 	case VerbConnectRefused:
 		m.Kind = KindConnectRefused
