@@ -17,13 +17,14 @@ const (
 	// Flood sends every new message to every neighbour but its sender:
 	// about twice as many copies as there are links, per message.
 	Flood Broadcast = iota
-	// Plumtree pushes a new message eagerly along a spanning tree and
-	// lazily (as an ihave announcement, batched) over the other links.
-	// Links that deliver a duplicate are pruned from the tree; a peer that
+	// Plumtree pushes a new message eagerly along a spanning tree (each
+	// peer's link to its parent, its biggest neighbour bigger than itself)
+	// and lazily, as a batched ihave announcement, over the other links.
+	// Other eager links that deliver a duplicate are pruned; a peer that
 	// hears of a message it has not received within GraftTimeout grafts
-	// the announcing link back and asks for it. Once the tree has formed a
-	// message costs one copy per peer. (Leitão, Pereira, Rodrigues:
-	// Epidemic Broadcast Trees, SRDS 2007.)
+	// the announcing link and asks for it. A message costs one copy per
+	// peer. (After Leitão, Pereira, Rodrigues: Epidemic Broadcast Trees,
+	// SRDS 2007; docs/broadcast.md.)
 	Plumtree
 )
 
