@@ -256,6 +256,11 @@ func TestEndpoints(t *testing.T) {
 		if deg != 1 || st.Generated != 2 || st.Received != 2 || len(regs) != 1 || len(sd.Peers()) != 2 {
 			return fmt.Errorf("A degree %d generated %d received %d seeds %v; seed lists %v", deg, st.Generated, st.Received, regs, sd.Peers())
 		}
+		// B has A's messages too: pushed eagerly, or announced and
+		// grafted if A sent one before the link joined the tree.
+		if _, _, _, bst, _, _ := coreOf(b); bst.Received != 2 {
+			return fmt.Errorf("B received %d of A's messages", bst.Received)
+		}
 		return nil
 	})
 
