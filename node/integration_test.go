@@ -14,6 +14,19 @@ func TestGossipReachesEveryPeerOnce(t *testing.T) {
 	c := newCluster(t, 3)
 	c.addPeers(8, nil)
 	const msgs = 3
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for _, p := range c.peers {
+			p.Inspect(func(core *peer.Peer) {
+				t.Logf("%s target %d stats %+v", p.Addr(), core.Target(), core.Stats())
+				for _, n := range core.Neighbours() {
+					t.Logf("    %s eager %v parent %v child %v", n.Addr, n.Eager, n.Parent, n.Child)
+				}
+			})
+		}
+	}()
 	loopback.CheckFor(t, 15*time.Second, "all messages delivered", func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -143,6 +143,10 @@ type Neighbour struct {
 	RTT       time.Duration
 	Misses    int
 	LastAlive time.Time
+	// Eager: gossip is pushed whole on this link (Plumtree; always in
+	// flood mode); otherwise it is announced. Parent and Child: it is this
+	// peer's parent link in the broadcast tree, or a child's.
+	Eager, Parent, Child bool
 }
 
 // Peer is the peer state machine. It is not safe for concurrent use.
@@ -245,7 +249,8 @@ func (p *Peer) MessageListLen() int { return p.ml.len() }
 func (p *Peer) Neighbours() []Neighbour {
 	out := make([]Neighbour, len(p.neighbours))
 	for i, c := range p.neighbours {
-		out[i] = Neighbour{Addr: c.addr, Conn: c.id, Outbound: p.outbound[c.id], Since: c.opened, RTT: c.rtt, Misses: c.unacked, LastAlive: c.lastAlive}
+		out[i] = Neighbour{Addr: c.addr, Conn: c.id, Outbound: p.outbound[c.id], Since: c.opened, RTT: c.rtt, Misses: c.unacked, LastAlive: c.lastAlive,
+			Eager: p.cfg.Broadcast == Flood || !c.lazy, Parent: c == p.parent, Child: c.child}
 	}
 	return out
 }
