@@ -139,6 +139,22 @@ type Neighbour struct {
 	RTTMs     float64 `json:"rtt_ms"`       // last answered liveness request
 	Misses    int     `json:"misses"`       // requests unanswered since the last reply
 	LastAlive float64 `json:"last_alive_s"` // seconds since the last reply
+	// Link is the link's place in the broadcast tree (docs/broadcast.md):
+	// "parent", "child", "eager" (another eager link) or "lazy".
+	Link string `json:"link"`
+}
+
+// linkRole names a neighbour's place in the broadcast tree.
+func linkRole(nb peer.Neighbour) string {
+	switch {
+	case nb.Parent:
+		return "parent"
+	case nb.Child:
+		return "child"
+	case nb.Eager:
+		return "eager"
+	}
+	return "lazy"
 }
 
 // Snapshot builds the status document now.
@@ -162,7 +178,7 @@ func (r *Registry) Snapshot() Document {
 			}
 			for _, nb := range c.Neighbours() {
 				n.Neighbours = append(n.Neighbours, Neighbour{Addr: nb.Addr.String(), Outbound: nb.Outbound, SinceS: secs(now.Sub(nb.Since)),
-					RTTMs: float64(nb.RTT.Microseconds()) / 1000, Misses: nb.Misses, LastAlive: secs(now.Sub(nb.LastAlive))})
+					RTTMs: float64(nb.RTT.Microseconds()) / 1000, Misses: nb.Misses, LastAlive: secs(now.Sub(nb.LastAlive)), Link: linkRole(nb)})
 			}
 		})
 		if !ok {

@@ -413,6 +413,10 @@ func TestEndpoints(t *testing.T) {
 		aNode.Neighbours[0].LastAlive < 0 || aNode.Neighbours[0].LastAlive > aNode.UptimeS || aNode.Neighbours[0].SinceS > aNode.UptimeS {
 		t.Errorf("peer's neighbours %+v, want B", aNode.Neighbours)
 	}
+	// Two peers: one is the other's parent in the broadcast tree.
+	if l := aNode.Neighbours[0].Link; l != "parent" && l != "child" {
+		t.Errorf("A's link to B is %q, want parent or child", l)
+	}
 	if time.Since(doc.Generated) > time.Minute || doc.Generated.After(time.Now()) {
 		t.Errorf("generated %v", doc.Generated)
 	}
