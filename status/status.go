@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -91,7 +92,22 @@ func (r *Registry) nodes() ([]*node.Peer, []*node.Seed) {
 		p, s := fn()
 		peers, seeds = append(peers, p...), append(seeds, s...)
 	}
-	return peers, seeds
+	// A node added twice (or both added and listed by a source) is
+	// observed once: the same series twice would fail the scrape.
+	return uniqueBy(peers, (*node.Peer).Addr), uniqueBy(seeds, (*node.Seed).Addr)
+}
+
+// uniqueBy keeps the first of the elements with the same key.
+func uniqueBy[T any](xs []T, key func(T) netip.AddrPort) []T {
+	seen := make(map[netip.AddrPort]bool, len(xs))
+	out := xs[:0]
+	for _, x := range xs {
+		if k := key(x); !seen[k] {
+			seen[k] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Register serves /metrics, /status, /healthz and /debug/pprof/ on mux.
