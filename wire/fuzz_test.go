@@ -192,13 +192,13 @@ func splitLines(data []byte, max int) []string {
 }
 
 // FuzzParseTimestamp checks ParseTimestamp against a reference built on
-// strconv: SECONDS of 1-12 digits, optionally '.' and 1-64 digits of which
-// the first six count.
+// strconv: an optional '-', SECONDS of 1-12 digits, optionally '.' and 1-64
+// digits of which the first six count.
 func FuzzParseTimestamp(f *testing.F) {
 	for _, s := range []string{
 		"1764072000.123456", "1732530000.25", "1", "0", "0.0", "1.1234567", "999999999999.999999",
 		"1." + strings.Repeat("9", 64), "1." + strings.Repeat("9", 65), "1234567890123",
-		"", ".", "1.", ".5", "-1", "+1", "1e9", "1.2.3", " 1", "0x10", "١", "1.5\x00",
+		"", ".", "1.", ".5", "-1", "-1.5", "--1", "-", "+1", "1e9", "1.2.3", " 1", "0x10", "١", "1.5\x00",
 	} {
 		f.Add(s)
 	}
@@ -225,6 +225,10 @@ func FuzzParseTimestamp(f *testing.F) {
 }
 
 func refTimestamp(s string) (wire.Timestamp, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
 	sec, frac, hasFrac := strings.Cut(s, ".")
 	if !allDigits(sec) || len(sec) > 12 || (hasFrac && (!allDigits(frac) || len(frac) > 64)) {
 		return 0, false
@@ -237,6 +241,9 @@ func refTimestamp(s string) (wire.Timestamp, bool) {
 	us, err := strconv.ParseInt(frac, 10, 64)
 	if err != nil {
 		return 0, false
+	}
+	if neg {
+		return -wire.Timestamp(n*1e6 + us), true
 	}
 	return wire.Timestamp(n*1e6 + us), true
 }

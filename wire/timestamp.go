@@ -20,25 +20,35 @@ func (ts Timestamp) Time() time.Time { return time.UnixMicro(int64(ts)) }
 // String returns ts in wire form.
 func (ts Timestamp) String() string { return string(ts.Append(nil)) }
 
-// Append appends ts in wire form: seconds, '.', six digits of fraction.
+// Append appends ts in wire form: seconds, '.', six digits of fraction,
+// with a '-' before a time before 1970 (-1.5 is a second and a half
+// before).
 func (ts Timestamp) Append(b []byte) []byte {
-	sec, us := int64(ts)/1e6, int64(ts)%1e6
-	if us < 0 { // before 1970: keep the fraction positive
-		sec, us = sec-1, us+1e6
+	mag := uint64(ts)
+	if ts < 0 {
+		b = append(b, '-')
+		mag = -mag // two's complement: right for the smallest int64 too
 	}
-	b = strconv.AppendInt(b, sec, 10)
+	sec, us := mag/1e6, mag%1e6
+	b = strconv.AppendUint(b, sec, 10)
 	b = append(b, '.')
-	frac := strconv.AppendInt(make([]byte, 0, 6), us, 10)
+	frac := strconv.AppendUint(make([]byte, 0, 6), us, 10)
 	for i := len(frac); i < 6; i++ {
 		b = append(b, '0')
 	}
 	return append(b, frac...)
 }
 
-// ParseTimestamp parses SECONDS[.FRACTION]: up to 12 digits of seconds and
-// any number of fraction digits, of which the first six are kept.
+// ParseTimestamp parses [-]SECONDS[.FRACTION]: up to 12 digits of seconds
+// and any number of fraction digits, of which the first six are kept. A
+// leading '-' marks a time before 1970.
 func ParseTimestamp(s string) (Timestamp, error) {
-	secText, frac, hasFrac := cutByte(s, '.')
+	neg := len(s) > 1 && s[0] == '-'
+	body := s
+	if neg {
+		body = s[1:]
+	}
+	secText, frac, hasFrac := cutByte(body, '.')
 	if secText == "" || len(secText) > 12 || (hasFrac && frac == "") {
 		return 0, errors.New("timestamp " + strconv.Quote(truncate(s)) + " is not SECONDS.FRACTION")
 	}
@@ -61,6 +71,9 @@ func ParseTimestamp(s string) (Timestamp, error) {
 	}
 	for i := len(frac); i < 6; i++ {
 		us *= 10
+	}
+	if neg {
+		return -Timestamp(sec*1e6 + us), nil
 	}
 	return Timestamp(sec*1e6 + us), nil
 }

@@ -28,6 +28,11 @@ func TestParseTimestamp(t *testing.T) {
 		{"00001.5", 1_500000, "1.500000"},                                   // leading zeros
 		{"999999999999.999999", 999999999999_999999, "999999999999.999999"}, // 12 digits of seconds
 		{"1." + strings.Repeat("9", 64), 1_999999, "1.999999"},              // longest fraction
+		{"-1.5", -1_500000, "-1.500000"},                                    // before 1970
+		{"-0.000001", -1, "-0.000001"},
+		{"-1", -1_000000, "-1.000000"},
+		{"-0", 0, "0.000000"},
+		{"-999999999999.999999", -999999999999_999999, "-999999999999.999999"},
 	}
 	for _, tc := range tests {
 		got, err := wire.ParseTimestamp(tc.in)
@@ -46,7 +51,7 @@ func TestParseTimestamp(t *testing.T) {
 
 func TestParseTimestampRefuses(t *testing.T) {
 	for _, in := range []string{
-		"", ".", "1.", ".5", "-1", "-1.5", "+1", "1e9", "1E9", "1.2.3", "1,5", " 1", "1 ", "1.5 ",
+		"", ".", "1.", ".5", "-", "--1", "-.5", "- 1", "+1", "1e9", "1E9", "1.2.3", "1,5", " 1", "1 ", "1.5 ",
 		"0x10", "NaN", "Inf", "1.-5", "1._5", "1_000", "١", "1.٥",
 		"1234567890123",                // 13 digits of seconds
 		"1." + strings.Repeat("0", 65), // fraction over 64 digits

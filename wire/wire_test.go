@@ -327,7 +327,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Bad timestamps.
 		{"ts word", "Dead Node:127.0.0.1:5001:yesterday:127.0.0.1:5000", wire.ErrTimestamp, `bad timestamp: Dead Node: timestamp "yesterday" is not SECONDS.FRACTION`},
-		{"ts negative", "Liveness Request:-1:127.0.0.1:5000", wire.ErrTimestamp, `bad timestamp: Liveness Request: timestamp "-1" is not SECONDS.FRACTION`},
+		{"ts sign only", "Liveness Request:-:127.0.0.1:5000", wire.ErrTimestamp, `bad timestamp: Liveness Request: timestamp "-" is not SECONDS.FRACTION`},
 		{"ts trailing dot", "Liveness Reply:1.:127.0.0.1:5000:127.0.0.1:5001", wire.ErrTimestamp, `bad timestamp: Liveness Reply: timestamp "1." is not SECONDS.FRACTION`},
 		{"ts exponent", "gossip:127.0.0.1:5000:1:0:1e9:hi", wire.ErrTimestamp, `bad timestamp: gossip: timestamp "1e9" is not SECONDS.FRACTION`},
 		{"ts empty", "gossip:127.0.0.1:5000:1:0::hi", wire.ErrTimestamp, `bad timestamp: gossip: timestamp "" is not SECONDS.FRACTION`},
