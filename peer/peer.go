@@ -76,6 +76,7 @@ type Stats struct {
 	ConnsOpened    uint64 `json:"conns_opened"`    // neighbour links established
 	ConnsRefused   uint64 `json:"conns_refused"`   // handshakes this peer refused
 	Unexpected     uint64 `json:"unexpected"`      // lines that make no sense in their context
+	DeadGivenUp    uint64 `json:"dead_given_up"`   // dead-node reports dropped after maxDeadAttempts failed sends (or a full retry list)
 
 	// Plumtree (lazy push) counters.
 	IHaveSent      uint64 `json:"ihave_sent"`      // message IDs announced to lazy links
@@ -132,7 +133,21 @@ type seedState struct {
 	busy       bool // a register request is in flight
 	failures   int
 	notBefore  time.Time
+	retries    []*deadRetry // dead-node reports to send again, oldest first
 }
+
+// deadRetry is a dead-node report a seed could not be reached for.
+type deadRetry struct {
+	msg       wire.Message
+	attempts  int // failed sends so far
+	notBefore time.Time
+}
+
+// Bounds of the dead-node report retries.
+const (
+	maxDeadAttempts = 5  // sends of one report before giving up
+	maxDeadRetries  = 64 // reports waiting per seed; the oldest goes first
+)
 
 // Neighbour describes an established link, for status pages.
 type Neighbour struct {
@@ -387,6 +402,7 @@ func (p *Peer) SeedReply(now time.Time, seed netip.AddrPort, req, reply wire.Mes
 		}
 		p.fill(now)
 	case wire.KindDeadNode:
+		p.settleDead(s, req.Addr) // answered, whatever the answer
 		if reply.Kind == wire.KindError {
 			p.logf("seed %s refused dead-node report of %s: %s", seed, req.Addr, reply.Text)
 		}
@@ -406,8 +422,57 @@ func (p *Peer) SeedFailed(now time.Time, seed netip.AddrPort, req wire.Message) 
 		p.logf("seed %s unreachable", seed)
 		p.seedFailed(now, s)
 	case wire.KindDeadNode:
-		p.logf("could not report dead node %s to seed %s", req.Addr, seed)
+		p.retryDead(now, s, req)
 	}
+}
+
+// retryDead schedules a failed dead-node report to be sent again, with
+// the seeds' backoff, up to maxDeadAttempts sends. (Without it, a seed
+// that was unreachable at the moment would list the dead peer until its
+// registration expired.)
+func (p *Peer) retryDead(now time.Time, s *seedState, req wire.Message) {
+	var r *deadRetry
+	for _, x := range s.retries {
+		if x.msg.Addr == req.Addr {
+			r = x
+			break
+		}
+	}
+	if r == nil {
+		if len(s.retries) == maxDeadRetries {
+			p.stats.DeadGivenUp++
+			s.retries = slices.Delete(s.retries, 0, 1)
+		}
+		r = &deadRetry{msg: req}
+		s.retries = append(s.retries, r)
+	}
+	r.attempts++
+	if r.attempts >= maxDeadAttempts {
+		p.stats.DeadGivenUp++
+		s.retries = slices.DeleteFunc(s.retries, func(x *deadRetry) bool { return x == r })
+		p.logf("could not report dead node %s to seed %s after %d tries; giving up", req.Addr, s.addr, r.attempts)
+		return
+	}
+	r.notBefore = now.Add(p.backoff(r.attempts))
+	p.logf("could not report dead node %s to seed %s; trying again in %v", req.Addr, s.addr, r.notBefore.Sub(now).Round(time.Millisecond))
+}
+
+// resendDead sends the dead-node reports whose backoff has passed.
+func (p *Peer) resendDead(now time.Time) {
+	for _, s := range p.seeds {
+		for _, r := range s.retries {
+			if !now.Before(r.notBefore) && r.notBefore.After(time.Time{}) {
+				r.notBefore = time.Time{} // in flight: SeedFailed or SeedReply settles it
+				p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: r.msg})
+			}
+		}
+	}
+}
+
+// settleDead forgets the retry of a report the seed answered, or of a
+// peer that turned out alive.
+func (p *Peer) settleDead(s *seedState, dead netip.AddrPort) {
+	s.retries = slices.DeleteFunc(s.retries, func(x *deadRetry) bool { return x.msg.Addr == dead })
 }
 
 // seedFailed drops s from the registered set and, while other seeds are
@@ -743,6 +808,9 @@ func (p *Peer) establish(now time.Time, c *conn) {
 		p.learn(wire.PeerInfo{Addr: c.addr, Cap: c.capacity})
 	}
 	delete(p.dead, c.addr)
+	for _, s := range p.seeds {
+		p.settleDead(s, c.addr) // alive after all
+	}
 	p.linkedUp(c)
 	p.emit(Action{Kind: Link, Addr: c.addr, N: 1})
 	p.degreeChanged()
@@ -1049,6 +1117,7 @@ func (p *Peer) Tick(now time.Time) {
 		}
 	}
 	p.contactSeeds(now)
+	p.resendDead(now)
 	// Below target: look for neighbours, asking a seed for candidates now
 	// and then.
 	if !now.Before(p.nextFill) {
@@ -1113,6 +1182,9 @@ func (p *Peer) NextDeadline() time.Time {
 	for _, s := range p.seeds {
 		if s.active && !s.registered && !s.busy {
 			upd(s.notBefore)
+		}
+		for _, r := range s.retries {
+			upd(r.notBefore)
 		}
 	}
 	return d

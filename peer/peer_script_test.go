@@ -290,6 +290,7 @@ func statsLine(s Stats) string {
 	add("graftServed", s.GraftServed)
 	add("pruneSent", s.PruneSent)
 	add("missingDropped", s.MissingDropped)
+	add("deadGivenUp", s.DeadGivenUp)
 	return "stats " + strings.Join(parts, " ")
 }
 

@@ -29,6 +29,7 @@ var (
 	mLiveReplies = newMetric("liveness_replies_total", "Liveness replies received.", prometheus.CounterValue)
 	mLiveMisses  = newMetric("liveness_misses_total", "Liveness requests that went a full interval unanswered.", prometheus.CounterValue)
 	mDeadSent    = newMetric("dead_reports_sent_total", "Neighbours this peer declared dead and reported to its seeds.", prometheus.CounterValue)
+	mDeadGivenUp = newMetric("dead_reports_given_up_total", "Dead Node reports a peer dropped after its seed stayed unreachable through every retry.", prometheus.CounterValue)
 	mDeadRecv    = newMetric("dead_reports_received_total", "Dead Node reports a seed received (relayed ones included).", prometheus.CounterValue)
 	mDeadAcc     = newMetric("dead_reports_accepted_total", "Dead Node reports that removed a registered peer.", prometheus.CounterValue)
 	mConnOpened  = newMetric("connections_opened_total", "Neighbour links a peer established.", prometheus.CounterValue)
@@ -47,7 +48,7 @@ var (
 )
 
 var allMetrics = []metric{mGenerated, mReceived, mForwarded, mDuplicates, mDropped, mLiveSent, mLiveReplies, mLiveMisses,
-	mDeadSent, mDeadRecv, mDeadAcc, mConnOpened, mConnRefused, mDegree, mTarget, mMsgList, mRegistry, mQueueDrops,
+	mDeadSent, mDeadGivenUp, mDeadRecv, mDeadAcc, mConnOpened, mConnRefused, mDegree, mTarget, mMsgList, mRegistry, mQueueDrops,
 	mBadLines, mRateLimited, mRegs, mExpired, mLazy, mUp}
 
 // collector reads every node's counters at scrape time.
@@ -109,6 +110,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		emit(mLiveReplies, float64(core.LivenessReply), a)
 		emit(mLiveMisses, float64(core.LivenessMissed), a)
 		emit(mDeadSent, float64(core.DeadReported), a)
+		emit(mDeadGivenUp, float64(core.DeadGivenUp), a)
 		emit(mConnOpened, float64(core.ConnsOpened), a)
 		emit(mConnRefused, float64(core.ConnsRefused), a)
 		emit(mDegree, float64(deg), a)
