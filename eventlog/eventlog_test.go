@@ -105,7 +105,7 @@ func TestEventFormat(t *testing.T) {
 	want := "1764072000.123456:127.0.0.1:8080 connected to 127.0.0.1:8081\n" +
 		"1764072000.000005:[2001:db8::1]:9000 gossip: hello world\n" +
 		"7.000000:[::1]:1 \n" +
-		"-1.500000:127.0.0.1:8080 before 1970\n"
+		"-0.500000:127.0.0.1:8080 before 1970\n" // half a second before 1970
 	if got := out.String(); got != want {
 		t.Fatalf("outputfile.log:\n got %q\nwant %q", got, want)
 	}
