@@ -227,6 +227,17 @@ func (p *Peer) chooseParent() {
 	}
 }
 
+// knowsBigger reports whether a seed listed a peer bigger than this one:
+// then this peer is not the overlay's biggest, the root of its one tree.
+func (p *Peer) knowsBigger() bool {
+	for _, k := range p.known {
+		if bigger(k.capacity, k.addr, p.target, p.cfg.Self) {
+			return true
+		}
+	}
+	return false
+}
+
 // adopt makes from, which brought a new message, the parent of a peer
 // that has none: a root whose tree was cut off from the rest (the message
 // came after a graft; a child's messages never make its parent adopt it).
@@ -272,6 +283,12 @@ func (p *Peer) onIHave(now time.Time, c *conn, ids []wire.MsgID) {
 				p.missing = make(map[wire.MsgID]missing)
 			}
 			ms.deadline = now.Add(p.cfg.GraftTimeout)
+			if p.cfg.Broadcast == Plumtree && p.parent == nil && p.knowsBigger() {
+				// A root that is not the biggest peer (or an orphan): its
+				// tree hangs off the rest by lazy links only, so whatever
+				// is announced to it will not come by the tree. Ask now.
+				ms.deadline = now
+			}
 			if p.nextGraft.IsZero() || ms.deadline.Before(p.nextGraft) {
 				p.nextGraft = ms.deadline
 				p.emit(Action{Kind: Wake})
