@@ -181,16 +181,14 @@ func (p *Peer) scheduleLazy(now time.Time) {
 	}
 }
 
-// The tree. Links carry messages eagerly only where they must: a peer's
-// first link, the one that made it part of the overlay, is its parent
-// link, eager at both ends and never pruned (the peer names it with a bare
-// graft); every later link starts lazy. First links point from newcomers
-// into the overlay as it was, so they form a spanning tree and the first
-// message already costs one copy per peer, with no flood to prune. A peer
-// whose parent link goes takes the link that next brings it a new message
-// (after a graft, if need be) as its parent. Pruning on duplicates alone
-// could cut a cycle twice when two messages cross it at once; parent links
-// are never cut, so the tree holds.
+// The tree (docs/broadcast.md). Links carry messages eagerly only where
+// they must: each peer's link to its parent, its biggest neighbour bigger
+// than itself, is eager at both ends and never pruned (the peer names it
+// with a bare graft); every other link starts lazy. Parent chains only
+// climb, so they close no cycle, and the first message already costs one
+// copy per peer, with no flood to prune. Pruning on duplicates alone could
+// cut a cycle twice when two messages cross it at once; parent links are
+// never cut, so the tree holds.
 
 // linkedUp sets up a new link's place in the tree.
 func (p *Peer) linkedUp(c *conn) {
