@@ -6,8 +6,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -750,6 +752,9 @@ func fuzzRun(t *testing.T, genSeed uint64, n int) []string {
 // seed give the same actions.
 func TestRandomEventsDeterministic(t *testing.T) {
 	runs := 300
+	if v, err := strconv.Atoi(os.Getenv("WHISPERNET_FUZZ_RUNS")); err == nil && v > 0 {
+		runs = v // a longer hunt: WHISPERNET_FUZZ_RUNS=20000 go test -run TestRandomEvents ./peer
+	}
 	if testing.Short() {
 		runs = 50
 	}
