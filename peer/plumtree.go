@@ -52,8 +52,11 @@ func ParseBroadcast(s string) (Broadcast, error) {
 // Bounds of the lazy-push state.
 const (
 	// maxAnnouncers is how many neighbours that announced one missing
-	// message are remembered, to graft them one after the other.
+	// message are remembered, to graft them in turn.
 	maxAnnouncers = 4
+	// maxGraftTries is how many grafts a missing message gets in all,
+	// going round its announcers (a graft or its answer may be lost).
+	maxGraftTries = 6
 )
 
 // cached is a gossip message kept to answer grafts, as forwarded (Hops
@@ -72,7 +75,8 @@ type cached struct {
 type missing struct {
 	deadline time.Time // graft the next announcer then
 	from     [maxAnnouncers]ConnID
-	n        uint8
+	n        uint8 // announcers in from
+	tries    uint8 // grafts sent
 }
 
 // remember keeps m (as it will be forwarded) for grafts. The cache holds at
@@ -338,19 +342,21 @@ func (p *Peer) graftDue(now time.Time) {
 	var order []*conn
 	for _, id := range due {
 		ms := p.missing[id]
-		var to *conn
-		for ms.n > 0 && to == nil {
-			c := p.conns[ms.from[0]]
-			copy(ms.from[:], ms.from[1:ms.n])
-			ms.n--
-			if c != nil && c.state == established {
-				to = c
+		// Forget announcers whose links went; ask the others in turn.
+		k := uint8(0)
+		for _, cid := range ms.from[:ms.n] {
+			if c := p.conns[cid]; c != nil && c.state == established {
+				ms.from[k] = cid
+				k++
 			}
 		}
-		if to == nil {
+		ms.n = k
+		if ms.n == 0 || ms.tries >= maxGraftTries {
 			delete(p.missing, id) // nobody left to ask: a later ihave may
 			continue
 		}
+		to := p.conns[ms.from[int(ms.tries)%int(ms.n)]]
+		ms.tries++
 		if len(grafts[to.id]) == 0 {
 			order = append(order, to)
 		}
