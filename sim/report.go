@@ -158,17 +158,6 @@ func (w *world) report() *Report {
 
 func (w *world) reportOverlay(r *Report) {
 	live := func(i int32) bool { return w.peers[i].state == psAlive }
-	parent := make([]int32, len(w.peers))
-	for i := range parent {
-		parent[i] = int32(i)
-	}
-	find := func(x int32) int32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
 	total := 0
 	for j := range w.peers {
 		p := &w.peers[j]
@@ -188,16 +177,9 @@ func (w *world) reportOverlay(r *Report) {
 			if int32(j) < i || !slices.Contains(w.peers[i].in, int32(j)) {
 				r.Links++
 			}
-			if a, b := find(i), find(int32(j)); a != b {
-				parent[a] = b
-			}
 		}
 	}
-	for j := range w.peers {
-		if live(int32(j)) && find(int32(j)) == int32(j) {
-			r.Components++
-		}
-	}
+	r.Components = w.components()
 	if len(r.Degrees) > 0 {
 		r.Degree = DegreeStats{Min: slices.Min(r.Degrees), Max: slices.Max(r.Degrees), Avg: round(float64(total)/float64(len(r.Degrees)), 3)}
 	}
