@@ -121,7 +121,13 @@ func (p *Peer) lookup(id wire.MsgID) (wire.Message, bool) {
 // skip, in Plumtree mode eagerly to the tree links and as an announcement
 // to the others.
 func (p *Peer) push(now time.Time, m wire.Message, skip *conn) {
-	p.remember(now, m)
+	if p.cfg.Broadcast == Plumtree {
+		// Grafts go to peers that announced a message, and only Plumtree
+		// peers announce: a flooding peer is never asked, so it keeps no
+		// cache (the simulator's flooding runs would pay for it on every
+		// receipt).
+		p.remember(now, m)
+	}
 	id := wire.MsgID{Origin: m.Addr, Seq: m.Seq}
 	for _, c := range p.neighbours {
 		if c == skip {
