@@ -400,6 +400,10 @@ type MessageView struct {
 	// stays 0 unless a hook calls Duplicate (see DuplicatesTracked).
 	Duplicates int       `json:"duplicates,omitempty"`
 	Receipts   []Receipt `json:"receipts,omitempty"`
+	// Reached and Live are the message's Coverage, read in the same
+	// snapshot as Count (filled by Message only).
+	Reached int `json:"reached,omitempty"`
+	Live    int `json:"live,omitempty"`
 }
 
 // Messages returns the newest n messages, newest first; receipts only
@@ -414,7 +418,8 @@ func (t *Tracker) Messages(n int, withReceipts bool) []MessageView {
 	return out
 }
 
-// Message returns one message by origin and sequence number.
+// Message returns one message by origin and sequence number, with its
+// receipts and coverage.
 func (t *Tracker) Message(origin netip.AddrPort, seq uint32) (MessageView, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -422,7 +427,9 @@ func (t *Tracker) Message(origin netip.AddrPort, seq uint32) (MessageView, bool)
 	if !ok {
 		return MessageView{}, false
 	}
-	return t.view(m, true), true
+	v := t.view(m, true)
+	v.Reached, v.Live = t.coverage(m)
+	return v, true
 }
 
 func (t *Tracker) view(m *msgState, withReceipts bool) MessageView {
@@ -491,6 +498,13 @@ func (t *Tracker) Coverage(origin netip.AddrPort, seq uint32) (reached, live int
 	if !ok {
 		return 0, 0, false
 	}
+	reached, live = t.coverage(m)
+	return reached, live, true
+}
+
+// coverage counts the live peers and those of them that hold m; t.mu is
+// held.
+func (t *Tracker) coverage(m *msgState) (reached, live int) {
 	for i, p := range t.peers {
 		if !p.alive {
 			continue
@@ -500,7 +514,7 @@ func (t *Tracker) Coverage(origin netip.AddrPort, seq uint32) (reached, live int
 			reached++
 		}
 	}
-	return reached, live, true
+	return reached, live
 }
 
 // MessageCount returns how many distinct messages the tracker has seen.

@@ -220,6 +220,10 @@ func TestPropagation(t *testing.T) {
 	if _, _, ok := tr.Coverage(A, 99); ok {
 		t.Fatal("coverage of an unknown message")
 	}
+	// Message reads the coverage in the same snapshot as the count.
+	if v, ok := tr.Message(A, 2); !ok || v.Reached != 1 || v.Live != 1 {
+		t.Errorf("Message(A, 2) coverage %d of %d, want 1 of 1", v.Reached, v.Live)
+	}
 
 	// A message nobody but its origin received is never complete, even
 	// when the origin is the only live peer.
@@ -285,7 +289,9 @@ func TestMessageViews(t *testing.T) {
 		Receipts: []Receipt{
 			{Peer: C.String(), From: A.String(), Hops: 1, Ms: 1.235, Order: 1},
 			{Peer: B.String(), From: C.String(), Hops: 2, Ms: 3, Order: 2},
-		}}
+		},
+		Reached: 3, Live: 3, // A, B and C, all live
+	}
 	if fmt.Sprint(v) != fmt.Sprint(want) {
 		t.Fatalf("message view\n got %+v\nwant %+v", v, want)
 	}

@@ -509,16 +509,17 @@ func (s *Server) messages(n int) []Message {
 	dups := t.DuplicatesTracked()
 	out := []Message{}
 	for _, v := range t.Messages(n, false) {
+		if a, err := netip.ParseAddrPort(v.Origin); err == nil {
+			v.Reached, v.Live, _ = t.Coverage(a, v.Seq)
+		}
 		out = append(out, s.message(v, dups))
 	}
 	return out
 }
 
 func (s *Server) message(v localnet.MessageView, dups bool) Message {
-	m := Message{Origin: v.Origin, Seq: v.Seq, Text: v.Text, Created: v.Created, Receivers: v.Count, MaxHops: v.MaxHops, SpreadMs: v.SpreadMs}
-	if a, err := netip.ParseAddrPort(v.Origin); err == nil {
-		m.Reached, m.Live, _ = s.net.Tracker.Coverage(a, v.Seq)
-	}
+	m := Message{Origin: v.Origin, Seq: v.Seq, Text: v.Text, Created: v.Created, Receivers: v.Count, MaxHops: v.MaxHops, SpreadMs: v.SpreadMs,
+		Reached: v.Reached, Live: v.Live}
 	if dups {
 		d := v.Duplicates
 		m.Duplicates = &d
