@@ -242,16 +242,7 @@ func TestMiniNetwork(t *testing.T) {
 		if st := p.Stats(); st.Generated != 10 {
 			t.Errorf("%s generated %d messages, want 10", self, st.Generated)
 		}
-		for _, q := range net.order {
-			if q == p {
-				continue
-			}
-			for seq := uint32(1); seq <= 10; seq++ {
-				if c := net.got[self][msgKey{q.Self(), seq}]; c != 1 {
-					t.Errorf("%s delivered %s #%d %d times, want once", self, q.Self(), seq, c)
-				}
-			}
-		}
+		net.checkOnce(p, net.order, 10)
 		if len(net.got[self]) != 20 {
 			t.Errorf("%s delivered %d distinct messages, want 20", self, len(net.got[self]))
 		}
@@ -295,16 +286,7 @@ func TestMiniNetworkCrash(t *testing.T) {
 		if p.Degree() == 0 {
 			t.Errorf("%s is isolated", p.Self())
 		}
-		for _, q := range net.order[1:] {
-			if q == p {
-				continue
-			}
-			for seq := uint32(1); seq <= 20; seq++ {
-				if c := net.got[p.Self()][msgKey{q.Self(), seq}]; c != 1 {
-					t.Errorf("%s delivered %s #%d %d times, want once", p.Self(), q.Self(), seq, c)
-				}
-			}
-		}
+		net.checkOnce(p, net.order[1:], 20)
 	}
 }
 
@@ -388,18 +370,42 @@ func TestMiniNetworkNewcomersJoinOverlay(t *testing.T) {
 		if d := p.Degree(); d < 1 || d > p.cfg.MaxPeers || net.degree[self] != d {
 			t.Errorf("%s: degree %d (last action %d)", self, d, net.degree[self])
 		}
-		for _, q := range net.order {
-			if q == p {
-				continue
-			}
-			for seq := uint32(1); seq <= 10; seq++ {
-				if c := net.got[self][msgKey{q.Self(), seq}]; c != 1 {
-					t.Errorf("%s delivered %s #%d %d times, want once", self, q.Self(), seq, c)
-				}
-			}
-		}
+		net.checkOnce(p, net.order, 10)
 		if len(net.got[self]) != 40 {
 			t.Errorf("%s delivered %d distinct messages, want 40", self, len(net.got[self]))
+		}
+	}
+}
+
+// form starts the peers gap apart (all at once for 0), runs the network
+// for 30 s more and returns how many links it has.
+func (n *miniNet) form(gap time.Duration) (links int) {
+	for _, p := range n.order {
+		p.Start(n.now)
+		n.collect(p)
+		if gap > 0 {
+			n.run(n.now.Add(gap))
+		}
+	}
+	n.run(n.now.Add(30 * time.Second))
+	for _, p := range n.order {
+		links += p.Degree()
+	}
+	return links / 2
+}
+
+// checkOnce checks that p delivered messages 1..count of every origin in
+// origins but itself exactly once.
+func (n *miniNet) checkOnce(p *Peer, origins []*Peer, count uint32) {
+	n.t.Helper()
+	for _, q := range origins {
+		if q == p {
+			continue
+		}
+		for seq := uint32(1); seq <= count; seq++ {
+			if c := n.got[p.Self()][msgKey{q.Self(), seq}]; c != 1 {
+				n.t.Errorf("%s delivered %s #%d %d times, want once", p.Self(), q.Self(), seq, c)
+			}
 		}
 	}
 }
@@ -459,20 +465,10 @@ func (n *miniNet) publishAndCheck(origin *Peer, text string) Stats {
 func TestMiniNetworkPlumtree(t *testing.T) {
 	const n = 12
 	net := newMiniNet(t, n, func(c *Config) { c.Target = 4; c.GossipCount = 0 })
-	for _, p := range net.order {
-		p.Start(net.now)
-		net.collect(p)
-		net.run(net.now.Add(time.Second))
-	}
-	net.run(net.now.Add(30 * time.Second))
+	links := net.form(time.Second)
 	if !connected(net.order) {
 		t.Fatal("overlay is not connected")
 	}
-	links := 0
-	for _, p := range net.order {
-		links += p.Degree()
-	}
-	links /= 2
 
 	first := net.publishAndCheck(net.order[0], "first")
 	if first.PruneSent == 0 || first.PruneSent > first.Duplicates {
@@ -526,16 +522,7 @@ func TestMiniNetworkPlumtree(t *testing.T) {
 func TestMiniNetworkFlood(t *testing.T) {
 	const n = 12
 	net := newMiniNet(t, n, func(c *Config) { c.Target = 4; c.GossipCount = 0; c.Broadcast = Flood })
-	for _, p := range net.order {
-		p.Start(net.now)
-		net.collect(p)
-	}
-	net.run(base.Add(30 * time.Second))
-	links := 0
-	for _, p := range net.order {
-		links += p.Degree()
-	}
-	links /= 2
+	links := net.form(0)
 	for i := range 3 {
 		d := net.publishAndCheck(net.order[i], fmt.Sprintf("flood %d", i))
 		if d.Forwarded != uint64(2*links-(n-1)) || d.Duplicates != uint64(2*links-2*(n-1)) || d.PruneSent != 0 || d.IHaveSent != 0 {
@@ -555,12 +542,7 @@ func BenchmarkBroadcast(b *testing.B) {
 		b.Run(mode.String(), func(b *testing.B) {
 			const n = 60
 			net := newMiniNet(b, n, func(c *Config) { c.Target = 0; c.GossipCount = 0; c.Broadcast = mode })
-			for _, p := range net.order {
-				p.Start(net.now)
-				net.collect(p)
-				net.run(net.now.Add(100 * time.Millisecond))
-			}
-			net.run(net.now.Add(30 * time.Second))
+			net.form(100 * time.Millisecond)
 			before := net.sumStats()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
