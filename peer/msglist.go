@@ -57,10 +57,7 @@ func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint3
 	if created.Before(now.Add(-l.ttl)) || created.After(now.Add(l.ttl/2)) {
 		return stale
 	}
-	w := l.lastWin
-	if w == nil || l.lastOrigin != origin {
-		w = l.origins[origin]
-	}
+	w := l.window(origin)
 	if w == nil {
 		if len(l.origins) >= l.maxOrigins {
 			l.gc(now)
@@ -96,14 +93,19 @@ func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint3
 	return fresh
 }
 
+// window returns origin's window, nil if the origin is not tracked.
+func (l *msgList) window(origin netip.AddrPort) *window {
+	if l.lastWin != nil && l.lastOrigin == origin {
+		return l.lastWin
+	}
+	return l.origins[origin]
+}
+
 // seen reports whether (origin, seq) was recorded, or is too far behind
 // the origin's newest message to accept: either way an announcement of it
 // asks for nothing. It records nothing.
 func (l *msgList) seen(origin netip.AddrPort, seq uint32) bool {
-	w := l.lastWin
-	if w == nil || l.lastOrigin != origin {
-		w = l.origins[origin]
-	}
+	w := l.window(origin)
 	if w == nil || seq > w.max {
 		return false
 	}

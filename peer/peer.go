@@ -461,7 +461,7 @@ func (p *Peer) retryDead(now time.Time, s *seedState, req wire.Message) {
 func (p *Peer) resendDead(now time.Time) {
 	for _, s := range p.seeds {
 		for _, r := range s.retries {
-			if !now.Before(r.notBefore) && r.notBefore.After(time.Time{}) {
+			if !r.notBefore.IsZero() && !now.Before(r.notBefore) {
 				r.notBefore = time.Time{} // in flight: SeedFailed or SeedReply settles it
 				p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: r.msg})
 			}

@@ -398,6 +398,9 @@ func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
 		return fmt.Errorf("%d missing messages tracked, over MaxMissing %d", len(p.missing), p.cfg.MaxMissing)
 	}
 	for _, c := range p.neighbours {
+		if p.protected(c) && c.lazy {
+			return fmt.Errorf("tree link to %s (parent %v, child %v) is lazy", c.addr, c == p.parent, c.child)
+		}
 		if len(c.ihave) >= wire.MaxIDsPerLine {
 			return fmt.Errorf("%d announcements queued for %s, a full line should have gone", len(c.ihave), c.addr)
 		}

@@ -158,7 +158,7 @@ func (p *Peer) flushLazy() {
 	for _, c := range p.neighbours {
 		if c.prune {
 			c.prune = false
-			if c.lazy && !p.protected(c) { // not grafted back meanwhile
+			if c.lazy { // not grafted back (or made a parent) meanwhile
 				p.stats.PruneSent++
 				p.send(c, wire.Message{Kind: wire.KindPrune})
 			}
