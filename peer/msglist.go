@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"math/bits"
 	"net/netip"
 	"time"
 )
@@ -13,9 +14,9 @@ const windowBits = 64
 // window remembers which of an origin's last windowBits sequence numbers
 // have been seen, like an IPsec replay window.
 type window struct {
-	max  uint32    // highest sequence number seen
-	bits uint64    // bit i set: max−i seen
-	last time.Time // last time a new message of this origin was recorded
+	max  uint32 // highest sequence number seen
+	bits uint64 // bit i set: max−i seen
+	last int64  // wall time (Unix ns) a new message of this origin was last recorded
 }
 
 // verdict is what the message list says about a message.
@@ -34,20 +35,107 @@ const (
 // older than ttl is stale: an origin is only forgotten after ttl without a
 // new message, so every message it could still match is stale by then and
 // forgetting it can never let a message be delivered twice.
+//
+// Telling a duplicate is the hottest path of a flooding network, so IPv4
+// origins (all of a simulated network's, and of most real ones) live in
+// an open-addressed table keyed by address and port packed in a word, with
+// their windows inline: one lookup is one or two cache lines. Other
+// origins go to a map.
 type msgList struct {
-	origins    map[netip.AddrPort]*window
+	slots      []slot // power-of-two length, linear probing; key 0 is free
+	used       int    // occupied slots
+	other      map[netip.AddrPort]*window
 	ttl        time.Duration
 	maxOrigins int
 	nextGC     time.Time
-	// lastOrigin and lastWin cache the latest lookup: the copies of one
-	// message arrive together, and the map lookup is the costly part of
-	// telling a duplicate.
-	lastOrigin netip.AddrPort
-	lastWin    *window
 }
 
+// slot is one IPv4 origin's entry.
+type slot struct {
+	key uint64 // 1<<48 | IPv4<<16 | port; 0: free
+	w   window
+}
+
+// minSlots is the table's smallest size.
+const minSlots = 8
+
 func newMsgList(ttl time.Duration, maxOrigins int) *msgList {
-	return &msgList{origins: make(map[netip.AddrPort]*window), ttl: ttl, maxOrigins: maxOrigins}
+	return &msgList{ttl: ttl, maxOrigins: maxOrigins}
+}
+
+// key4 packs an IPv4 (or IPv4-mapped) origin into a non-zero word.
+func key4(origin netip.AddrPort) (uint64, bool) {
+	a := origin.Addr()
+	if !a.Is4() { // IPv6, IPv4-mapped IPv6 included: another origin than its IPv4 form
+		return 0, false
+	}
+	b := a.As4()
+	return 1<<48 | uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(origin.Port()), true
+}
+
+// hash spreads a key over the table (Fibonacci hashing).
+func hash(k uint64, shift uint) uint64 { return (k * 0x9e3779b97f4a7c15) >> shift }
+
+// find returns k's slot index, or the free slot where it would go and
+// false.
+func (l *msgList) find(k uint64) (int, bool) {
+	n := len(l.slots)
+	if n == 0 {
+		return -1, false
+	}
+	mask := n - 1
+	i := int(hash(k, uint(64-bits.TrailingZeros(uint(n))))) & mask
+	for {
+		switch l.slots[i].key {
+		case k:
+			return i, true
+		case 0:
+			return i, false
+		}
+		i = (i + 1) & mask
+	}
+}
+
+// window returns origin's window, nil if the origin is not tracked.
+func (l *msgList) window(origin netip.AddrPort) *window {
+	if k, ok := key4(origin); ok {
+		if i, found := l.find(k); found {
+			return &l.slots[i].w
+		}
+		return nil
+	}
+	return l.other[origin]
+}
+
+// insert starts tracking origin with window w.
+func (l *msgList) insert(origin netip.AddrPort, w window) {
+	k, ok := key4(origin)
+	if !ok {
+		if l.other == nil {
+			l.other = make(map[netip.AddrPort]*window)
+		}
+		l.other[origin] = &w
+		return
+	}
+	// Keep the table at most three quarters full.
+	if (l.used+1)*4 > len(l.slots)*3 {
+		l.resize(max(minSlots, 2*len(l.slots)))
+	}
+	i, _ := l.find(k)
+	l.slots[i] = slot{key: k, w: w}
+	l.used++
+}
+
+// resize rebuilds the table with n slots, dropping free ones.
+func (l *msgList) resize(n int) {
+	old := l.slots
+	l.slots = make([]slot, n)
+	for _, s := range old {
+		if s.key != 0 {
+			i, _ := l.find(s.key)
+			l.slots[i] = s
+		}
+	}
 }
 
 // check records (origin, seq) created at created, received at now.
@@ -59,18 +147,15 @@ func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint3
 	}
 	w := l.window(origin)
 	if w == nil {
-		if len(l.origins) >= l.maxOrigins {
+		if l.len() >= l.maxOrigins {
 			l.gc(now)
-			if len(l.origins) >= l.maxOrigins {
+			if l.len() >= l.maxOrigins {
 				return overflow
 			}
 		}
-		w = &window{max: seq, bits: 1, last: now}
-		l.origins[origin] = w
-		l.lastOrigin, l.lastWin = origin, w
+		l.insert(origin, window{max: seq, bits: 1, last: now.UnixNano()})
 		return fresh
 	}
-	l.lastOrigin, l.lastWin = origin, w
 	switch {
 	case seq > w.max:
 		shift := seq - w.max
@@ -89,16 +174,8 @@ func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint3
 		}
 		w.bits |= bit
 	}
-	w.last = now
+	w.last = now.UnixNano()
 	return fresh
-}
-
-// window returns origin's window, nil if the origin is not tracked.
-func (l *msgList) window(origin netip.AddrPort) *window {
-	if l.lastWin != nil && l.lastOrigin == origin {
-		return l.lastWin
-	}
-	return l.origins[origin]
 }
 
 // seen reports whether (origin, seq) was recorded, or is too far behind
@@ -116,14 +193,36 @@ func (l *msgList) seen(origin netip.AddrPort, seq uint32) bool {
 // gc forgets origins idle for longer than ttl. It runs at most once per
 // ttl/4 unless forced by a full table.
 func (l *msgList) gc(now time.Time) {
-	// The cached window may be about to leave the map: a later lookup
-	// must not find a detached copy.
-	l.lastOrigin, l.lastWin = netip.AddrPort{}, nil
-	cutoff := now.Add(-l.ttl)
-	l.lastWin = nil
-	for o, w := range l.origins {
-		if w.last.Before(cutoff) {
-			delete(l.origins, o)
+	cutoff := now.Add(-l.ttl).UnixNano()
+	for o, w := range l.other {
+		if w.last < cutoff {
+			delete(l.other, o)
+		}
+	}
+	live := 0
+	for _, s := range l.slots {
+		if s.key != 0 && s.w.last >= cutoff {
+			live++
+		}
+	}
+	if live < l.used {
+		// Rebuild without the expired: linear probing has no simple
+		// delete, and this runs once per ttl/4 at most.
+		old := l.slots
+		l.slots, l.used = nil, 0
+		if live > 0 {
+			n := minSlots
+			for live*4 > n*3 {
+				n *= 2
+			}
+			l.slots = make([]slot, n)
+		}
+		for _, s := range old {
+			if s.key != 0 && s.w.last >= cutoff {
+				i, _ := l.find(s.key)
+				l.slots[i] = s
+				l.used++
+			}
 		}
 	}
 	l.nextGC = now.Add(l.ttl / 4)
@@ -135,4 +234,4 @@ func (l *msgList) maybeGC(now time.Time) {
 	}
 }
 
-func (l *msgList) len() int { return len(l.origins) }
+func (l *msgList) len() int { return l.used + len(l.other) }
