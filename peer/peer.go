@@ -501,15 +501,16 @@ func (p *Peer) learn(e wire.PeerInfo) {
 		k.capacity, k.degree, k.gen = e.Cap, e.Degree, p.infoGen
 		return
 	}
-	k := &known{addr: e.Addr, capacity: e.Cap, degree: e.Degree, gen: p.infoGen}
+	fresh := known{addr: e.Addr, capacity: e.Cap, degree: e.Degree, gen: p.infoGen}
 	if len(p.known) < p.cfg.MaxKnown {
 		p.knownIdx[e.Addr] = len(p.known)
-		p.known = append(p.known, k)
+		p.known = append(p.known, &fresh)
 		return
 	}
-	i := p.rng.IntN(len(p.known)) // full: replace a random candidate
-	delete(p.knownIdx, p.known[i].addr)
-	p.known[i] = k
+	i := p.rng.IntN(len(p.known)) // full: replace a random candidate, in place
+	k := p.known[i]
+	delete(p.knownIdx, k.addr)
+	*k = fresh
 	p.knownIdx[e.Addr] = i
 }
 

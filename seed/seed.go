@@ -80,10 +80,13 @@ type Action struct {
 }
 
 type entry struct {
+	addr        netip.AddrPort
 	cap, degree int
 	seen        time.Time
-	index       int // position in Seed.order
-	freeIndex   int // position in Seed.free, or -1
+	index       int    // position in Seed.order
+	freeIndex   int    // position in Seed.free, or -1
+	drawn       uint64 // the last draw (Seed.draws) that picked it
+	listed      uint64 // the last reply (Seed.replies) that listed it
 }
 
 // Stats counts what a seed has done; drivers export it as metrics.
@@ -103,8 +106,11 @@ type Seed struct {
 	cfg     Config
 	rng     *rand.Rand
 	peers   map[netip.AddrPort]*entry
-	order   []netip.AddrPort // registry members, for O(1) sampling
-	free    []netip.AddrPort // members with a free slot (degree < cap), sampled first by peer info
+	order   []*entry // registry members, for O(1) sampling
+	free    []*entry // members with a free slot (degree < cap), sampled first by peer info
+	draws   uint64   // sampling draws so far (entry.drawn)
+	replies uint64   // sampled replies so far (entry.listed)
+	picked  []*entry // the last draw
 	seedIPs map[netip.Addr]bool
 	out     []Action
 	stats   Stats
@@ -134,7 +140,13 @@ func (s *Seed) Stats() Stats { return s.stats }
 func (s *Seed) Len() int { return len(s.order) }
 
 // Peers returns the registered peers in registry order (a copy).
-func (s *Seed) Peers() []netip.AddrPort { return append([]netip.AddrPort(nil), s.order...) }
+func (s *Seed) Peers() []netip.AddrPort {
+	out := make([]netip.AddrPort, len(s.order))
+	for i, e := range s.order {
+		out[i] = e.addr
+	}
+	return out
+}
 
 // Has reports whether a is registered.
 func (s *Seed) Has(a netip.AddrPort) bool { _, ok := s.peers[a]; return ok }
@@ -192,17 +204,17 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 	capacity, degree := announced(m.Cap), announced(m.Degree)
 	if e, ok := s.peers[m.Addr]; ok {
 		e.cap, e.degree, e.seen = capacity, degree, now
-		s.setFree(m.Addr, e)
+		s.setFree(e)
 		s.stats.Registrations++
 		return wire.Message{Kind: wire.KindRegistered}
 	}
 	if len(s.order) >= s.cfg.MaxPeers {
 		return errorReply("register: registry full (%d peers)", s.cfg.MaxPeers)
 	}
-	e := &entry{cap: capacity, degree: degree, seen: now, index: len(s.order), freeIndex: -1}
+	e := &entry{addr: m.Addr, cap: capacity, degree: degree, seen: now, index: len(s.order), freeIndex: -1}
 	s.peers[m.Addr] = e
-	s.order = append(s.order, m.Addr)
-	s.setFree(m.Addr, e)
+	s.order = append(s.order, e)
+	s.setFree(e)
 	s.stats.Registrations++
 	s.logf("registered %s (peer list size %d)", m.Addr, len(s.order))
 	return wire.Message{Kind: wire.KindRegistered}
@@ -257,10 +269,11 @@ func (s *Seed) remove(a netip.AddrPort) bool {
 		return false
 	}
 	e.cap = 0 // leaves the free set
-	s.setFree(a, e)
+	s.setFree(e)
 	last := s.order[len(s.order)-1]
 	s.order[e.index] = last
-	s.peers[last].index = e.index
+	last.index = e.index
+	s.order[len(s.order)-1] = nil
 	s.order = s.order[:len(s.order)-1]
 	delete(s.peers, a)
 	s.out = append(s.out, Action{Kind: Removed, Addr: a})
@@ -269,16 +282,17 @@ func (s *Seed) remove(a netip.AddrPort) bool {
 
 // setFree keeps the free set in step with e's announced capacity and
 // degree.
-func (s *Seed) setFree(a netip.AddrPort, e *entry) {
+func (s *Seed) setFree(e *entry) {
 	isFree := e.cap > 0 && e.degree < e.cap
 	switch {
 	case isFree && e.freeIndex < 0:
 		e.freeIndex = len(s.free)
-		s.free = append(s.free, a)
+		s.free = append(s.free, e)
 	case !isFree && e.freeIndex >= 0:
 		last := s.free[len(s.free)-1]
 		s.free[e.freeIndex] = last
-		s.peers[last].freeIndex = e.freeIndex
+		last.freeIndex = e.freeIndex
+		s.free[len(s.free)-1] = nil
 		s.free = s.free[:len(s.free)-1]
 		e.freeIndex = -1
 	}
@@ -293,18 +307,17 @@ func (s *Seed) setFree(a netip.AddrPort, e *entry) {
 func (s *Seed) sample(info bool) []wire.PeerInfo {
 	if info && len(s.free) > 0 && len(s.order) > wire.MaxPeersPerReply {
 		out := make([]wire.PeerInfo, 0, wire.MaxPeersPerReply)
-		seen := make(map[netip.AddrPort]bool, wire.MaxPeersPerReply)
-		for _, i := range floyd(s.rng, len(s.free), min(len(s.free), wire.MaxPeersPerReply)) {
-			a := s.free[i]
-			seen[a] = true
-			out = append(out, s.info(a, true))
+		s.replies++
+		for _, e := range s.draw(s.free, min(len(s.free), wire.MaxPeersPerReply)) {
+			e.listed = s.replies
+			out = append(out, info1(e, true))
 		}
-		for _, i := range floyd(s.rng, len(s.order), min(len(s.order), wire.MaxPeersPerReply)) {
+		for _, e := range s.draw(s.order, min(len(s.order), wire.MaxPeersPerReply)) {
 			if len(out) == wire.MaxPeersPerReply {
 				break
 			}
-			if a := s.order[i]; !seen[a] {
-				out = append(out, s.info(a, true))
+			if e.listed != s.replies {
+				out = append(out, info1(e, true))
 			}
 		}
 		return out
@@ -313,21 +326,20 @@ func (s *Seed) sample(info bool) []wire.PeerInfo {
 	k := min(n, wire.MaxPeersPerReply)
 	out := make([]wire.PeerInfo, k)
 	if k == n {
-		for i, a := range s.order {
-			out[i] = s.info(a, info)
+		for i, e := range s.order {
+			out[i] = info1(e, info)
 		}
 		return out
 	}
-	for i, t := range floyd(s.rng, n, k) {
-		out[i] = s.info(s.order[t], info)
+	for i, e := range s.draw(s.order, k) {
+		out[i] = info1(e, info)
 	}
 	return out
 }
 
-func (s *Seed) info(a netip.AddrPort, withInfo bool) wire.PeerInfo {
-	p := wire.PeerInfo{Addr: a}
+func info1(e *entry, withInfo bool) wire.PeerInfo {
+	p := wire.PeerInfo{Addr: e.addr}
 	if withInfo {
-		e := s.peers[a]
 		p.Cap, p.Degree = e.cap, e.degree
 	}
 	return p
@@ -352,8 +364,8 @@ func (s *Seed) expire(now time.Time) {
 	s.nextGC = now.Add(s.cfg.Expiry / 4)
 	cutoff := now.Add(-s.cfg.Expiry)
 	for i := 0; i < len(s.order); {
-		a := s.order[i]
-		if s.peers[a].seen.Before(cutoff) {
+		a := s.order[i].addr
+		if s.order[i].seen.Before(cutoff) {
 			s.remove(a)
 			s.stats.Expired++
 			s.logf("expired %s: no refresh for %s (peer list size %d)", a, s.cfg.Expiry, len(s.order))
@@ -363,18 +375,21 @@ func (s *Seed) expire(now time.Time) {
 	}
 }
 
-// floyd returns k distinct indices in [0, n) uniformly at random (Floyd's
-// algorithm: k draws, without touching all n).
-func floyd(rng *rand.Rand, n, k int) []int {
-	chosen := make(map[int]struct{}, k)
-	out := make([]int, 0, k)
+// draw returns k distinct entries of list uniformly at random (Floyd's
+// algorithm: k draws, without touching all of list), in s.picked, which
+// the next draw reuses. An entry drawn in this draw carries its number,
+// so telling a repeat costs no set.
+func (s *Seed) draw(list []*entry, k int) []*entry {
+	s.draws++
+	s.picked = s.picked[:0]
+	n := len(list)
 	for j := n - k; j < n; j++ {
-		t := rng.IntN(j + 1)
-		if _, dup := chosen[t]; dup {
+		t := s.rng.IntN(j + 1)
+		if list[t].drawn == s.draws {
 			t = j
 		}
-		chosen[t] = struct{}{}
-		out = append(out, t)
+		list[t].drawn = s.draws
+		s.picked = append(s.picked, list[t])
 	}
-	return out
+	return s.picked
 }
