@@ -129,13 +129,15 @@ func (p *Peer) push(now time.Time, m wire.Message, skip *conn) {
 		p.remember(now, m)
 	}
 	id := wire.MsgID{Origin: m.Addr, Seq: m.Seq}
-	for _, c := range p.neighbours {
+	for i, c := range p.neighbours {
 		if c == skip {
 			continue
 		}
 		if p.cfg.Broadcast == Flood || !c.lazy {
+			// The ID from the compact list: flooding never reads the
+			// connection itself.
 			p.stats.Forwarded++
-			p.send(c, m)
+			p.emit(Action{Kind: Send, Conn: p.nbrIDs[i], Msg: m})
 			continue
 		}
 		p.stats.IHaveSent++

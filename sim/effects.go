@@ -141,12 +141,18 @@ func (w *world) msgID(m *wire.Message) int32 {
 	return w.peers[o].pub[m.Seq-1]
 }
 
+// apart reports whether a partition separates peers i and j. Without
+// one, it reads neither peer: a send then touches only the link.
+func (w *world) apart(i, j int32) bool {
+	return w.peersCut && w.peers[i].group != w.peers[j].group
+}
+
 // send puts message h on the wire from end (link<<1|side) of peer i.
 func (w *world) send(i int32, end int32, h int32) {
 	l := &w.links[end>>1]
 	side := end & 1
 	j := l.peer[side^1]
-	if w.peers[i].group != w.peers[j].group {
+	if w.apart(i, j) {
 		w.freeMsg(h) // cut off by a partition
 		return
 	}
@@ -168,7 +174,7 @@ func (w *world) dial(i int32, a netip.AddrPort) {
 		// the seeds, so this does not happen): refused.
 		s := w.strangers.add(a)
 		w.push(w.delay(), event{kind: evDialFail, node: i, a: -s - 1})
-	case w.peers[i].group != w.peers[j].group:
+	case w.apart(i, j):
 		w.push(w.now+ms(w.cfg.DialTimeout), event{kind: evDialFail, node: i, a: j})
 	default:
 		w.push(w.delay(), event{kind: evDialArrive, node: j, a: i})
@@ -181,7 +187,7 @@ func (w *world) closeEnd(end int32) {
 	l := &w.links[end>>1]
 	side := end & 1
 	i, j := l.peer[side], l.peer[side^1]
-	if w.peers[i].group != w.peers[j].group {
+	if w.apart(i, j) {
 		l.lost[side] = true
 		return
 	}

@@ -75,6 +75,7 @@ type worker struct {
 	now    int64
 	nowT   time.Time
 	out    *batch
+	lo     int32 // where the actions of the last call into a peer start in out.acts
 	events uint64
 	copies []int64 // copies of each gossip message received
 	err    error
@@ -120,7 +121,7 @@ func (k *worker) runTimers(node int32, limit int64) {
 			k.setNow(p.timer)
 			k.events++
 			p.timer = -1
-			p.core.Tick(k.nowT)
+			k.peer(node).Tick(k.nowT)
 			k.collect(node, false)
 		}
 		return
@@ -147,7 +148,7 @@ func (k *worker) handle(ev event) {
 			return // superseded by an earlier tick, or frozen or crashed
 		}
 		p.timer = -1
-		p.core.Tick(k.nowT)
+		k.peer(ev.node).Tick(k.nowT)
 		k.collect(ev.node, false)
 	case evJoin:
 		k.join(ev.node)
@@ -163,7 +164,7 @@ func (k *worker) handle(ev event) {
 		if ev.a < 0 {
 			addr = *w.strangers.at(-ev.a - 1)
 		}
-		w.peers[ev.node].core.DialFailed(k.nowT, addr)
+		k.peer(ev.node).DialFailed(k.nowT, addr)
 		k.collect(ev.node, false)
 	case evFin:
 		k.onFin(ev)
@@ -223,16 +224,26 @@ func (k *worker) join(i int32) {
 	}
 	p.core, p.state, p.joined = core, psAlive, k.now
 	k.rec(rec{kind: recJoined, node: i})
-	core.Start(k.nowT)
+	k.peer(i).Start(k.nowT)
 	k.collect(i, false)
 }
 
 func (k *worker) publish(o int32, text string) {
-	k.w.peers[o].core.Publish(k.nowT, text) // phase B registers the message at its Deliver
+	k.peer(o).Publish(k.nowT, text) // phase B registers the message at its Deliver
 	k.collect(o, false)
 }
 
-// collect records peer i's actions and reschedules its timer. After a
+// peer returns peer i's core, ready for a call: its actions go straight
+// into the batch's (Peer.Outbox), from k.lo on, where collect finds them.
+func (k *worker) peer(i int32) *peer.Peer {
+	c := k.w.peers[i].core
+	c.Outbox(&k.out.acts)
+	k.lo = int32(len(k.out.acts))
+	return c
+}
+
+// collect records the actions of peer i's last call (see peer) and
+// reschedules its timer. After a
 // received message, a peer that only forwarded it or answered (actions
 // Send, Deliver, Log and Duplicate) cannot have brought its next deadline
 // forward: asking it would cost as much as the message, on the hottest
@@ -240,11 +251,10 @@ func (k *worker) publish(o int32, text string) {
 // message).
 func (k *worker) collect(i int32, received bool) {
 	w := k.w
-	acts := w.peers[i].core.Ready()
+	b := k.out
+	acts := b.acts[k.lo:]
 	more := !received
 	if len(acts) > 0 {
-		b := k.out
-		lo := int32(len(b.acts))
 		for j := range acts {
 			a := &acts[j]
 			switch a.Kind {
@@ -258,8 +268,7 @@ func (k *worker) collect(i int32, received bool) {
 				more = true
 			}
 		}
-		b.acts = append(b.acts, acts...)
-		k.rec(rec{kind: recActs, node: i, lo: lo, hi: int32(len(b.acts))})
+		k.rec(rec{kind: recActs, node: i, lo: k.lo, hi: int32(len(b.acts))})
 	}
 	if more {
 		k.reschedule(i)
@@ -350,7 +359,7 @@ func (k *worker) onMsg(ev event) {
 	} else {
 		k.rec(rec{kind: recMsg, ev: event{a: ev.b}})
 	}
-	p.core.Receive(k.nowT, connID(ev.a), m)
+	k.peer(ev.node).Receive(k.nowT, connID(ev.a), m)
 	k.collect(ev.node, true)
 }
 
@@ -364,7 +373,7 @@ func (k *worker) onDialArrive(ev event) {
 	// The listener's kernel accepts the connection (a frozen peer's too).
 	in := event{kind: evDialDone, node: j, a: l<<1 | 1}
 	if !k.hold(in) {
-		w.peers[j].core.Opened(k.nowT, connID(l<<1|1), remoteAddr(w.addrs[i], l), false)
+		k.peer(j).Opened(k.nowT, connID(l<<1|1), remoteAddr(w.addrs[i], l), false)
 		k.collect(j, false)
 	}
 	k.push(event{kind: evDialDone, node: i, a: l << 1})
@@ -383,7 +392,7 @@ func (k *worker) onDialDone(ev event) {
 	switch {
 	case ev.a&1 == 1: // a thawed listener learns of an accepted connection
 		if !k.hold(ev) {
-			p.core.Opened(k.nowT, connID(ev.a), remoteAddr(w.addrs[l.peer[0]], ev.a>>1), false)
+			k.peer(ev.node).Opened(k.nowT, connID(ev.a), remoteAddr(w.addrs[l.peer[0]], ev.a>>1), false)
 			k.collect(ev.node, false)
 		}
 	case p.state == psCrashed:
@@ -391,7 +400,7 @@ func (k *worker) onDialDone(ev event) {
 		l.open[0] = false
 		k.rec(rec{kind: recClose, ev: event{a: ev.a}})
 	case !k.hold(ev):
-		p.core.Opened(k.nowT, connID(ev.a), w.addrs[l.peer[1]], true)
+		k.peer(ev.node).Opened(k.nowT, connID(ev.a), w.addrs[l.peer[1]], true)
 		k.collect(ev.node, false)
 	}
 }
@@ -410,7 +419,7 @@ func (k *worker) onFin(ev event) {
 		return
 	}
 	l.open[side] = false
-	w.peers[ev.node].core.Closed(k.nowT, connID(ev.a))
+	k.peer(ev.node).Closed(k.nowT, connID(ev.a))
 	k.collect(ev.node, false)
 }
 
@@ -423,15 +432,14 @@ func (k *worker) onSeedReply(ev event) {
 		return
 	}
 	r := w.reqs.at(ev.a)
-	p := &w.peers[ev.node]
 	if ev.kind == evSeedFail {
 		addr := netip.AddrPort{} // not a seed: the core ignores it
 		if r.seed >= 0 {
 			addr = w.seedAddrs[r.seed]
 		}
-		p.core.SeedFailed(k.nowT, addr, r.req)
+		k.peer(ev.node).SeedFailed(k.nowT, addr, r.req)
 	} else {
-		p.core.SeedReply(k.nowT, w.seedAddrs[r.seed], r.req, r.reply)
+		k.peer(ev.node).SeedReply(k.nowT, w.seedAddrs[r.seed], r.req, r.reply)
 	}
 	k.rec(rec{kind: recFreeReq, ev: event{a: ev.a}})
 	k.collect(ev.node, false)

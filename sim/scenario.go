@@ -208,7 +208,9 @@ func (w *world) step(s Step) {
 		for _, i := range group {
 			w.peers[i].group = w.nextGrp
 		}
+		w.peersCut = w.peersCut || len(group) > 0
 	case StepHeal:
+		w.peersCut = false
 		for i := range w.peers {
 			w.peers[i].group = 0
 		}
@@ -246,7 +248,7 @@ func (w *world) crash(i int32) {
 	}
 	w.inline(func(k *worker) {
 		p.state = psAlive // let the closes be carried out
-		p.core.Stop(k.nowT)
+		k.peer(i).Stop(k.nowT)
 		k.collect(i, false)
 	})
 	p.state = psCrashed

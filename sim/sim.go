@@ -178,6 +178,9 @@ type world struct {
 	scenRNG *rand.Rand // the scenario's picks
 	loss    float64
 	nextGrp uint8
+	// peersCut is set while a partition cuts some peers off (a group
+	// other than 0 holds peers).
+	peersCut bool
 
 	formed    int64 // millisecond the overlay formed, -1 before
 	isolated  int   // live peers with no link
