@@ -14,6 +14,7 @@ type listModel struct {
 	maxOrigins int
 	origins    map[netip.AddrPort]*modelOrigin
 	nextGC     time.Time
+	base       time.Time // the first check's time: idleness counts in whole seconds from it
 }
 
 type modelOrigin struct {
@@ -22,9 +23,15 @@ type modelOrigin struct {
 	last time.Time
 }
 
+// secs is t in whole seconds since base.
+func (m *listModel) secs(t time.Time) int64 {
+	return int64(max(0, t.Sub(m.base)) / time.Second)
+}
+
 func (m *listModel) gc(now time.Time) {
 	for o, e := range m.origins {
-		if e.last.Before(now.Add(-m.ttl)) {
+		// Idle for longer than ttl, by the seconds it was last seen in.
+		if m.secs(e.last) < m.secs(now.Add(-m.ttl)) {
 			delete(m.origins, o)
 		}
 	}
@@ -34,6 +41,9 @@ func (m *listModel) gc(now time.Time) {
 func (m *listModel) check(now, created time.Time, o netip.AddrPort, seq uint32) verdict {
 	if created.Before(now.Add(-m.ttl)) || created.After(now.Add(m.ttl/2)) {
 		return stale
+	}
+	if m.base.IsZero() {
+		m.base = now
 	}
 	e := m.origins[o]
 	if e == nil {
@@ -121,8 +131,8 @@ func checkMsgList(t *testing.T, seed uint64) {
 		if l.len() != len(m.origins) {
 			t.Fatalf("seed %d step %d: %d origins, want %d", seed, step, l.len(), len(m.origins))
 		}
-		if l.used*4 > len(l.slots)*3 {
-			t.Fatalf("seed %d step %d: table %d/%d over three quarters full", seed, step, l.used, len(l.slots))
+		if l.used*8 > len(l.slots)*7 {
+			t.Fatalf("seed %d step %d: table %d/%d over seven eighths full", seed, step, l.used, len(l.slots))
 		}
 	}
 }
@@ -157,5 +167,32 @@ func BenchmarkMsgListDuplicate(b *testing.B) {
 			b.Fatal("not a duplicate")
 		}
 		i += 37
+	}
+}
+
+// TestMsgListForgetsOnlyAfterTTL: whatever the fractions of a second, an
+// origin is kept until ttl has passed since its last message (forgetting
+// it sooner could let a copy of that message be delivered again) and
+// forgotten within a second after that.
+func TestMsgListForgetsOnlyAfterTTL(t *testing.T) {
+	const ttl = 10 * time.Second
+	o := netip.MustParseAddrPort("10.0.0.1:5000")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		base := time.Unix(1_700_000_000, rng.Int64N(int64(time.Second)))
+		last := base.Add(time.Duration(rng.Int64N(int64(30 * time.Second))))
+		l := newMsgList(ttl, 10)
+		l.check(base, base, netip.MustParseAddrPort("10.0.0.2:5000"), 1)
+		l.check(last, last, o, 1)
+		at := last.Add(ttl - time.Duration(rng.Int64N(int64(time.Second))))
+		l.gc(at)
+		if l.window(o) == nil {
+			t.Fatalf("base %v, last message %v: forgotten at %v, before ttl %v", base, last, at, ttl)
+		}
+		at = last.Add(ttl + time.Second)
+		l.gc(at)
+		if l.window(o) != nil {
+			t.Fatalf("base %v, last message %v: still kept at %v", base, last, at)
+		}
 	}
 }
