@@ -188,7 +188,7 @@ func (w *world) closeEnd(end int32) {
 	side := end & 1
 	i, j := l.peer[side], l.peer[side^1]
 	if w.apart(i, j) {
-		l.lost[side] = true
+		w.ends[end] |= endLost
 		return
 	}
 	at := max(w.delay(), l.last[side])

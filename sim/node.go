@@ -262,7 +262,7 @@ func (k *worker) collect(i int32, received bool) {
 			case peer.Close:
 				// The core forgot the connection: so does its end, at once.
 				end := int32(a.Conn - 1)
-				w.links[end>>1].open[end&1] = false
+				w.ends[end] &^= endOpen
 				more = true
 			default:
 				more = true
@@ -335,14 +335,12 @@ func (k *worker) collectSeed(node int32) {
 func (k *worker) onMsg(ev event) {
 	w := k.w
 	p := &w.peers[ev.node]
-	l := &w.links[ev.a>>1]
-	side := ev.a & 1
-	if p.state != psAlive || !l.open[side] {
-		if p.state == psAlive && l.lost[side] {
+	if e := &w.ends[ev.a]; p.state != psAlive || *e&endOpen == 0 {
+		if p.state == psAlive && *e&endLost != 0 {
 			// The receiver closed this end and its close was lost in a
 			// partition: the sender learns now, as from a TCP reset.
-			l.lost[side] = false
-			k.push(event{kind: evFin, node: l.peer[side^1], a: ev.a ^ 1})
+			*e &^= endLost
+			k.push(event{kind: evFin, node: w.links[ev.a>>1].peer[ev.a&1^1], a: ev.a ^ 1})
 		}
 		k.rec(rec{kind: recMsg, ev: event{a: ev.b}})
 		return
@@ -397,7 +395,7 @@ func (k *worker) onDialDone(ev event) {
 		}
 	case p.state == psCrashed:
 		// The dialer is gone: its kernel resets the connection.
-		l.open[0] = false
+		w.ends[ev.a] &^= endOpen
 		k.rec(rec{kind: recClose, ev: event{a: ev.a}})
 	case !k.hold(ev):
 		k.peer(ev.node).Opened(k.nowT, connID(ev.a), w.addrs[l.peer[1]], true)
@@ -407,18 +405,17 @@ func (k *worker) onDialDone(ev event) {
 
 func (k *worker) onFin(ev event) {
 	w := k.w
-	l := &w.links[ev.a>>1]
-	side := ev.a & 1
-	if !l.open[side] {
+	e := &w.ends[ev.a]
+	if *e&endOpen == 0 {
 		return
 	}
 	if k.hold(ev) {
 		if w.peers[ev.node].state == psCrashed {
-			l.open[side] = false
+			*e &^= endOpen
 		}
 		return
 	}
-	l.open[side] = false
+	*e &^= endOpen
 	k.peer(ev.node).Closed(k.nowT, connID(ev.a))
 	k.collect(ev.node, false)
 }
