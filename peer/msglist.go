@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"time"
+
+	"github.com/whispernet/whispernet/wire"
 )
 
 // windowBits is how far behind an origin's newest sequence number a
@@ -144,10 +146,13 @@ func (l *msgList) resize(n int) {
 }
 
 // check records (origin, seq) created at created, received at now.
-func (l *msgList) check(now, created time.Time, origin netip.AddrPort, seq uint32) verdict {
+func (l *msgList) check(now time.Time, created wire.Timestamp, origin netip.AddrPort, seq uint32) verdict {
 	// Too old to tell, or stamped so far ahead that it could outlive its
-	// entry: refuse rather than risk a second delivery.
-	if created.Before(now.Add(-l.ttl)) || created.After(now.Add(l.ttl/2)) {
+	// entry: refuse rather than risk a second delivery. (In whole
+	// microseconds, the timestamps' unit: no conversion, no overflow
+	// whatever the line said.)
+	nowUS, ttlUS := now.UnixMicro(), l.ttl.Microseconds()
+	if int64(created) < nowUS-ttlUS || int64(created) > nowUS+ttlUS/2 {
 		return stale
 	}
 	if l.base.IsZero() {

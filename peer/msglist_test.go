@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/whispernet/whispernet/wire"
 )
 
 // listModel is the message list's specification, kept naively: every
@@ -39,6 +41,8 @@ func (m *listModel) gc(now time.Time) {
 }
 
 func (m *listModel) check(now, created time.Time, o netip.AddrPort, seq uint32) verdict {
+	// Timestamps are whole microseconds: compare at that resolution.
+	now = now.Truncate(time.Microsecond)
 	if created.Before(now.Add(-m.ttl)) || created.After(now.Add(m.ttl/2)) {
 		return stale
 	}
@@ -124,7 +128,8 @@ func checkMsgList(t *testing.T, seed uint64) {
 			if rng.IntN(50) == 0 {
 				created = now.Add(time.Duration(rng.Int64N(int64(ttl))))
 			}
-			if got, want := l.check(now, created, o, seq), m.check(now, created, o, seq); got != want {
+			created = created.Truncate(time.Microsecond) // as on the wire
+			if got, want := l.check(now, wire.TimestampOf(created), o, seq), m.check(now, created, o, seq); got != want {
 				t.Fatalf("seed %d step %d: check(%v, %d) = %d, want %d", seed, step, o, seq, got, want)
 			}
 		}
@@ -159,11 +164,11 @@ func BenchmarkMsgListDuplicate(b *testing.B) {
 	for i := range 100 {
 		o := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 5000)
 		origins = append(origins, o)
-		l.check(now, now, o, 1)
+		l.check(now, wire.TimestampOf(now), o, 1)
 	}
 	i := 0
 	for b.Loop() {
-		if l.check(now, now, origins[i%len(origins)], 1) != duplicate {
+		if l.check(now, wire.TimestampOf(now), origins[i%len(origins)], 1) != duplicate {
 			b.Fatal("not a duplicate")
 		}
 		i += 37
@@ -182,8 +187,8 @@ func TestMsgListForgetsOnlyAfterTTL(t *testing.T) {
 		base := time.Unix(1_700_000_000, rng.Int64N(int64(time.Second)))
 		last := base.Add(time.Duration(rng.Int64N(int64(30 * time.Second))))
 		l := newMsgList(ttl, 10)
-		l.check(base, base, netip.MustParseAddrPort("10.0.0.2:5000"), 1)
-		l.check(last, last, o, 1)
+		l.check(base, wire.TimestampOf(base), netip.MustParseAddrPort("10.0.0.2:5000"), 1)
+		l.check(last, wire.TimestampOf(last), o, 1)
 		at := last.Add(ttl - time.Duration(rng.Int64N(int64(time.Second))))
 		l.gc(at)
 		if l.window(o) == nil {

@@ -854,7 +854,11 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 	// flooded duplicate, the only state it needs).
 	for i, nid := range p.nbrIDs {
 		if nid == id {
-			p.onNeighbourMessage(now, p.neighbours[i], m)
+			if m.Kind == wire.KindGossip {
+				p.onGossip(now, i, m)
+			} else {
+				p.onNeighbourMessage(now, p.neighbours[i], m)
+			}
 			return
 		}
 	}
@@ -1000,7 +1004,7 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 		}
 		c.unacked = 0
 	case wire.KindGossip:
-		p.onGossip(now, c, m)
+		p.onGossip(now, slices.Index(p.neighbours, c), m)
 	case wire.KindIHave:
 		p.onIHave(now, c, m.IDs)
 	case wire.KindGraft:
@@ -1012,14 +1016,18 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 	}
 }
 
-func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
-	switch p.ml.check(now, m.Time.Time(), m.Addr, m.Seq) {
+// onGossip handles gossip from neighbour i. A flooded duplicate, the
+// commonest message of all, never reads the neighbour's connection.
+func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
+	switch p.ml.check(now, m.Time, m.Addr, m.Seq) {
 	case duplicate:
 		p.stats.Duplicates++
 		if p.cfg.ReportDuplicates {
-			p.emit(Action{Kind: Duplicate, Addr: from.addr, Msg: m})
+			p.emit(Action{Kind: Duplicate, Addr: p.neighbours[i].addr, Msg: m})
 		}
-		p.onDuplicate(now, from)
+		if p.cfg.Broadcast == Plumtree {
+			p.onDuplicate(now, p.neighbours[i])
+		}
 		return
 	case stale:
 		p.stats.Stale++
@@ -1033,6 +1041,7 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 		p.stats.Duplicates++
 		return
 	}
+	from := p.neighbours[i]
 	p.stats.Received++
 	p.emit(Action{Kind: Deliver, Addr: from.addr, Msg: m})
 	if !p.cfg.DisableLog { // the arguments would be boxed even if unused
@@ -1049,7 +1058,7 @@ func (p *Peer) onGossip(now time.Time, from *conn, m wire.Message) {
 func (p *Peer) Publish(now time.Time, text string) wire.Message {
 	p.seq++
 	m := wire.Message{Kind: wire.KindGossip, Addr: p.cfg.Self, Seq: p.seq, Time: wire.TimestampOf(now), Text: text}
-	p.ml.check(now, now, p.cfg.Self, p.seq)
+	p.ml.check(now, wire.TimestampOf(now), p.cfg.Self, p.seq)
 	p.stats.Generated++
 	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})
 	p.logf("generated %s", text)
