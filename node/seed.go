@@ -298,6 +298,7 @@ func (s *Seed) serve(c net.Conn, ip netip.Addr) {
 			errs++
 		}
 		out = append(reply.Append(out[:0]), '\n')
+		seed.Release(reply)
 		c.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
 		if _, err := c.Write(out); err != nil {
 			return

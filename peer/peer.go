@@ -518,11 +518,15 @@ func (p *Peer) learn(e wire.PeerInfo) {
 	}
 	fresh := known{addr: e.Addr, capacity: e.Cap, degree: e.Degree, gen: p.infoGen}
 	if len(p.known) < p.cfg.MaxKnown {
+		k := new(known)
+		*k = fresh
 		p.knownIdx[e.Addr] = len(p.known)
-		p.known = append(p.known, &fresh)
+		p.known = append(p.known, k)
 		return
 	}
-	i := p.rng.IntN(len(p.known)) // full: replace a random candidate, in place
+	// Full: replace a random candidate, in place (a reply lists 256, and
+	// most of them replace others: no allocation each).
+	i := p.rng.IntN(len(p.known))
 	k := p.known[i]
 	delete(p.knownIdx, k.addr)
 	*k = fresh

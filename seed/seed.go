@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/whispernet/whispernet/wire"
@@ -306,7 +307,7 @@ func (s *Seed) setFree(e *entry) {
 // full network still sees the peers that can take it.
 func (s *Seed) sample(info bool) []wire.PeerInfo {
 	if info && len(s.free) > 0 && len(s.order) > wire.MaxPeersPerReply {
-		out := make([]wire.PeerInfo, 0, wire.MaxPeersPerReply)
+		out := replyBuf()
 		s.replies++
 		for _, e := range s.draw(s.free, min(len(s.free), wire.MaxPeersPerReply)) {
 			e.listed = s.replies
@@ -324,7 +325,7 @@ func (s *Seed) sample(info bool) []wire.PeerInfo {
 	}
 	n := len(s.order)
 	k := min(n, wire.MaxPeersPerReply)
-	out := make([]wire.PeerInfo, k)
+	out := replyBuf()[:k]
 	if k == n {
 		for i, e := range s.order {
 			out[i] = info1(e, info)
@@ -335,6 +336,27 @@ func (s *Seed) sample(info bool) []wire.PeerInfo {
 		out[i] = info1(e, info)
 	}
 	return out
+}
+
+// replies recycles the peer lists of replies (Release): a network forming
+// gets thousands of them a second, 10 kB each, read once.
+var replies = sync.Pool{New: func() any {
+	b := make([]wire.PeerInfo, 0, wire.MaxPeersPerReply)
+	return &b
+}}
+
+// replyBuf returns an empty peer list with room for a full reply.
+func replyBuf() []wire.PeerInfo { return (*replies.Get().(*[]wire.PeerInfo))[:0] }
+
+// Release hands the peer list of a reply from Handle back for a later
+// reply to reuse, once the caller is done with it (the reply is written
+// out, or its entries copied). Calling it is optional: a reply that is
+// never released is simply collected.
+func Release(reply wire.Message) {
+	if cap(reply.Peers) == wire.MaxPeersPerReply {
+		b := reply.Peers[:0]
+		replies.Put(&b)
+	}
 }
 
 func info1(e *entry, withInfo bool) wire.PeerInfo {

@@ -133,6 +133,34 @@ func TestPeerListSample(t *testing.T) {
 	}
 }
 
+// TestReleaseNeverTouchesHeldReplies: released peer lists are reused by
+// later replies, and a reply that was not released is never overwritten.
+func TestReleaseNeverTouchesHeldReplies(t *testing.T) {
+	s := newSeed(t, nil, 1, 2)
+	registerN(t, s, 1000, localPort)
+	held := s.Handle(base, localhost, wire.Message{Kind: wire.KindPeerInfoRequest})
+	want := slices.Clone(held.Peers)
+	for r := range 200 {
+		kind := []wire.Kind{wire.KindPeerListRequest, wire.KindPeerInfoRequest}[r%2]
+		reply := s.Handle(base, localhost, wire.Message{Kind: kind})
+		if len(reply.Peers) != wire.MaxPeersPerReply {
+			t.Fatalf("reply %d: %d entries", r, len(reply.Peers))
+		}
+		seen := make(map[netip.AddrPort]bool)
+		for _, p := range reply.Peers {
+			if seen[p.Addr] || !s.Has(p.Addr) {
+				t.Fatalf("reply %d: entry %s duplicated or not registered", r, p.Addr)
+			}
+			seen[p.Addr] = true
+		}
+		Release(reply)
+	}
+	if !slices.Equal(held.Peers, want) {
+		t.Fatal("a reply that was never released changed")
+	}
+	Release(wire.Message{Kind: wire.KindOK}) // no peer list: nothing to do
+}
+
 // TestPeerListFitsAndOrders: up to MaxPeersPerReply peers are all listed in
 // registry order; the reply always fits a line, even with the longest IPv6
 // addresses.

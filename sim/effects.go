@@ -47,6 +47,8 @@ func (w *world) applyBatch(b *batch) {
 		case recMsg:
 			w.freeMsg(r.ev.a)
 		case recFreeReq:
+			// The peer has copied what it wanted from the reply.
+			seed.Release(w.reqs.at(r.ev.a).reply)
 			w.reqs.put(r.ev.a)
 		case recJoined:
 			w.joinedN++

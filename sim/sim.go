@@ -174,7 +174,7 @@ type world struct {
 	peers     []simPeer
 	seeds     []simSeed
 	links     []link
-	ends      []uint8 // by end (link<<1|side): endOpen, endLost
+	ends      []uint8          // by end (link<<1|side): endOpen, endLost
 	addrs     []netip.AddrPort // peer addresses, by index
 	seedAddrs []netip.AddrPort
 	strangers *store[netip.AddrPort] // dialed addresses that are no peer's
