@@ -44,16 +44,18 @@ const (
 // their windows inline: one lookup is one or two cache lines. Other
 // origins go to a map.
 type msgList struct {
-	slots      []slot // power-of-two length, linear probing; key 0 is free
-	used       int    // occupied slots
-	other      map[netip.AddrPort]*window
-	ttl        time.Duration
-	maxOrigins int
-	nextGC     time.Time
+	// The fields a check reads first.
+	slots []slot // power-of-two length, linear probing; key 0 is free
+	used  int    // occupied slots
+	ttl   time.Duration
 	// base is the time of the first check: windows count their last use
 	// in seconds from it, truncated, so an origin may outlive its ttl by
 	// up to a second, never the other way.
 	base time.Time
+
+	other      map[netip.AddrPort]*window
+	maxOrigins int
+	nextGC     time.Time
 }
 
 // slot is one IPv4 origin's entry, 24 bytes.

@@ -166,18 +166,27 @@ type Neighbour struct {
 
 // Peer is the peer state machine. It is not safe for concurrent use.
 type Peer struct {
+	// What every received message reads comes first, together: a flooded
+	// duplicate costs the CPU caches these few lines of the peer and one
+	// message-list slot, nothing else. (It decides how fast the simulator
+	// runs 100,000 peers: docs/sim.md.)
+	stopped bool
+	dupWork bool      // a duplicate needs more than counting: ReportDuplicates, or Plumtree's pruning
+	box     *[]Action // where emit appends: &out, or the driver's (Outbox)
+	nbrIDs  []ConnID  // the neighbours' connection IDs, in the order of neighbours
+	nbrBuf  [8]ConnID // nbrIDs' first backing array, in the same lines
+	ml      msgList
+	stats   Stats
+
 	cfg    Config
 	rng    *rand.Rand
 	target int
 
 	started time.Time
 	out     []Action
-	box     *[]Action // where emit appends: &out, or the driver's (Outbox)
-	stats   Stats
 
 	conns      map[ConnID]*conn
 	neighbours []*conn                  // established, in order of establishment
-	nbrIDs     []ConnID                 // their connection IDs, in the same order
 	linked     map[netip.AddrPort]*conn // established, by address
 	awaiting   map[netip.AddrPort]*conn // outbound, awaiting Connection accepted
 	dialing    map[netip.AddrPort]bool
@@ -192,7 +201,6 @@ type Peer struct {
 	quorum      int
 	nextRefresh time.Time
 
-	ml          *msgList
 	seq         uint32
 	generated   int
 	nextGossip  time.Time
@@ -206,7 +214,6 @@ type Peer struct {
 	isolated    map[netip.AddrPort]bool // dials made with no candidate free: ask to be taken in anyway
 	firstMisses int                     // first-link dials refused or failed since the peer was last linked
 	lastDegree  int
-	stopped     bool
 
 	// Lazy push (plumtree.go).
 	cache       []cached // recent messages, oldest first from cacheHead, for grafts
@@ -234,10 +241,12 @@ func New(cfg Config, rng *rand.Rand) (*Peer, error) {
 		outbound: make(map[ConnID]bool),
 		knownIdx: make(map[netip.AddrPort]int), dead: make(map[netip.AddrPort]time.Time),
 		isolated: make(map[netip.AddrPort]bool),
-		ml:       newMsgList(cfg.MessageTTL, cfg.MaxOrigins),
+		ml:       msgList{ttl: cfg.MessageTTL, maxOrigins: cfg.MaxOrigins},
+		dupWork:  cfg.ReportDuplicates || cfg.Broadcast == Plumtree,
 		quorum:   len(cfg.Seeds)/2 + 1,
 	}
 	p.box = &p.out
+	p.nbrIDs = p.nbrBuf[:0]
 	p.target = cfg.Target
 	if p.target == 0 {
 		p.target = min(cfg.Degrees.Sample(rng), cfg.MaxPeers)
@@ -1026,10 +1035,10 @@ func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
 	switch p.ml.check(now, m.Time, m.Addr, m.Seq) {
 	case duplicate:
 		p.stats.Duplicates++
-		if p.cfg.ReportDuplicates {
-			p.emit(Action{Kind: Duplicate, Addr: p.neighbours[i].addr, Msg: m})
-		}
-		if p.cfg.Broadcast == Plumtree {
+		if p.dupWork {
+			if p.cfg.ReportDuplicates {
+				p.emit(Action{Kind: Duplicate, Addr: p.neighbours[i].addr, Msg: m})
+			}
 			p.onDuplicate(now, p.neighbours[i])
 		}
 		return
