@@ -177,6 +177,9 @@ type Peer struct {
 	nbrBuf  [8]ConnID // nbrIDs' first backing array, in the same lines
 	ml      msgList
 	stats   Stats
+	// And what a first receipt reads as well, in flood mode.
+	nbrAddrs []netip.AddrPort // the neighbours' addresses, in the order of neighbours
+	addrBuf  [8]netip.AddrPort
 
 	cfg    Config
 	rng    *rand.Rand
@@ -246,7 +249,7 @@ func New(cfg Config, rng *rand.Rand) (*Peer, error) {
 		quorum:   len(cfg.Seeds)/2 + 1,
 	}
 	p.box = &p.out
-	p.nbrIDs = p.nbrBuf[:0]
+	p.nbrIDs, p.nbrAddrs = p.nbrBuf[:0], p.addrBuf[:0]
 	p.target = cfg.Target
 	if p.target == 0 {
 		p.target = min(cfg.Degrees.Sample(rng), cfg.MaxPeers)
@@ -346,7 +349,7 @@ func (p *Peer) Stop(now time.Time) {
 		p.emit(Action{Kind: Close, Conn: id})
 	}
 	clear(p.conns)
-	p.neighbours, p.nbrIDs = nil, nil
+	p.neighbours, p.nbrIDs, p.nbrAddrs = nil, nil, nil
 	p.stopped = true
 	p.logf("stopped")
 }
@@ -793,6 +796,7 @@ func (p *Peer) drop(c *conn) {
 	if i := slices.Index(p.neighbours, c); i >= 0 {
 		p.neighbours = slices.Delete(p.neighbours, i, i+1)
 		p.nbrIDs = slices.Delete(p.nbrIDs, i, i+1)
+		p.nbrAddrs = slices.Delete(p.nbrAddrs, i, i+1)
 	}
 	p.emit(Action{Kind: Link, Addr: c.addr, N: 0})
 	p.degreeChanged()
@@ -819,6 +823,7 @@ func (p *Peer) establish(now time.Time, c *conn) {
 	c.lastAlive = now
 	p.neighbours = append(p.neighbours, c)
 	p.nbrIDs = append(p.nbrIDs, c.id)
+	p.nbrAddrs = append(p.nbrAddrs, c.addr)
 	p.stats.ConnsOpened++
 	if c.probe {
 		p.logf("%s is alive again; link restored", c.addr)
@@ -1054,17 +1059,19 @@ func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
 		p.stats.Duplicates++
 		return
 	}
-	from := p.neighbours[i]
 	p.stats.Received++
-	p.emit(Action{Kind: Deliver, Addr: from.addr, Msg: m})
+	p.emit(Action{Kind: Deliver, Addr: p.nbrAddrs[i], Msg: m})
 	if !p.cfg.DisableLog { // the arguments would be boxed even if unused
-		p.logf("received %s from %s", m.Text, from.addr)
+		p.logf("received %s from %s", m.Text, p.nbrAddrs[i])
 	}
 	p.received(wire.MsgID{Origin: m.Addr, Seq: m.Seq})
-	from.lazy = false // it pushed a new message to us: part of the tree
-	p.adopt(from)
+	if p.cfg.Broadcast == Plumtree {
+		from := p.neighbours[i]
+		from.lazy = false // it pushed a new message to us: part of the tree
+		p.adopt(from)
+	}
 	m.Hops++
-	p.push(now, m, from)
+	p.push(now, m, i)
 }
 
 // Publish originates a gossip message with the given text and returns it.
@@ -1075,7 +1082,7 @@ func (p *Peer) Publish(now time.Time, text string) wire.Message {
 	p.stats.Generated++
 	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})
 	p.logf("generated %s", text)
-	p.push(now, m, nil)
+	p.push(now, m, -1)
 	return m
 }
 

@@ -397,12 +397,12 @@ func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
 	if len(p.missing) > p.cfg.MaxMissing {
 		return fmt.Errorf("%d missing messages tracked, over MaxMissing %d", len(p.missing), p.cfg.MaxMissing)
 	}
-	if len(p.nbrIDs) != len(p.neighbours) {
-		return fmt.Errorf("%d neighbour IDs for %d neighbours", len(p.nbrIDs), len(p.neighbours))
+	if len(p.nbrIDs) != len(p.neighbours) || len(p.nbrAddrs) != len(p.neighbours) {
+		return fmt.Errorf("%d neighbour IDs and %d addresses for %d neighbours", len(p.nbrIDs), len(p.nbrAddrs), len(p.neighbours))
 	}
 	for i, c := range p.neighbours {
-		if p.nbrIDs[i] != c.id || p.conns[c.id] != c || c.state != established {
-			return fmt.Errorf("neighbour %d (%s on c%d, state %d) listed as c%d", i, c.addr, c.id, c.state, p.nbrIDs[i])
+		if p.nbrIDs[i] != c.id || p.nbrAddrs[i] != c.addr || p.conns[c.id] != c || c.state != established {
+			return fmt.Errorf("neighbour %d (%s on c%d, state %d) listed as %s on c%d", i, c.addr, c.id, c.state, p.nbrAddrs[i], p.nbrIDs[i])
 		}
 		if p.protected(c) && c.lazy {
 			return fmt.Errorf("tree link to %s (parent %v, child %v) is lazy", c.addr, c == p.parent, c.child)

@@ -118,26 +118,32 @@ func (p *Peer) lookup(id wire.MsgID) (wire.Message, bool) {
 }
 
 // push sends m, new to this peer, on: in flood mode to every neighbour but
-// skip, in Plumtree mode eagerly to the tree links and as an announcement
-// to the others.
-func (p *Peer) push(now time.Time, m wire.Message, skip *conn) {
-	if p.cfg.Broadcast == Plumtree {
-		// Grafts go to peers that announced a message, and only Plumtree
-		// peers announce: a flooding peer is never asked, so it keeps no
-		// cache (the simulator's flooding runs would pay for it on every
-		// receipt).
-		p.remember(now, m)
+// the one at index skip (-1: none), in Plumtree mode eagerly to the tree
+// links and as an announcement to the others.
+func (p *Peer) push(now time.Time, m wire.Message, skip int) {
+	if p.cfg.Broadcast == Flood {
+		// From the compact ID list: flooding never reads a connection.
+		for i, id := range p.nbrIDs {
+			if i != skip {
+				p.stats.Forwarded++
+				p.emit(Action{Kind: Send, Conn: id, Msg: m})
+			}
+		}
+		return
 	}
+	// Grafts go to peers that announced a message, and only Plumtree
+	// peers announce: a flooding peer is never asked, so it keeps no
+	// cache (the simulator's flooding runs would pay for it on every
+	// receipt).
+	p.remember(now, m)
 	id := wire.MsgID{Origin: m.Addr, Seq: m.Seq}
 	for i, c := range p.neighbours {
-		if c == skip {
+		if i == skip {
 			continue
 		}
-		if p.cfg.Broadcast == Flood || !c.lazy {
-			// The ID from the compact list: flooding never reads the
-			// connection itself.
+		if !c.lazy {
 			p.stats.Forwarded++
-			p.emit(Action{Kind: Send, Conn: p.nbrIDs[i], Msg: m})
+			p.send(c, m)
 			continue
 		}
 		p.stats.IHaveSent++
