@@ -354,6 +354,22 @@ func (p *Peer) Stop(now time.Time) {
 	p.logf("stopped")
 }
 
+// pendingIDs returns the IDs of the connections still in their
+// handshake, in ascending order; nil, without a look at the map, when
+// every connection is a neighbour's.
+func (p *Peer) pendingIDs() []ConnID {
+	if len(p.conns) == len(p.neighbours) {
+		return nil
+	}
+	var ids []ConnID
+	for _, id := range p.connIDs() {
+		if p.conns[id].state != established {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // connIDs returns every connection ID in ascending order (deterministic).
 func (p *Peer) connIDs() []ConnID {
 	ids := make([]ConnID, 0, len(p.conns))
@@ -1140,7 +1156,7 @@ func (p *Peer) Tick(now time.Time) {
 		}
 	}
 	// Handshake timeouts (a frozen peer accepts TCP but never answers).
-	for _, id := range p.connIDs() {
+	for _, id := range p.pendingIDs() {
 		c := p.conns[id]
 		if c.state != established && now.Sub(c.opened) >= p.cfg.HandshakeTimeout {
 			p.emit(Action{Kind: Close, Conn: c.id})
@@ -1233,9 +1249,11 @@ func (p *Peer) NextDeadline() time.Time {
 	for _, c := range p.neighbours {
 		upd(c.lastAlive.Add(limit))
 	}
-	for _, c := range p.conns {
-		if c.state != established {
-			upd(c.opened.Add(p.cfg.HandshakeTimeout))
+	if len(p.conns) > len(p.neighbours) { // some connection is still in its handshake
+		for _, c := range p.conns {
+			if c.state != established {
+				upd(c.opened.Add(p.cfg.HandshakeTimeout))
+			}
 		}
 	}
 	for _, s := range p.seeds {
