@@ -53,12 +53,12 @@ const (
 
 // Action is one side effect for the driver.
 type Action struct {
-	Kind ActionKind
 	Conn ConnID
 	Addr netip.AddrPort
 	Msg  wire.Message
 	Text string
 	N    int
+	Kind ActionKind // last, packed with Msg's small fields
 }
 
 // Stats are the peer's counters; drivers export them as metrics.

@@ -136,7 +136,6 @@ type MsgID struct {
 // Message is one decoded line. Which fields are set depends on Kind; the
 // comments on the Kind constants give the layout.
 type Message struct {
-	Kind Kind
 	// Addr is the address the message is about: the registering peer, the
 	// dead peer, the handshaking or accepting peer, the liveness requester,
 	// or the gossip origin.
@@ -146,19 +145,10 @@ type Message struct {
 	// Time is the timestamp of a dead-node report, liveness exchange or
 	// gossip message (its creation time at the origin).
 	Time Timestamp
-	// Seq is the gossip sequence number, unique per origin.
-	Seq uint32
-	// Hops counts how many links a gossip message has crossed.
-	Hops uint16
 	// Cap and Degree are the optional capacity (target degree) and current
 	// degree trailing fields of register and Connection with Peer (0 when
 	// absent, at most 2147483647 like the entries of a peer-info reply).
 	Cap, Degree int
-	// Isolated marks a handshake from a peer with no neighbour and no
-	// candidate with a free slot, which a full peer accepts anyway.
-	Isolated bool
-	// Relayed marks a dead-node report passed on from one seed to another.
-	Relayed bool
 	// Text is the gossip text, error or refusal reason, or ok detail.
 	Text string
 	// Peers are the entries of a peer-list or peer-info reply.
@@ -166,6 +156,20 @@ type Message struct {
 	// IDs are the message IDs of an ihave line (1 to MaxIDsPerLine of
 	// them) or a graft line (0 to MaxIDsPerLine).
 	IDs []MsgID
+	// Seq is the gossip sequence number, unique per origin.
+	Seq uint32
+	// Hops counts how many links a gossip message has crossed.
+	Hops uint16
+	Kind Kind
+	// Isolated marks a handshake from a peer with no neighbour and no
+	// candidate with a free slot, which a full peer accepts anyway.
+	Isolated bool
+	// Relayed marks a dead-node report passed on from one seed to another.
+	Relayed bool
+
+	// (The small fields come last, together: a message is copied into
+	// every action that sends it, hundreds of millions of times in a
+	// large simulation, and packed it is 168 bytes, not 176.)
 }
 
 // Sentinel errors; Parse wraps them with detail. Callers tell them apart
