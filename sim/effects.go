@@ -28,12 +28,13 @@ func (w *world) collectWorker(k *worker) {
 
 // applyBatch applies a batch's records in order.
 func (w *world) applyBatch(b *batch) {
+	fan := b.fan // consumed in order, by applyActions
 	for i := range b.recs {
 		r := &b.recs[i]
 		w.setNow(r.at)
 		switch r.kind {
 		case recActs:
-			w.applyActions(r.node, b.acts[r.lo:r.hi])
+			fan = w.applyActions(r.node, b.acts[r.lo:r.hi], fan)
 		case recSeedActs:
 			w.applySeedActions(r.node-int32(len(w.peers)), b.sacts[r.lo:r.hi])
 		case recPush:
@@ -68,10 +69,10 @@ func (w *world) delay() int64 {
 	return w.now + max(d, 1)
 }
 
-// applyActions carries out the actions of peer i.
-func (w *world) applyActions(i int32, acts []peer.Action) {
-	var shared int32 = -1 // slab handle of the last gossip message sent
-	var sharedKey *wire.Message
+// applyActions carries out the actions of peer i. A gossip send stands
+// for its further ends in fan (see worker.collect); it returns the rest of
+// fan.
+func (w *world) applyActions(i int32, acts []peer.Action, fan []int32) []int32 {
 	for k := range acts {
 		a := &acts[k]
 		switch a.Kind {
@@ -79,10 +80,13 @@ func (w *world) applyActions(i int32, acts []peer.Action) {
 			end := int32(a.Conn - 1)
 			if a.Msg.Kind == wire.KindGossip {
 				// The sends of one forward share one message.
-				if shared < 0 || a.Msg.Addr != sharedKey.Addr || a.Msg.Seq != sharedKey.Seq || a.Msg.Hops != sharedKey.Hops {
-					shared, sharedKey = w.intern(&a.Msg), &a.Msg
+				h := w.intern(&a.Msg)
+				w.send(i, end, h)
+				n := fan[0]
+				for _, e := range fan[1 : 1+n] {
+					w.send(i, e, h)
 				}
-				w.send(i, end, shared)
+				fan = fan[1+n:]
 			} else {
 				w.send(i, end, w.newMsg(&a.Msg))
 			}
@@ -102,6 +106,7 @@ func (w *world) applyActions(i int32, acts []peer.Action) {
 			w.onDead(i, a.Addr)
 		}
 	}
+	return fan
 }
 
 // newMsg stores a one-shot message and returns its handle.

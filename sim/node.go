@@ -58,6 +58,9 @@ type rec struct {
 type batch struct {
 	recs  []rec
 	acts  []peer.Action
+	// fan holds, for each gossip send in acts, the number of further ends
+	// the same copy goes to, then those ends (see collect).
+	fan   []int32
 	sacts []seed.Action
 	evs   []timed // the run's events
 	end   int64   // the window's end
@@ -65,7 +68,7 @@ type batch struct {
 }
 
 func (b *batch) reset() {
-	b.recs, b.acts, b.sacts = b.recs[:0], b.acts[:0], b.sacts[:0]
+	b.recs, b.acts, b.sacts, b.fan = b.recs[:0], b.acts[:0], b.sacts[:0], b.fan[:0]
 }
 
 // worker runs phase A. Each has its own clock: different workers are at
@@ -74,8 +77,8 @@ type worker struct {
 	w      *world
 	now    int64
 	nowT   time.Time
-	out    *batch
-	lo     int32 // where the actions of the last call into a peer start in out.acts
+	out     *batch
+	scratch []peer.Action // the actions of the last call into a peer (see peer)
 	events uint64
 	copies []int64 // copies of each gossip message received
 	err    error
@@ -233,12 +236,13 @@ func (k *worker) publish(o int32, text string) {
 	k.collect(o, false)
 }
 
-// peer returns peer i's core, ready for a call: its actions go straight
-// into the batch's (Peer.Outbox), from k.lo on, where collect finds them.
+// peer returns peer i's core, ready for a call: its actions go to the
+// worker's scratch buffer (Peer.Outbox), which stays in this core's
+// caches, and collect packs them into the batch.
 func (k *worker) peer(i int32) *peer.Peer {
 	c := k.w.peers[i].core
-	c.Outbox(&k.out.acts)
-	k.lo = int32(len(k.out.acts))
+	k.scratch = k.scratch[:0]
+	c.Outbox(&k.scratch)
 	return c
 }
 
@@ -249,16 +253,35 @@ func (k *worker) peer(i int32) *peer.Peer {
 // forward: asking it would cost as much as the message, on the hottest
 // path of a run, so it is skipped (tests check this after every such
 // message).
+//
+// The actions go into the batch packed: the sends of one forward, which
+// differ only in their connection, become one action and the other ends
+// (batch.fan). A batch crosses from this core to phase B's, and a flood's
+// sends are most of what it carries.
 func (k *worker) collect(i int32, received bool) {
 	w := k.w
 	b := k.out
-	acts := b.acts[k.lo:]
+	acts := k.scratch
 	more := !received
 	if len(acts) > 0 {
+		lo := int32(len(b.acts))
+		count := -1 // index in b.fan of the open forward's count, -1 if none
 		for j := range acts {
 			a := &acts[j]
 			switch a.Kind {
-			case peer.Send, peer.Deliver, peer.Log, peer.Duplicate:
+			case peer.Send:
+				if a.Msg.Kind == wire.KindGossip {
+					if count >= 0 && sameCopy(&b.acts[len(b.acts)-1].Msg, &a.Msg) {
+						b.fan[count]++
+						b.fan = append(b.fan, int32(a.Conn-1))
+						continue
+					}
+					count = len(b.fan)
+					b.fan = append(b.fan, 0)
+					b.acts = append(b.acts, *a)
+					continue
+				}
+			case peer.Deliver, peer.Log, peer.Duplicate:
 			case peer.Close:
 				// The core forgot the connection: so does its end, at once.
 				end := int32(a.Conn - 1)
@@ -267,14 +290,22 @@ func (k *worker) collect(i int32, received bool) {
 			default:
 				more = true
 			}
+			count = -1
+			b.acts = append(b.acts, *a)
 		}
-		k.rec(rec{kind: recActs, node: i, lo: k.lo, hi: int32(len(b.acts))})
+		k.rec(rec{kind: recActs, node: i, lo: lo, hi: int32(len(b.acts))})
 	}
 	if more {
 		k.reschedule(i)
 	} else if w.cfg.verify {
 		k.verifyTimer(i)
 	}
+}
+
+// sameCopy reports whether two gossip messages are the same copy: the same
+// message at the same hop count.
+func sameCopy(a, b *wire.Message) bool {
+	return a.Addr == b.Addr && a.Seq == b.Seq && a.Hops == b.Hops && a.Time == b.Time && a.Text == b.Text
 }
 
 // reschedule makes sure a tick is scheduled for peer i's next deadline:
