@@ -196,7 +196,7 @@ type Peer struct {
 	probing    map[netip.AddrPort]bool // dialing to check a closed neighbour
 	outbound   map[ConnID]bool         // we dialed this connection
 
-	knownIdx map[netip.AddrPort]int
+	knownIdx addrIndex // known's positions
 	known    []*known
 	dead     map[netip.AddrPort]time.Time // declared dead: not dialed again before the time
 
@@ -242,7 +242,7 @@ func New(cfg Config, rng *rand.Rand) (*Peer, error) {
 		dialing:  make(map[netip.AddrPort]bool),
 		probing:  make(map[netip.AddrPort]bool),
 		outbound: make(map[ConnID]bool),
-		knownIdx: make(map[netip.AddrPort]int), dead: make(map[netip.AddrPort]time.Time),
+		dead:     make(map[netip.AddrPort]time.Time),
 		isolated: make(map[netip.AddrPort]bool),
 		ml:       msgList{ttl: cfg.MessageTTL, maxOrigins: cfg.MaxOrigins},
 		dupWork:  cfg.ReportDuplicates || cfg.Broadcast == Plumtree,
@@ -539,7 +539,7 @@ func (p *Peer) learn(e wire.PeerInfo) {
 	if e.Addr == p.cfg.Self || !e.Addr.IsValid() {
 		return
 	}
-	if i, ok := p.knownIdx[e.Addr]; ok {
+	if i, ok := p.knownIdx.get(e.Addr); ok {
 		k := p.known[i]
 		k.capacity, k.degree, k.gen = e.Cap, e.Degree, p.infoGen
 		return
@@ -548,7 +548,7 @@ func (p *Peer) learn(e wire.PeerInfo) {
 	if len(p.known) < p.cfg.MaxKnown {
 		k := new(known)
 		*k = fresh
-		p.knownIdx[e.Addr] = len(p.known)
+		p.knownIdx.set(e.Addr, len(p.known))
 		p.known = append(p.known, k)
 		return
 	}
@@ -556,21 +556,21 @@ func (p *Peer) learn(e wire.PeerInfo) {
 	// most of them replace others: no allocation each).
 	i := p.rng.IntN(len(p.known))
 	k := p.known[i]
-	delete(p.knownIdx, k.addr)
+	p.knownIdx.del(k.addr)
 	*k = fresh
-	p.knownIdx[e.Addr] = i
+	p.knownIdx.set(e.Addr, i)
 }
 
 func (p *Peer) forget(a netip.AddrPort) {
-	i, ok := p.knownIdx[a]
+	i, ok := p.knownIdx.get(a)
 	if !ok {
 		return
 	}
 	last := len(p.known) - 1
 	p.known[i] = p.known[last]
-	p.knownIdx[p.known[i].addr] = i
+	p.knownIdx.set(p.known[i].addr, i)
 	p.known = p.known[:last]
-	delete(p.knownIdx, a)
+	p.knownIdx.del(a)
 }
 
 func (p *Peer) neighbour(a netip.AddrPort) *conn { return p.linked[a] }
@@ -757,7 +757,7 @@ func (p *Peer) DialFailed(now time.Time, addr netip.AddrPort) {
 
 // penalise backs off from a candidate that failed us.
 func (p *Peer) penalise(now time.Time, a netip.AddrPort) {
-	if i, ok := p.knownIdx[a]; ok {
+	if i, ok := p.knownIdx.get(a); ok {
 		k := p.known[i]
 		k.failures++
 		k.notBefore = now.Add(p.backoff(k.failures))
@@ -851,7 +851,7 @@ func (p *Peer) establish(now time.Time, c *conn) {
 		}
 		p.logf("connected to %s (%s, degree %d/%d)", c.addr, dir, len(p.neighbours), p.target)
 	}
-	if i, ok := p.knownIdx[c.addr]; ok {
+	if i, ok := p.knownIdx.get(c.addr); ok {
 		p.known[i].failures = 0
 		if c.capacity == 0 {
 			c.capacity = p.known[i].capacity // outbound: as the seeds said
@@ -947,7 +947,7 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 				// It answered, so it is alive; it just will not take us back.
 				p.logf("%s is alive but refused the link again (%s)", c.addr, m.Text)
 			} else if m.Text == RefuseFull {
-				if i, ok := p.knownIdx[c.addr]; ok {
+				if i, ok := p.knownIdx.get(c.addr); ok {
 					k := p.known[i]
 					// Full, whatever the seed said (and linked: a full
 					// peer has neighbours, even if its capacity is unknown).
@@ -1017,7 +1017,7 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 	c.addr = a
 	c.capacity = m.Cap
 	p.send(c, wire.Message{Kind: wire.KindConnectAccepted, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)})
-	if i, ok := p.knownIdx[a]; ok {
+	if i, ok := p.knownIdx.get(a); ok {
 		p.known[i].capacity = m.Cap
 	}
 	p.establish(now, c)

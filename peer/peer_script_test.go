@@ -397,6 +397,14 @@ func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
 	if len(p.missing) > p.cfg.MaxMissing {
 		return fmt.Errorf("%d missing messages tracked, over MaxMissing %d", len(p.missing), p.cfg.MaxMissing)
 	}
+	if p.knownIdx.len() != len(p.known) {
+		return fmt.Errorf("%d candidates indexed, %d known", p.knownIdx.len(), len(p.known))
+	}
+	for i, k := range p.known {
+		if j, ok := p.knownIdx.get(k.addr); !ok || j != i {
+			return fmt.Errorf("candidate %s at %d indexed at %d (%v)", k.addr, i, j, ok)
+		}
+	}
 	if len(p.nbrIDs) != len(p.neighbours) || len(p.nbrAddrs) != len(p.neighbours) {
 		return fmt.Errorf("%d neighbour IDs and %d addresses for %d neighbours", len(p.nbrIDs), len(p.nbrAddrs), len(p.neighbours))
 	}
