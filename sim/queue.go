@@ -233,8 +233,10 @@ func (h *heap) pop() farEvent {
 
 // sortByNode reorders buf stably by node into out (a counting sort: the
 // events of one node stay in time order). counts must have one entry per
-// node plus one, all zero; it is left zero.
-func sortByNode(buf, out []timed, counts []int32) []timed {
+// node plus one, all zero; it is left zero. With counts2 of the same
+// length (also zero, left zero), a large buf is sorted by two goroutines:
+// the run between windows is one of the few things no worker shares.
+func sortByNode(buf, out []timed, counts, counts2 []int32) []timed {
 	out = out[:len(buf)]
 	if len(buf) < len(counts)/16 {
 		// Few events: cheaper to sort them than to sweep the counts.
@@ -242,17 +244,60 @@ func sortByNode(buf, out []timed, counts []int32) []timed {
 		slices.SortStableFunc(out, func(a, b timed) int { return cmp.Compare(a.ev.node, b.ev.node) })
 		return out
 	}
+	if counts2 == nil || len(buf) < parallelSort {
+		for i := range buf {
+			counts[buf[i].ev.node+1]++
+		}
+		for i := 1; i < len(counts); i++ {
+			counts[i] += counts[i-1]
+		}
+		scatter(buf, out, counts)
+		clear(counts)
+		return out
+	}
+	// Two halves, counted apart and at once; then each node's place is
+	// the first half's events and after them the second's, so the result
+	// is the same stable order; the halves are scattered at once too.
+	mid := len(buf) / 2
+	both(func() { count(buf[:mid], counts) }, func() { count(buf[mid:], counts2) })
+	sum := int32(0)
+	for n := range len(counts) - 1 {
+		a, b := counts[n], counts2[n]
+		counts[n], counts2[n] = sum, sum+a
+		sum += a + b
+	}
+	both(func() { scatter(buf[:mid], out, counts); clear(counts) },
+		func() { scatter(buf[mid:], out, counts2); clear(counts2) })
+	return out
+}
+
+// parallelSort is the least number of events sortByNode sorts with two
+// goroutines.
+const parallelSort = 1 << 15
+
+// count counts buf's events per node, at counts[node].
+func count(buf []timed, counts []int32) {
 	for i := range buf {
-		counts[buf[i].ev.node+1]++
+		counts[buf[i].ev.node]++
 	}
-	for i := 1; i < len(counts); i++ {
-		counts[i] += counts[i-1]
-	}
+}
+
+// scatter puts each event of buf at its node's next place in out.
+func scatter(buf, out []timed, next []int32) {
 	for i := range buf {
 		n := buf[i].ev.node
-		out[counts[n]] = buf[i]
-		counts[n]++
+		out[next[n]] = buf[i]
+		next[n]++
 	}
-	clear(counts)
-	return out
+}
+
+// both runs f and g at once and returns when both are done.
+func both(f, g func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g()
+	}()
+	f()
+	<-done
 }

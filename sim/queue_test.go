@@ -106,25 +106,31 @@ func TestQueueMatchesSort(t *testing.T) {
 
 func TestSortByNodeIsStable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{10, 5000} { // both the sort and the counting sort
-		buf := make([]timed, n)
+	// The sort, the counting sort, and the counting sort on two goroutines.
+	for _, tc := range []struct {
+		n, nodes int
+		two      bool
+	}{{10, 100000, false}, {5000, 50, false}, {5000, 50, true}, {parallelSort + 3, 50, false}, {parallelSort + 3, 50, true}, {3 * parallelSort, 20000, true}} {
+		buf := make([]timed, tc.n)
 		for i := range buf {
-			buf[i] = timed{at: int64(i), ev: event{node: int32(rng.IntN(50))}}
+			buf[i] = timed{at: int64(i), ev: event{node: int32(rng.IntN(min(tc.nodes, 50)))}}
+			if tc.nodes > 50 {
+				buf[i].ev.node = int32(rng.IntN(tc.nodes))
+			}
 		}
-		counts := make([]int32, 51)
-		if n > 16*51 {
-			counts = make([]int32, 51) // counting sort path: len(buf) >= len(counts)/16
-		} else {
-			counts = make([]int32, 100000) // sort path
+		counts := make([]int32, tc.nodes+1)
+		var counts2 []int32
+		if tc.two {
+			counts2 = make([]int32, tc.nodes+1)
 		}
-		got := sortByNode(buf, make([]timed, 0, n), counts)
+		got := sortByNode(buf, make([]timed, 0, tc.n), counts, counts2)
 		want := slices.Clone(buf)
 		slices.SortStableFunc(want, func(a, b timed) int { return int(a.ev.node - b.ev.node) })
 		if !slices.Equal(got, want) {
-			t.Fatalf("n=%d: not a stable sort by node", n)
+			t.Fatalf("%+v: not a stable sort by node", tc)
 		}
-		if slices.ContainsFunc(counts, func(c int32) bool { return c != 0 }) {
-			t.Fatalf("n=%d: counts not left zero", n)
+		if slices.ContainsFunc(counts, func(c int32) bool { return c != 0 }) || slices.ContainsFunc(counts2, func(c int32) bool { return c != 0 }) {
+			t.Fatalf("%+v: counts not left zero", tc)
 		}
 	}
 }

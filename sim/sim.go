@@ -168,6 +168,7 @@ type world struct {
 	windowEnd int64 // end of the window being run (exclusive)
 	buf, out  []timed
 	counts    []int32
+	counts2   []int32 // for sorting on two goroutines; nil with one worker
 	pipe      *pipeline
 	main      *worker // runs global events, and windows when running alone
 
@@ -290,6 +291,9 @@ func newWorld(ctx context.Context, cfg Config, progress func(Progress)) (*world,
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	if workers > 1 {
+		w.counts2 = make([]int32, len(w.counts))
+	}
 	w.pipe = newPipeline(w, workers)
 	return w, nil
 }
@@ -366,7 +370,7 @@ func (w *world) loop() error {
 		if cap(w.out) < len(w.buf) {
 			w.out = make([]timed, len(w.buf), cap(w.buf))
 		}
-		w.out = sortByNode(w.buf, w.out, w.counts)
+		w.out = sortByNode(w.buf, w.out, w.counts, w.counts2)
 		w.openLinks(w.out)
 		w.pipe.run(w.out, end)
 		if w.verifyErr != nil {
