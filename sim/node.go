@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"runtime"
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
@@ -504,6 +505,12 @@ func newPipeline(w *world, workers int) *pipeline {
 					k.out = b
 					k.runNodes(b.evs, b.end)
 					close(b.done)
+					// Closing done readied phase B's goroutine on this
+					// P, where it would wait for the next preemption
+					// while this worker went on: yield, so that phase B
+					// keeps up and the workers never run out of batches
+					// (100,000 peers: 117 s -> 108 s).
+					runtime.Gosched()
 				}
 			}()
 		}
