@@ -2,9 +2,9 @@ package sim
 
 import (
 	"fmt"
-	"runtime"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -57,8 +57,8 @@ type rec struct {
 
 // batch is what phase A made of a run of nodes.
 type batch struct {
-	recs  []rec
-	acts  []peer.Action
+	recs []rec
+	acts []peer.Action
 	// fan holds, for each gossip send in acts, the number of further ends
 	// the same copy goes to, then those ends (see collect).
 	fan   []int32
@@ -75,14 +75,14 @@ func (b *batch) reset() {
 // worker runs phase A. Each has its own clock: different workers are at
 // different times of the window.
 type worker struct {
-	w      *world
-	now    int64
-	nowT   time.Time
+	w       *world
+	now     int64
+	nowT    time.Time
 	out     *batch
 	scratch []peer.Action // the actions of the last call into a peer (see peer)
-	events uint64
-	copies []int64 // copies of each gossip message received
-	err    error
+	events  uint64
+	copies  []int64 // copies of each gossip message received
+	err     error
 }
 
 func (k *worker) setNow(t int64) {
