@@ -133,6 +133,14 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 		// 124 s run at 100,000 peers.)
 		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		if total, ok := sim.TotalMemory(); ok {
+			// A soft limit at 85% of the machine's memory: a run whose
+			// heap nears it (a million peers here) collects harder
+			// instead of being killed.
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(total / 100 * 85)))
+		}
+	}
 	start := time.Now()
 	fmt.Fprintf(stdio.Err, "whispernet sim: %d peers, %d seeds, seed %d\n", cfg.Peers, cfg.Seeds, cfg.RandSeed)
 	show := newSimProgress(stdio.Err)

@@ -281,3 +281,14 @@ func TestAddresses(t *testing.T) {
 }
 
 func mustAddr(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func TestTotalMemory(t *testing.T) {
+	total, ok := TotalMemory()
+	if !ok {
+		t.Skip("not readable on this system")
+	}
+	rss, _ := PeakRSS()
+	if total < 64<<20 || total < rss {
+		t.Fatalf("total memory %d bytes, peak RSS %d", total, rss)
+	}
+}
