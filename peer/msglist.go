@@ -67,14 +67,15 @@ type slot struct {
 // minSlots is the table's smallest size.
 const minSlots = 8
 
-func newMsgList(ttl time.Duration, maxOrigins int) *msgList {
-	return &msgList{ttl: ttl, maxOrigins: maxOrigins}
+func newMsgList(ttl time.Duration, maxOrigins int) msgList {
+	return msgList{ttl: ttl, maxOrigins: maxOrigins}
 }
 
-// key4 packs an IPv4 (or IPv4-mapped) origin into a non-zero word.
+// key4 packs an IPv4 origin into a non-zero word; an IPv4-mapped IPv6
+// origin is not one (it is another AddrPort than its IPv4 form).
 func key4(origin netip.AddrPort) (uint64, bool) {
 	a := origin.Addr()
-	if !a.Is4() { // IPv6, IPv4-mapped IPv6 included: another origin than its IPv4 form
+	if !a.Is4() {
 		return 0, false
 	}
 	b := a.As4()
@@ -125,8 +126,8 @@ func (l *msgList) insert(origin netip.AddrPort, w window) {
 		l.other[origin] = &w
 		return
 	}
-	// Keep the table at most seven eighths full: a hit costs 2.8 probes
-	// on average then, within a cache line or two.
+	// Keep the table at most seven eighths full, so that probe runs stay
+	// short while 100 origins fit in 128 slots (3 kB).
 	if (l.used+1)*8 > len(l.slots)*7 {
 		l.resize(max(minSlots, 2*len(l.slots)))
 	}

@@ -244,7 +244,7 @@ func New(cfg Config, rng *rand.Rand) (*Peer, error) {
 		outbound: make(map[ConnID]bool),
 		dead:     make(map[netip.AddrPort]time.Time),
 		isolated: make(map[netip.AddrPort]bool),
-		ml:       msgList{ttl: cfg.MessageTTL, maxOrigins: cfg.MaxOrigins},
+		ml:       newMsgList(cfg.MessageTTL, cfg.MaxOrigins),
 		dupWork:  cfg.ReportDuplicates || cfg.Broadcast == Plumtree,
 		quorum:   len(cfg.Seeds)/2 + 1,
 	}
@@ -354,11 +354,15 @@ func (p *Peer) Stop(now time.Time) {
 	p.logf("stopped")
 }
 
+// handshaking reports whether some connection is still in its handshake:
+// every other is a neighbour's.
+func (p *Peer) handshaking() bool { return len(p.conns) > len(p.neighbours) }
+
 // pendingIDs returns the IDs of the connections still in their
 // handshake, in ascending order; nil, without a look at the map, when
-// every connection is a neighbour's.
+// there are none.
 func (p *Peer) pendingIDs() []ConnID {
-	if len(p.conns) == len(p.neighbours) {
+	if !p.handshaking() {
 		return nil
 	}
 	var ids []ConnID
@@ -888,14 +892,12 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 	// flooded duplicate, the only state it needs).
 	for i, nid := range p.nbrIDs {
 		if nid == id {
-			if m.Kind == wire.KindGossip {
-				p.onGossip(now, i, m)
-			} else {
-				p.onNeighbourMessage(now, p.neighbours[i], m)
-			}
+			p.onNeighbourMessage(now, i, m)
 			return
 		}
 	}
+	// Otherwise a connection in its handshake (an established one is a
+	// neighbour's, found above).
 	c, ok := p.conns[id]
 	if !ok {
 		return
@@ -962,8 +964,6 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 		default:
 			p.stats.Unexpected++
 		}
-	case established:
-		p.onNeighbourMessage(now, c, m)
 	}
 }
 
@@ -1026,7 +1026,15 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 // lessAddr orders addresses by IP, then port.
 func lessAddr(a, b netip.AddrPort) bool { return a.Compare(b) < 0 }
 
-func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
+// onNeighbourMessage handles a message from neighbour i. Gossip is handled
+// by the index: a flooded duplicate, the commonest message of all, never
+// reads the neighbour's connection.
+func (p *Peer) onNeighbourMessage(now time.Time, i int, m wire.Message) {
+	if m.Kind == wire.KindGossip {
+		p.onGossip(now, i, m)
+		return
+	}
+	c := p.neighbours[i]
 	switch m.Kind {
 	case wire.KindLivenessRequest:
 		p.send(c, wire.Message{Kind: wire.KindLivenessReply, Time: m.Time, Addr: m.Addr, From: p.cfg.Self})
@@ -1037,8 +1045,6 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 			c.rtt = now.Sub(m.Time.Time())
 		}
 		c.unacked = 0
-	case wire.KindGossip:
-		p.onGossip(now, slices.Index(p.neighbours, c), m)
 	case wire.KindIHave:
 		p.onIHave(now, c, m.IDs)
 	case wire.KindGraft:
@@ -1050,8 +1056,7 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 	}
 }
 
-// onGossip handles gossip from neighbour i. A flooded duplicate, the
-// commonest message of all, never reads the neighbour's connection.
+// onGossip handles gossip from neighbour i.
 func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
 	switch p.ml.check(now, m.Time, m.Addr, m.Seq) {
 	case duplicate:
@@ -1158,7 +1163,7 @@ func (p *Peer) Tick(now time.Time) {
 	// Handshake timeouts (a frozen peer accepts TCP but never answers).
 	for _, id := range p.pendingIDs() {
 		c := p.conns[id]
-		if c.state != established && now.Sub(c.opened) >= p.cfg.HandshakeTimeout {
+		if now.Sub(c.opened) >= p.cfg.HandshakeTimeout {
 			p.emit(Action{Kind: Close, Conn: c.id})
 			p.drop(c)
 			if c.probe {
@@ -1249,7 +1254,7 @@ func (p *Peer) NextDeadline() time.Time {
 	for _, c := range p.neighbours {
 		upd(c.lastAlive.Add(limit))
 	}
-	if len(p.conns) > len(p.neighbours) { // some connection is still in its handshake
+	if p.handshaking() {
 		for _, c := range p.conns {
 			if c.state != established {
 				upd(c.opened.Add(p.cfg.HandshakeTimeout))
