@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -820,4 +821,30 @@ func checkWake(p *Peer, before time.Time, acts []Action) error {
 		return fmt.Errorf("NextDeadline moved from %v to %v without a Wake action", before.Sub(base), after.Sub(base))
 	}
 	return nil
+}
+
+// TestOutbox: with an outbox the actions go there, in order, and Ready
+// has none; Outbox(nil) brings Ready back.
+func TestOutbox(t *testing.T) {
+	p := mustNew(t, testConfig(3), 1, 2)
+	var box []Action
+	p.Outbox(&box)
+	p.Start(base)
+	if len(box) == 0 {
+		t.Fatal("Start emitted nothing into the outbox")
+	}
+	if got := p.Ready(); len(got) != 0 {
+		t.Fatalf("Ready returned %d actions while an outbox was set", len(got))
+	}
+	q := mustNew(t, testConfig(3), 1, 2)
+	q.Start(base)
+	if want := q.Ready(); !reflect.DeepEqual(box, want) {
+		t.Fatalf("outbox got %v, Ready of a twin gives %v", box, want)
+	}
+	p.Outbox(nil)
+	n := len(box)
+	p.Publish(base, "x")
+	if len(box) != n || len(p.Ready()) == 0 {
+		t.Fatal("after Outbox(nil) actions still went to the outbox, or Ready had none")
+	}
 }
