@@ -892,7 +892,13 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 	// flooded duplicate, the only state it needs).
 	for i, nid := range p.nbrIDs {
 		if nid == id {
-			p.onNeighbourMessage(now, i, m)
+			// Gossip by the index: a flooded duplicate, the commonest
+			// message of all, never reads the neighbour's connection.
+			if m.Kind == wire.KindGossip {
+				p.onGossip(now, i, m)
+			} else {
+				p.onNeighbourMessage(now, p.neighbours[i], m)
+			}
 			return
 		}
 	}
@@ -1026,15 +1032,8 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 // lessAddr orders addresses by IP, then port.
 func lessAddr(a, b netip.AddrPort) bool { return a.Compare(b) < 0 }
 
-// onNeighbourMessage handles a message from neighbour i. Gossip is handled
-// by the index: a flooded duplicate, the commonest message of all, never
-// reads the neighbour's connection.
-func (p *Peer) onNeighbourMessage(now time.Time, i int, m wire.Message) {
-	if m.Kind == wire.KindGossip {
-		p.onGossip(now, i, m)
-		return
-	}
-	c := p.neighbours[i]
+// onNeighbourMessage handles a message other than gossip from neighbour c.
+func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 	switch m.Kind {
 	case wire.KindLivenessRequest:
 		p.send(c, wire.Message{Kind: wire.KindLivenessReply, Time: m.Time, Addr: m.Addr, From: p.cfg.Self})
