@@ -1,0 +1,60 @@
+// Gossip: first receipts, duplicates, forwarding, and publishing.
+
+package peer
+
+import (
+	"time"
+
+	"github.com/whispernet/whispernet/wire"
+)
+
+// onGossip handles gossip from neighbour i.
+func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
+	switch p.ml.check(now, m.Time, m.Addr, m.Seq) {
+	case duplicate:
+		p.stats.Duplicates++
+		if p.dupWork {
+			if p.cfg.ReportDuplicates {
+				p.emit(Action{Kind: Duplicate, Addr: p.neighbours[i].addr, Msg: m})
+			}
+			p.onDuplicate(now, p.neighbours[i])
+		}
+		return
+	case stale:
+		p.stats.Stale++
+		return
+	case overflow:
+		p.stats.Overflow++
+		return
+	}
+	if m.Addr == p.cfg.Self {
+		// Our own message came back after we forgot it: never deliver it.
+		p.stats.Duplicates++
+		return
+	}
+	p.stats.Received++
+	p.emit(Action{Kind: Deliver, Addr: p.nbrAddrs[i], Msg: m})
+	if !p.cfg.DisableLog { // the arguments would be boxed even if unused
+		p.logf("received %s from %s", m.Text, p.nbrAddrs[i])
+	}
+	p.received(wire.MsgID{Origin: m.Addr, Seq: m.Seq})
+	if p.cfg.Broadcast == Plumtree {
+		from := p.neighbours[i]
+		from.lazy = false // it pushed a new message to us: part of the tree
+		p.adopt(from)
+	}
+	m.Hops++
+	p.push(now, m, i)
+}
+
+// Publish originates a gossip message with the given text and returns it.
+func (p *Peer) Publish(now time.Time, text string) wire.Message {
+	p.seq++
+	m := wire.Message{Kind: wire.KindGossip, Addr: p.cfg.Self, Seq: p.seq, Time: wire.TimestampOf(now), Text: text}
+	p.ml.check(now, wire.TimestampOf(now), p.cfg.Self, p.seq)
+	p.stats.Generated++
+	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})
+	p.logf("generated %s", text)
+	p.push(now, m, -1)
+	return m
+}
