@@ -42,6 +42,9 @@ type PeerConfig struct {
 	// Hooks observe the peer (each may be nil). They run on the peer's
 	// event loop and must not block.
 	Hooks Hooks
+	// Transport listens and dials (nil: TCP). Tests use a
+	// *memnet.Network.
+	Transport Transport
 }
 
 // Hooks are callbacks that let a harness, the dashboard or metrics watch a
@@ -111,7 +114,8 @@ type Peer struct {
 	cfg    PeerConfig
 	core   *peer.Peer
 	log    *slog.Logger
-	dialer *net.Dialer
+	tr     Transport
+	dialer *dialer
 
 	ln      net.Listener
 	events  chan event
@@ -159,11 +163,16 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	self := cfg.Core.Self
+	tr := cfg.Transport
+	if tr == nil {
+		tr = TCP{}
+	}
 	p := &Peer{
 		cfg:    cfg,
 		core:   core,
 		log:    logger.With("peer", self.String()),
-		dialer: newDialer(self.Addr(), cfg.DialTimeout),
+		tr:     tr,
+		dialer: newDialer(tr, self.Addr(), cfg.DialTimeout),
 		events: make(chan event, 1024),
 		ctl:    make(chan func(), 16),
 		done:   make(chan struct{}),
@@ -205,7 +214,7 @@ func (p *Peer) Target() int { return p.core.Target() }
 // A port already in use is reported here. The peer runs until ctx ends or
 // Stop is called.
 func (p *Peer) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", p.cfg.Core.Self.String())
+	ln, err := p.tr.Listen(p.cfg.Core.Self)
 	if err != nil {
 		return listenError("peer", p.cfg.Core.Self, err)
 	}
@@ -317,7 +326,7 @@ func (p *Peer) acceptLoop() {
 
 func (p *Peer) dial(id peer.ConnID, addr netip.AddrPort) {
 	defer p.wg.Done()
-	c, err := p.dialer.DialContext(p.ctx, "tcp", addr.String())
+	c, err := p.dialer.dial(p.ctx, addr)
 	if err != nil {
 		p.post(event{kind: evDialFailed, addr: addr, err: err})
 		return

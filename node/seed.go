@@ -46,6 +46,9 @@ type SeedConfig struct {
 	WriteTimeout, RequestTimeout time.Duration
 	// Removed, if set, is called when a peer leaves the registry.
 	Removed func(seed, peer netip.AddrPort, at time.Time)
+	// Transport listens and dials (nil: TCP). Tests use a
+	// *memnet.Network.
+	Transport Transport
 }
 
 // DefaultSeedConfig returns the limits the seed command starts with.
@@ -115,7 +118,10 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Seed{cfg: cfg, core: core, log: logger.With("seed", cfg.Core.Self.String()), perIP: make(map[netip.Addr]int), relays: make(map[netip.AddrPort]*seedClient)}
-	dialer := newDialer(cfg.Core.Self.Addr(), cfg.RequestTimeout)
+	if s.cfg.Transport == nil {
+		s.cfg.Transport = TCP{}
+	}
+	dialer := newDialer(s.cfg.Transport, cfg.Core.Self.Addr(), cfg.RequestTimeout)
 	for _, a := range cfg.Core.Seeds {
 		if a == cfg.Core.Self {
 			continue
@@ -135,7 +141,7 @@ func (s *Seed) Addr() netip.AddrPort { return s.cfg.Core.Self }
 // Start binds the listening socket (a port in use is reported here) and
 // serves until ctx ends or Stop is called.
 func (s *Seed) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Core.Self.String())
+	ln, err := s.cfg.Transport.Listen(s.cfg.Core.Self)
 	if err != nil {
 		return listenError("seed", s.cfg.Core.Self, err)
 	}

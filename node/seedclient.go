@@ -18,7 +18,7 @@ import (
 // peers in one process do not each hold a connection to every seed.
 type seedClient struct {
 	addr    netip.AddrPort
-	dialer  *net.Dialer
+	dialer  *dialer
 	timeout time.Duration
 	done    func(req, reply wire.Message, err error)
 
@@ -36,7 +36,7 @@ const seedLinger = 300 * time.Millisecond
 
 var errSeedQueueFull = errors.New("node: too many requests queued for seed")
 
-func newSeedClient(addr netip.AddrPort, dialer *net.Dialer, timeout time.Duration, done func(req, reply wire.Message, err error)) *seedClient {
+func newSeedClient(addr netip.AddrPort, dialer *dialer, timeout time.Duration, done func(req, reply wire.Message, err error)) *seedClient {
 	return &seedClient{addr: addr, dialer: dialer, timeout: timeout, done: done, wake: make(chan struct{}, 1)}
 }
 
@@ -137,7 +137,7 @@ func (s *seedClient) work(ctx context.Context) {
 func (s *seedClient) exchange(ctx context.Context, c *net.Conn, lr **wire.LineReader, m wire.Message) (wire.Message, error) {
 	if *c == nil {
 		dctx, cancel := context.WithTimeout(ctx, s.timeout)
-		conn, err := s.dialer.DialContext(dctx, "tcp", s.addr.String())
+		conn, err := s.dialer.dial(dctx, s.addr)
 		cancel()
 		if err != nil {
 			return wire.Message{}, fmt.Errorf("seed %s: %w", s.addr, err)
