@@ -337,7 +337,7 @@ func (p *Peer) dial(id peer.ConnID, addr netip.AddrPort) {
 // read decodes lines from one connection into events until it closes.
 func (p *Peer) read(id peer.ConnID, tc *tconn) {
 	defer p.wg.Done()
-	lr := wire.NewLineReader(tc.c, wire.MaxLineLen)
+	lr := wire.NewPeerLineReader(tc.c)
 	for {
 		line, err := lr.ReadLine()
 		if err != nil && !errors.Is(err, wire.ErrTooLong) {

@@ -10,6 +10,26 @@ import (
 	"github.com/whispernet/whispernet/wire"
 )
 
+// Candidate is a known peer: one a seed listed, that this peer may link to.
+type Candidate struct {
+	Addr netip.AddrPort
+	// Cap and Degree are its capacity and degree as the seed last listed
+	// them.
+	Cap, Degree int
+	// Failures counts the dials to it that failed in a row.
+	Failures int
+}
+
+// Candidates returns the known peers (neighbours among them), in no
+// particular order; at most Config.MaxKnown.
+func (p *Peer) Candidates() []Candidate {
+	out := make([]Candidate, len(p.known))
+	for i, k := range p.known {
+		out[i] = Candidate{Addr: k.addr, Cap: k.capacity, Degree: k.degree, Failures: k.failures}
+	}
+	return out
+}
+
 // learn adds or updates a candidate from a seed reply.
 func (p *Peer) learn(e wire.PeerInfo) {
 	if e.Addr == p.cfg.Self || !e.Addr.IsValid() {

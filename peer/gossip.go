@@ -3,6 +3,7 @@
 package peer
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/whispernet/whispernet/wire"
@@ -35,7 +36,7 @@ func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
 	p.stats.Received++
 	p.emit(Action{Kind: Deliver, Addr: p.nbrAddrs[i], Msg: m})
 	if !p.cfg.DisableLog { // the arguments would be boxed even if unused
-		p.logf("received %s from %s", m.Text, p.nbrAddrs[i])
+		p.logf("received %s from %s", logText(&m), p.nbrAddrs[i])
 	}
 	p.received(wire.MsgID{Origin: m.Addr, Seq: m.Seq})
 	if p.cfg.Broadcast == Plumtree {
@@ -54,7 +55,19 @@ func (p *Peer) Publish(now time.Time, text string) wire.Message {
 	p.ml.check(now, wire.TimestampOf(now), p.cfg.Self, p.seq)
 	p.stats.Generated++
 	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})
-	p.logf("generated %s", text)
+	if !p.cfg.DisableLog {
+		p.logf("generated %s", logText(&m))
+	}
 	p.push(now, m, -1)
 	return m
+}
+
+// logText is how a message appears in outputfile.log: its text when it is
+// classic text, otherwise a summary, since a payload of any bytes (a
+// newline, say) would break the one-event-per-line log.
+func logText(m *wire.Message) string {
+	if wire.IsText(m.Text) {
+		return m.Text
+	}
+	return fmt.Sprintf("%s#%d (%d bytes of data)", m.Addr, m.Seq, len(m.Text))
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/base64"
 	"net/netip"
 	"strconv"
 )
@@ -92,7 +93,12 @@ func (m *Message) Append(b []byte) []byte {
 		b = appendAddr(b, m.Addr)
 		b = appendAddr(b, m.From)
 	case KindGossip:
-		b = append(b, VerbGossip...)
+		text := IsText(m.Text)
+		if text {
+			b = append(b, VerbGossip...)
+		} else {
+			b = append(b, VerbGossip64...)
+		}
 		b = appendAddr(b, m.Addr)
 		b = append(b, ':')
 		b = strconv.AppendUint(b, uint64(m.Seq), 10)
@@ -101,7 +107,11 @@ func (m *Message) Append(b []byte) []byte {
 		b = append(b, ':')
 		b = m.Time.Append(b)
 		b = append(b, ':')
-		b = append(b, m.Text...)
+		if text {
+			b = append(b, m.Text...)
+		} else {
+			b = base64.StdEncoding.AppendEncode(b, []byte(m.Text))
+		}
 	case KindIHave, KindGraft:
 		if m.Kind == KindIHave {
 			b = append(b, VerbIHave...)

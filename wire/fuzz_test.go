@@ -43,6 +43,8 @@ func parseSeeds() []string {
 		"ihave:127.0.0.1#5000#1:[::1]#1#4294967295", "graft:127.0.0.1#5000#1", "prune", "ihave:#1#2:", "graft:[::1]#5000#1#2",
 		"ihave:" + strings.Repeat("127.0.0.1#5000#1:", 256) + "127.0.0.1#5000#1",
 		strings.Repeat("v", 100) + ":x",
+		"gossip64:127.0.0.1:5000:1:0:1.5:YQ==", "gossip64:127.0.0.1:5000:1:0:1.5:AAo6", "gossip64:[::1]:5000:1:0:1.5:",
+		"gossip64:127.0.0.1:5000:1:0:1.5:YWJ=", "gossip64:127.0.0.1:5000:1:0:1.5", "gossip64:127.0.0.1:5000:1:0:1.5:" + strings.Repeat("/+", 40),
 	}
 	for _, tc := range canonical {
 		seeds = append(seeds, tc.line, tc.line+"\r")
@@ -105,7 +107,7 @@ func FuzzParse(f *testing.F) {
 
 func isSentinel(err error) bool {
 	for _, s := range []error{wire.ErrEmpty, wire.ErrTooLong, wire.ErrControl, wire.ErrEncoding, wire.ErrUnknownVerb,
-		wire.ErrFields, wire.ErrAddr, wire.ErrPort, wire.ErrNumber, wire.ErrTimestamp, wire.ErrTooMany} {
+		wire.ErrFields, wire.ErrAddr, wire.ErrPort, wire.ErrNumber, wire.ErrTimestamp, wire.ErrTooMany, wire.ErrPayload} {
 		if errors.Is(err, s) {
 			return true
 		}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -23,6 +24,13 @@ const (
 	// MaxIDsPerLine caps the message IDs of one ihave or graft line; 256
 	// of the longest IPv6 IDs fit MaxLineLen.
 	MaxIDsPerLine = 256
+	// MaxPayloadLen caps the payload of a gossip message: the decoded bytes
+	// of a gossip64 line (a classic gossip line holds at most MaxTextLen).
+	MaxPayloadLen = 64 << 10
+	// MaxGossip64LineLen is the longest gossip64 line, the one verb
+	// allowed past MaxLineLen: the base64 of MaxPayloadLen bytes plus room
+	// for the longest header (an IPv6 origin, the largest numbers).
+	MaxGossip64LineLen = (MaxPayloadLen+2)/3*4 + 256
 )
 
 // Verbs, exactly as they appear on the wire.
@@ -40,6 +48,7 @@ const (
 	VerbLivenessRequest = "Liveness Request"
 	VerbLivenessReply   = "Liveness Reply"
 	VerbGossip          = "gossip"
+	VerbGossip64        = "gossip64"
 	VerbIHave           = "ihave"
 	VerbGraft           = "graft"
 	VerbPrune           = "prune"
@@ -81,7 +90,7 @@ const (
 	KindConnectRefused       // Connection refused:TEXT
 	KindLivenessRequest      // Liveness Request:TS:IP:PORT
 	KindLivenessReply        // Liveness Reply:TS:IP:PORT:REPLIERIP:REPLIERPORT
-	KindGossip               // gossip:IP:PORT:SEQ:HOPS:TS:TEXT
+	KindGossip               // gossip:IP:PORT:SEQ:HOPS:TS:TEXT, or gossip64:IP:PORT:SEQ:HOPS:TS:BASE64 when Text is not classic text
 	KindIHave                // ihave:IP#PORT#SEQ[:IP#PORT#SEQ...] (lazy push: "I have these messages")
 	KindGraft                // graft[:IP#PORT#SEQ...] (push eagerly to me, and send me these)
 	KindPrune                // prune (stop pushing messages to me eagerly)
@@ -149,7 +158,10 @@ type Message struct {
 	// degree trailing fields of register and Connection with Peer (0 when
 	// absent, at most 2147483647 like the entries of a peer-info reply).
 	Cap, Degree int
-	// Text is the gossip text, error or refusal reason, or ok detail.
+	// Text is the gossip payload, error or refusal reason, or ok detail.
+	// A gossip payload may hold any bytes (up to MaxPayloadLen): Format
+	// writes it as classic text when IsText says it can, and base64
+	// encoded on a gossip64 line otherwise; Parse decodes either.
 	Text string
 	// Peers are the entries of a peer-list or peer-info reply.
 	Peers []PeerInfo
@@ -186,13 +198,14 @@ var (
 	ErrNumber      = errors.New("bad number")
 	ErrTimestamp   = errors.New("bad timestamp")
 	ErrTooMany     = errors.New("too many peers in list")
+	ErrPayload     = errors.New("bad payload")
 )
 
 // Parse decodes one line (without its '\n'; a trailing "\r" is tolerated).
 // Errors wrap one of the sentinel errors and read well after "error:".
 func Parse(line string) (Message, error) {
 	line = strings.TrimSuffix(line, "\r")
-	if len(line) > MaxLineLen {
+	if len(line) > MaxLineLen && !(len(line) <= MaxGossip64LineLen && strings.HasPrefix(line, gossip64Prefix)) {
 		return Message{}, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLong, len(line), MaxLineLen)
 	}
 	if line == "" {
@@ -312,22 +325,14 @@ func Parse(line string) (Message, error) {
 		}
 	case VerbGossip:
 		m.Kind = KindGossip
-		if m.Addr, err = f.addr(); err != nil {
-			break
+		if err = f.gossipHeader(&m); err == nil {
+			m.Text, err = f.text(true)
 		}
-		var n uint64
-		if n, err = f.uint("sequence number", 1<<32-1); err != nil {
-			break
+	case VerbGossip64:
+		m.Kind = KindGossip
+		if err = f.gossipHeader(&m); err == nil {
+			m.Text, err = f.payload()
 		}
-		m.Seq = uint32(n)
-		if n, err = f.uint("hop count", 1<<16-1); err != nil {
-			break
-		}
-		m.Hops = uint16(n)
-		if m.Time, err = f.timestamp(); err != nil {
-			break
-		}
-		m.Text, err = f.text(true)
 	case VerbIHave:
 		m.Kind = KindIHave
 		m.IDs, err = f.ids()
@@ -489,6 +494,67 @@ func (f *fields) timestamp() (Timestamp, error) {
 	}
 	return ts, nil
 }
+
+// gossipHeader reads the fields gossip and gossip64 share before the
+// payload: ORIGINIP:ORIGINPORT:SEQ:HOPS:TS.
+func (f *fields) gossipHeader(m *Message) error {
+	var err error
+	if m.Addr, err = f.addr(); err != nil {
+		return err
+	}
+	var n uint64
+	if n, err = f.uint("sequence number", 1<<32-1); err != nil {
+		return err
+	}
+	m.Seq = uint32(n)
+	if n, err = f.uint("hop count", 1<<16-1); err != nil {
+		return err
+	}
+	m.Hops = uint16(n)
+	m.Time, err = f.timestamp()
+	return err
+}
+
+// payload decodes the base64 payload of a gossip64 line: everything that
+// is left, in RFC 4648 standard encoding with padding, canonical (Strict),
+// at most MaxPayloadLen bytes once decoded. The length is checked before
+// the decoded buffer is allocated.
+func (f *fields) payload() (string, error) {
+	if f.eof {
+		return "", f.errf(ErrFields, "missing payload")
+	}
+	t := f.rest
+	f.rest, f.eof = "", true
+	if n := base64.StdEncoding.DecodedLen(len(t)); n > MaxPayloadLen+2 {
+		return "", fmt.Errorf("%w: %s: payload of about %d bytes over the %d limit", ErrTooLong, f.verb, n, MaxPayloadLen)
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(t)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: payload is not base64: %v", ErrPayload, f.verb, err)
+	}
+	if len(b) > MaxPayloadLen {
+		return "", fmt.Errorf("%w: %s: payload of %d bytes over the %d limit", ErrTooLong, f.verb, len(b), MaxPayloadLen)
+	}
+	return string(b), nil
+}
+
+// IsText reports whether s can travel as the text of a classic gossip
+// line: at most MaxTextLen bytes of valid UTF-8 without control bytes
+// (what Parse accepts there). Any other payload travels on a gossip64 line.
+func IsText(s string) bool {
+	if len(s) > MaxTextLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+// gossip64Prefix starts every gossip64 line; the line limits look for it.
+const gossip64Prefix = VerbGossip64 + ":"
 
 // text returns everything that is left, ':' included.
 func (f *fields) text(required bool) (string, error) {

@@ -344,7 +344,7 @@ func TestParseErrors(t *testing.T) {
 			"line too long: error: text of 1025 bytes over the 1024 limit"},
 	}
 	sentinels := []error{wire.ErrEmpty, wire.ErrTooLong, wire.ErrControl, wire.ErrEncoding, wire.ErrUnknownVerb,
-		wire.ErrFields, wire.ErrAddr, wire.ErrPort, wire.ErrNumber, wire.ErrTimestamp, wire.ErrTooMany}
+		wire.ErrFields, wire.ErrAddr, wire.ErrPort, wire.ErrNumber, wire.ErrTimestamp, wire.ErrTooMany, wire.ErrPayload}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := wire.Parse(tc.line)
