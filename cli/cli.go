@@ -52,6 +52,9 @@ func Run(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		return ExitOK
 	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "-v" {
+		return runVersion(ctx, args[1:], stdio)
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stdio.Err, "whispernet: unknown command %q\n", args[0])

@@ -35,11 +35,12 @@ replaced. Events go to outputfile.log and degree changes to freqtrack.log in
 Runs until interrupted (Ctrl+C or SIGTERM).`
 
 func runPeer(ctx context.Context, args []string, stdio Stdio) int {
-	fs := newFlagSet("peer", "peer --port PORT [--ip IP] [--config config.txt] [flags]", peerAbout, stdio)
+	fs := newFlagSet("peer", "peer --port PORT [--ip IP] | --listen HOST:PORT [--advertise HOST:PORT] [--config config.txt] [flags]", peerAbout, stdio)
 	d := node.DefaultPeerConfig()
 	port := fs.Int("port", 0, "port to listen on (1-65535); asked for on a terminal when omitted")
 	ipText := fs.String("ip", "127.0.0.1", "IP address to listen on and announce")
-	cfgPath := fs.String("config", "config.txt", "seed list: one IP:PORT per line")
+	cfgPath := fs.String("config", "config.txt", "seed list: one HOST:PORT per line (IP or host name)")
+	af := addAddrFlags(fs, "peer", 5000)
 	logDir := fs.String("log-dir", ".", "directory for outputfile.log and freqtrack.log")
 	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
 	httpAddr := fs.String("http", "", "serve /metrics, /status, /healthz and /debug/pprof on this address (e.g. 127.0.0.1:9000)")
@@ -58,7 +59,11 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 			return usageErr(stdio, "peer", "--ip: %v", err)
 		}
 	}
-	if !isSet(fs, "port") {
+	named := af.listen != "" || af.advertise != ""
+	if named && (isSet(fs, "port") || isSet(fs, "ip")) {
+		return usageErr(stdio, "peer", "give --listen/--advertise or --ip/--port, not both")
+	}
+	if !isSet(fs, "port") && !named {
 		if !isTerminal(stdio.In) {
 			return usageErr(stdio, "peer", "--port is required when standard input is not a terminal")
 		}
@@ -68,16 +73,28 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		*port = p
 	}
-	if *port < 1 || *port > 65535 {
-		return usageErr(stdio, "peer", "--port %d is not in 1-65535", *port)
+	var classic netip.AddrPort
+	if !named {
+		if *port < 1 || *port > 65535 {
+			return usageErr(stdio, "peer", "--port %d is not in 1-65535", *port)
+		}
+		classic = netip.AddrPortFrom(ip, uint16(*port))
 	}
-	seeds, err := config.LoadSeeds(*cfgPath)
+	listen, self, _, err := af.resolve(ctx, classic)
+	if err != nil {
+		return usageErr(stdio, "peer", "%v", err)
+	}
+	list, err := config.LoadSeedList(*cfgPath)
+	if err != nil {
+		return fail(stdio, "peer", err)
+	}
+	seeds, names, err := resolveSeeds(ctx, list, af.resolveWait)
 	if err != nil {
 		return fail(stdio, "peer", err)
 	}
 	cfg := d
-	cfg.Core.Self = netip.AddrPortFrom(ip, uint16(*port))
-	cfg.Core.Seeds = seeds
+	cfg.Core.Self, cfg.Listen = self, listen
+	cfg.Core.Seeds, cfg.SeedNames = seeds, names
 	pf.apply(&cfg.Core)
 	echo := stdio.Out
 	if *quiet {
@@ -111,7 +128,11 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		fmt.Fprintf(stdio.Err, "whispernet peer: metrics and status on http://%s/\n", bound)
 	}
-	fmt.Fprintf(stdio.Err, "whispernet peer: %s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", cfg.Core.Self, len(seeds), *cfgPath, *logDir)
+	as := ""
+	if listen != self {
+		as = fmt.Sprintf(" (listening on %s)", listen)
+	}
+	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", cfg.Core.Self, as, len(seeds), *cfgPath, *logDir)
 	<-p.Done()
 	return ExitOK
 }

@@ -2,15 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/status"
-	"github.com/whispernet/whispernet/wire"
 )
 
 func init() {
@@ -18,9 +19,10 @@ func init() {
 }
 
 const seedAbout = `
-Starts seed nodes, the bootstrap registry of WhisperNet. Without --listen it
-starts every seed listed in the config file (the classic runner.py); with
---listen it starts that one seed. Peers register with a seed, fetch its peer
+Starts seed nodes, the bootstrap registry of WhisperNet. Without --listen
+and --advertise it starts every seed listed in the config file (the classic
+runner.py; they must be IP addresses of this machine); with them it starts
+one seed: --listen 0.0.0.0:8080 --advertise seed-0:8080 in a container. Peers register with a seed, fetch its peer
 list and report dead peers to it; the seed logs every change to
 outputfile.log in --log-dir (and echoes it here). Talk to a seed by hand:
 
@@ -33,10 +35,10 @@ outputfile.log in --log-dir (and echoes it here). Talk to a seed by hand:
 Runs until interrupted (Ctrl+C or SIGTERM).`
 
 func runSeed(ctx context.Context, args []string, stdio Stdio) int {
-	fs := newFlagSet("seed", "seed [--config config.txt | --listen IP:PORT] [flags]", seedAbout, stdio)
+	fs := newFlagSet("seed", "seed [--config config.txt | --listen HOST:PORT [--advertise HOST:PORT]] [flags]", seedAbout, stdio)
 	d := node.DefaultSeedConfig()
-	cfgPath := fs.String("config", "config.txt", "seed list: one IP:PORT per line")
-	listen := fs.String("listen", "", "start only this seed (IP:PORT); the config file, if present, names the other seeds for relaying removals")
+	cfgPath := fs.String("config", "config.txt", "seed list: one HOST:PORT per line (IP or host name)")
+	af := addAddrFlags(fs, "seed", 8080)
 	logDir := fs.String("log-dir", ".", "directory for outputfile.log and freqtrack.log")
 	perIP := fs.Int("max-conns-per-ip", d.MaxConnsPerIP, "open connections allowed from one remote IP")
 	maxConns := fs.Int("max-conns", d.MaxConns, "open connections allowed in all, per seed")
@@ -51,43 +53,50 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 	if fs.NArg() > 0 {
 		return usageErr(stdio, "seed", "unexpected argument %q", fs.Arg(0))
 	}
-	var seeds []netip.AddrPort
+	limits := func(c *node.SeedConfig) {
+		c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Core.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
+	}
 	var err error
-	if *listen != "" {
-		self, perr := wire.ParseAddrPort(*listen)
-		if perr != nil {
-			return usageErr(stdio, "seed", "--listen: %v", perr)
+	if af.listen != "" || af.advertise != "" {
+		listen, self, selfName, rerr := af.resolve(ctx, netip.AddrPort{})
+		if rerr != nil {
+			return usageErr(stdio, "seed", "%v", rerr)
 		}
-		if list, lerr := config.LoadSeeds(*cfgPath); lerr == nil {
-			seeds = list
+		// The config file, if present, names the other seeds, for relaying
+		// removals; an explicit --config must be readable.
+		var seeds []netip.AddrPort
+		var names []config.HostPort
+		if list, lerr := config.LoadSeedList(*cfgPath); lerr == nil {
+			if seeds, names, err = resolveSeeds(ctx, list, af.resolveWait); err != nil {
+				return fail(stdio, "seed", err)
+			}
+			if names == nil {
+				names = list
+			}
 		} else if isSet(fs, "config") {
-			return fail(stdio, "seed", lerr) // an explicit --config must be readable
+			return fail(stdio, "seed", lerr)
 		}
-		seeds = appendUnique(seeds, self)
+		if !slices.Contains(seeds, self) {
+			seeds, names = append(seeds, self), append(names, selfName)
+		}
 		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, *httpAddr, func(c *node.SeedConfig) {
-			c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Core.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
+			limits(c)
+			c.Listen, c.SeedNames = listen, names
 		})
 	} else {
+		var seeds []netip.AddrPort
 		if seeds, err = config.LoadSeeds(*cfgPath); err != nil {
+			if errors.Is(err, config.ErrHostName) {
+				err = fmt.Errorf("%w (a seed named by host name is started alone: --listen 0.0.0.0:PORT --advertise NAME:PORT)", err)
+			}
 			return fail(stdio, "seed", err)
 		}
-		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, *httpAddr, func(c *node.SeedConfig) {
-			c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Core.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
-		})
+		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, *httpAddr, limits)
 	}
 	if err != nil {
 		return fail(stdio, "seed", err)
 	}
 	return ExitOK
-}
-
-func appendUnique(list []netip.AddrPort, a netip.AddrPort) []netip.AddrPort {
-	for _, x := range list {
-		if x == a {
-			return list
-		}
-	}
-	return append(list, a)
 }
 
 // serveSeeds starts the seeds at addrs (all is the full seed list) and

@@ -1,6 +1,13 @@
 // Package config reads config.txt, the list of seed addresses every
-// WhisperNet node starts from: one IP:PORT per line ([IPv6]:PORT for IPv6),
-// blank lines and '#' comments allowed.
+// WhisperNet node starts from: one HOST:PORT per line, where HOST is an IPv4
+// address, an IPv6 address in brackets ([::1]:8080) or a host name
+// (seed-0:8080, as containers and Kubernetes name their seeds); blank lines
+// and '#' comments are allowed.
+//
+// The protocol cores know nodes by IP address only. Host names are looked
+// up here, at the edge (Resolve, ResolveAll), and the runtime looks a
+// seed's name up again when the seed cannot be reached (its container may
+// have come back with another address).
 package config
 
 import (
@@ -24,15 +31,41 @@ const maxLineLen = 4096
 // ErrNoSeeds is returned for a file that lists no seed.
 var ErrNoSeeds = errors.New("config: no seeds listed")
 
-// ReadSeeds parses a seed list. name labels errors ("config.txt:3: ...").
-// Duplicates are an error: they would distort the ⌊n/2⌋+1 majority.
+// ErrHostName is returned by ReadSeeds for a host name where only IP
+// literals are accepted.
+var ErrHostName = errors.New("a host name where an IP address is required")
+
+// ReadSeedList parses a seed list whose entries may be host names. name
+// labels errors ("config.txt:3: ..."). Duplicates are an error: they would
+// distort the ⌊n/2⌋+1 majority. (Two names that turn out to be one address
+// are caught by ResolveAll.)
+func ReadSeedList(r io.Reader, name string) ([]HostPort, error) {
+	return readList(r, name, false)
+}
+
+// ReadSeeds parses a seed list of IP literals only, for the commands that
+// start every seed of the file on this machine (seed without --listen,
+// net), where a name would have to resolve to one of its own addresses
+// anyway.
 func ReadSeeds(r io.Reader, name string) ([]netip.AddrPort, error) {
+	list, err := readList(r, name, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.AddrPort, len(list))
+	for i, h := range list {
+		out[i] = h.AddrPort()
+	}
+	return out, nil
+}
+
+func readList(r io.Reader, name string, literalOnly bool) ([]HostPort, error) {
 	sc := bufio.NewScanner(r)
 	// Room for the longest line and its "\r\n"; longer lines fail the scan
 	// (bufio.ErrTooLong) or the length check below, both on line n.
 	sc.Buffer(make([]byte, 0, 512), maxLineLen+2)
-	seen := make(map[netip.AddrPort]int)
-	var out []netip.AddrPort
+	seen := make(map[string]int)
+	var out []HostPort
 	n := 1
 	for ; sc.Scan(); n++ {
 		line := sc.Text()
@@ -46,18 +79,30 @@ func ReadSeeds(r io.Reader, name string) ([]netip.AddrPort, error) {
 		if line == "" {
 			continue
 		}
-		a, err := wire.ParseAddrPort(line)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
+		var h HostPort
+		var err error
+		if literalOnly {
+			var a netip.AddrPort
+			if a, err = wire.ParseAddrPort(line); err == nil {
+				h = HostPort{IP: a.Addr(), Port: a.Port()}
+			} else if named, nerr := ParseHostPort(line); nerr == nil && named.IsName() {
+				err = fmt.Errorf("%s: %w", line, ErrHostName)
+			}
+		} else {
+			h, err = ParseHostPort(line)
 		}
-		if prev, dup := seen[a]; dup {
-			return nil, fmt.Errorf("%s:%d: seed %s already listed on line %d", name, n, a, prev)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+		key := h.String()
+		if prev, dup := seen[key]; dup {
+			return nil, fmt.Errorf("%s:%d: seed %s already listed on line %d", name, n, key, prev)
 		}
 		if len(out) == MaxSeeds {
 			return nil, fmt.Errorf("%s:%d: more than %d seeds", name, n, MaxSeeds)
 		}
-		seen[a] = n
-		out = append(out, a)
+		seen[key] = n
+		out = append(out, h)
 	}
 	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
 		return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxLineLen)
@@ -70,7 +115,8 @@ func ReadSeeds(r io.Reader, name string) ([]netip.AddrPort, error) {
 	return out, nil
 }
 
-// LoadSeeds reads the seed list from the file at path.
+// LoadSeeds reads a seed list of IP literals from the file at path (see
+// ReadSeeds).
 func LoadSeeds(path string) ([]netip.AddrPort, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -78,4 +124,15 @@ func LoadSeeds(path string) ([]netip.AddrPort, error) {
 	}
 	defer f.Close()
 	return ReadSeeds(f, path)
+}
+
+// LoadSeedList reads a seed list that may name hosts from the file at
+// path (see ReadSeedList).
+func LoadSeedList(path string) ([]HostPort, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return ReadSeedList(f, path)
 }

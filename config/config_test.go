@@ -59,7 +59,7 @@ func TestReadSeedsRejects(t *testing.T) {
 		{"duplicate IPv6 CRLF", "[::1]:1\r\n\r\n[0:0::1]:1\r\n",
 			"config.txt:3: seed [::1]:1 already listed on line 1"},
 		{"no port", "127.0.0.1:8080\nlocalhost\n", `config.txt:2: bad address: "localhost" is not IP:PORT`},
-		{"hostname", "localhost:8080\n", `config.txt:1: bad address: "localhost" is not an IP address`},
+		{"hostname", "localhost:8080\n", `config.txt:1: localhost:8080: a host name where an IP address is required`},
 		{"port zero", "127.0.0.1:0\n", `config.txt:1: bad port: port "0" is not in 1-65535`},
 		{"port too big", "127.0.0.1:65536\n", `config.txt:1: bad port: port "65536" is not in 1-65535`},
 		{"port sign", "127.0.0.1:+80\n", `config.txt:1: bad port: port "+80" is not in 1-65535`},

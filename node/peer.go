@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/wire"
@@ -20,9 +21,22 @@ import (
 
 // PeerConfig configures a TCP peer. Start from DefaultPeerConfig.
 type PeerConfig struct {
-	// Core is the protocol configuration; Core.Self is also the listening
-	// address.
+	// Core is the protocol configuration. Core.Self is the address the
+	// peer advertises: what it registers with the seeds and names in its
+	// handshakes, so what the other peers must be able to reach.
 	Core peer.Config
+	// Listen is the address to listen on (zero: Core.Self). It differs
+	// from Core.Self in a container or behind NAT: listen on 0.0.0.0:5000,
+	// advertise peer-3:5000 resolved, or the router's address.
+	Listen netip.AddrPort
+	// SeedNames are the config.txt entries Core.Seeds were resolved from,
+	// in the same order (nil: Core.Seeds are literals). A seed that cannot
+	// be reached is looked up again by its name, so a seed that came back
+	// with another address is found; the core keeps knowing it by the
+	// address it had at the start.
+	SeedNames []config.HostPort
+	// Resolver looks seed names up (nil: net.DefaultResolver).
+	Resolver config.Resolver
 	// Log receives outputfile.log and freqtrack.log lines (nil: none).
 	Log *eventlog.Writer
 	// Logger receives operational diagnostics (nil: discarded).
@@ -163,6 +177,12 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	self := cfg.Core.Self
+	if !cfg.Listen.IsValid() {
+		cfg.Listen = self
+	}
+	if cfg.SeedNames != nil && len(cfg.SeedNames) != len(cfg.Core.Seeds) {
+		return nil, fmt.Errorf("%w: %d SeedNames for %d seeds", peer.ErrConfig, len(cfg.SeedNames), len(cfg.Core.Seeds))
+	}
 	tr := cfg.Transport
 	if tr == nil {
 		tr = TCP{}
@@ -172,7 +192,7 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		core:   core,
 		log:    logger.With("peer", self.String()),
 		tr:     tr,
-		dialer: newDialer(tr, self.Addr(), cfg.DialTimeout),
+		dialer: newDialer(tr, sourceIP(cfg.Listen.Addr(), self.Addr()), cfg.DialTimeout),
 		events: make(chan event, 1024),
 		ctl:    make(chan func(), 16),
 		done:   make(chan struct{}),
@@ -180,16 +200,31 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		errs:   make(map[peer.ConnID]int),
 		seeds:  make(map[netip.AddrPort]*seedClient),
 	}
-	for _, s := range cfg.Core.Seeds {
-		p.seeds[s] = newSeedClient(s, p.dialer, cfg.RequestTimeout, func(req, reply wire.Message, err error) {
+	for i, s := range cfg.Core.Seeds {
+		sc := newSeedClient(s, p.dialer, cfg.RequestTimeout, func(req, reply wire.Message, err error) {
 			p.post(event{kind: evSeed, addr: s, req: req, msg: reply, err: err})
 		})
+		if cfg.SeedNames != nil {
+			sc.name, sc.resolver, sc.log = cfg.SeedNames[i], cfg.Resolver, p.log
+		}
+		p.seeds[s] = sc
 	}
 	return p, nil
 }
 
-// Addr returns the peer's address.
+// Addr returns the peer's advertised address.
 func (p *Peer) Addr() netip.AddrPort { return p.cfg.Core.Self }
+
+// ListenAddr returns the address the peer listens on (after Start: the
+// bound one).
+func (p *Peer) ListenAddr() netip.AddrPort {
+	if p.ln != nil {
+		if a, err := netip.ParseAddrPort(p.ln.Addr().String()); err == nil {
+			return a
+		}
+	}
+	return p.cfg.Listen
+}
 
 // Started returns when the peer started (zero before Start).
 func (p *Peer) Started() time.Time { return p.started }
@@ -214,9 +249,9 @@ func (p *Peer) Target() int { return p.core.Target() }
 // A port already in use is reported here. The peer runs until ctx ends or
 // Stop is called.
 func (p *Peer) Start(ctx context.Context) error {
-	ln, err := p.tr.Listen(p.cfg.Core.Self)
+	ln, err := p.tr.Listen(p.cfg.Listen)
 	if err != nil {
-		return listenError("peer", p.cfg.Core.Self, err)
+		return listenError("peer", p.cfg.Listen, err)
 	}
 	p.ln = ln
 	p.started = time.Now()

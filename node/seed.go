@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/seed"
 	"github.com/whispernet/whispernet/wire"
@@ -20,9 +21,18 @@ import (
 
 // SeedConfig configures a TCP seed. Start from DefaultSeedConfig.
 type SeedConfig struct {
-	// Core is the registry configuration; Core.Self is the listening
-	// address.
+	// Core is the registry configuration; Core.Self is the seed's address
+	// as config.txt names it (resolved), which the other seeds relay to.
 	Core seed.Config
+	// Listen is the address to listen on (zero: Core.Self), e.g.
+	// 0.0.0.0:8080 in a container whose name resolves to Core.Self.
+	Listen netip.AddrPort
+	// SeedNames are the config.txt entries Core.Seeds were resolved from
+	// (nil: literals); a relay to a seed that cannot be reached looks its
+	// name up again.
+	SeedNames []config.HostPort
+	// Resolver looks seed names up (nil: net.DefaultResolver).
+	Resolver config.Resolver
 	// Log receives outputfile.log lines (nil: none).
 	Log *eventlog.Writer
 	// Logger receives operational diagnostics (nil: discarded).
@@ -117,33 +127,54 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if !cfg.Listen.IsValid() {
+		cfg.Listen = cfg.Core.Self
+	}
+	if cfg.SeedNames != nil && len(cfg.SeedNames) != len(cfg.Core.Seeds) {
+		return nil, fmt.Errorf("seed: %d SeedNames for %d seeds", len(cfg.SeedNames), len(cfg.Core.Seeds))
+	}
 	s := &Seed{cfg: cfg, core: core, log: logger.With("seed", cfg.Core.Self.String()), perIP: make(map[netip.Addr]int), relays: make(map[netip.AddrPort]*seedClient)}
 	if s.cfg.Transport == nil {
 		s.cfg.Transport = TCP{}
 	}
-	dialer := newDialer(s.cfg.Transport, cfg.Core.Self.Addr(), cfg.RequestTimeout)
-	for _, a := range cfg.Core.Seeds {
+	dialer := newDialer(s.cfg.Transport, sourceIP(cfg.Listen.Addr(), cfg.Core.Self.Addr()), cfg.RequestTimeout)
+	for i, a := range cfg.Core.Seeds {
 		if a == cfg.Core.Self {
 			continue
 		}
-		s.relays[a] = newSeedClient(a, dialer, cfg.RequestTimeout, func(req, reply wire.Message, err error) {
+		rc := newSeedClient(a, dialer, cfg.RequestTimeout, func(req, reply wire.Message, err error) {
 			if err != nil {
 				s.log.Info("relay failed", "to", a.String(), "err", err)
 			}
 		})
+		if cfg.SeedNames != nil {
+			rc.name, rc.resolver, rc.log = cfg.SeedNames[i], cfg.Resolver, s.log
+		}
+		s.relays[a] = rc
 	}
 	return s, nil
 }
 
-// Addr returns the seed's listening address.
+// Addr returns the seed's address (Core.Self).
 func (s *Seed) Addr() netip.AddrPort { return s.cfg.Core.Self }
+
+// ListenAddr returns the address the seed listens on (after Start: the
+// bound one).
+func (s *Seed) ListenAddr() netip.AddrPort {
+	if s.ln != nil {
+		if a, err := netip.ParseAddrPort(s.ln.Addr().String()); err == nil {
+			return a
+		}
+	}
+	return s.cfg.Listen
+}
 
 // Start binds the listening socket (a port in use is reported here) and
 // serves until ctx ends or Stop is called.
 func (s *Seed) Start(ctx context.Context) error {
-	ln, err := s.cfg.Transport.Listen(s.cfg.Core.Self)
+	ln, err := s.cfg.Transport.Listen(s.cfg.Listen)
 	if err != nil {
-		return listenError("seed", s.cfg.Core.Self, err)
+		return listenError("seed", s.cfg.Listen, err)
 	}
 	s.ln = ln
 	s.started = time.Now()
@@ -151,7 +182,11 @@ func (s *Seed) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go s.acceptLoop()
 	go s.ticker()
-	s.logEvent(time.Now(), fmt.Sprintf("seed listening on %s", s.cfg.Core.Self))
+	if s.cfg.Listen != s.cfg.Core.Self {
+		s.logEvent(time.Now(), fmt.Sprintf("seed listening on %s as %s", s.cfg.Listen, s.cfg.Core.Self))
+	} else {
+		s.logEvent(time.Now(), fmt.Sprintf("seed listening on %s", s.cfg.Core.Self))
+	}
 	return nil
 }
 

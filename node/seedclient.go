@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -17,10 +19,18 @@ import (
 // exists only while there is work (plus a short linger), so thousands of
 // peers in one process do not each hold a connection to every seed.
 type seedClient struct {
-	addr    netip.AddrPort
+	addr    netip.AddrPort // the seed as the core knows it
 	dialer  *dialer
 	timeout time.Duration
 	done    func(req, reply wire.Message, err error)
+
+	// name, if a host name, is looked up again before the next dial once
+	// a dial or exchange has failed (the worker's own state).
+	name     config.HostPort
+	resolver config.Resolver
+	log      *slog.Logger
+	target   netip.AddrPort // where the worker dials (zero: addr)
+	stale    bool
 
 	mu      sync.Mutex
 	queue   []wire.Message
@@ -101,6 +111,31 @@ func (s *seedClient) next(ctx context.Context) (wire.Message, bool) {
 	}
 }
 
+// dialTarget returns the address to dial: the seed's address, or, for a
+// seed named by host name whose last dial or exchange failed, what the
+// name resolves to now. A failed lookup keeps the last address.
+func (s *seedClient) dialTarget(ctx context.Context) netip.AddrPort {
+	if !s.target.IsValid() {
+		s.target = s.addr
+	}
+	if s.stale && s.name.IsName() {
+		s.stale = false
+		a, err := config.Resolve(ctx, s.resolver, s.name)
+		switch {
+		case err != nil:
+			if s.log != nil {
+				s.log.Info("seed lookup failed", "seed", s.name.String(), "err", err)
+			}
+		case a != s.target:
+			if s.log != nil {
+				s.log.Info("seed moved", "seed", s.name.String(), "from", s.target.String(), "to", a.String())
+			}
+			s.target = a
+		}
+	}
+	return s.target
+}
+
 func (s *seedClient) work(ctx context.Context) {
 	var c net.Conn
 	var lr *wire.LineReader
@@ -119,6 +154,7 @@ func (s *seedClient) work(ctx context.Context) {
 		if err != nil && c != nil {
 			c.Close()
 			c = nil
+			s.stale = true
 		}
 		if err != nil && reused && ctx.Err() == nil {
 			// The seed may have closed an idle connection (or restarted):
@@ -137,9 +173,11 @@ func (s *seedClient) work(ctx context.Context) {
 func (s *seedClient) exchange(ctx context.Context, c *net.Conn, lr **wire.LineReader, m wire.Message) (wire.Message, error) {
 	if *c == nil {
 		dctx, cancel := context.WithTimeout(ctx, s.timeout)
-		conn, err := s.dialer.dial(dctx, s.addr)
+		target := s.dialTarget(dctx)
+		conn, err := s.dialer.dial(dctx, target)
 		cancel()
 		if err != nil {
+			s.stale = true
 			return wire.Message{}, fmt.Errorf("seed %s: %w", s.addr, err)
 		}
 		*c, *lr = conn, wire.NewLineReader(conn, wire.MaxLineLen)
