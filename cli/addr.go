@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ type addrFlags struct {
 func addAddrFlags(fs *flag.FlagSet, role string, port int) *addrFlags {
 	f := &addrFlags{}
 	fs.StringVar(&f.listen, "listen", "", fmt.Sprintf("address to listen on, HOST:PORT (e.g. 0.0.0.0:%d in a container; a host name is looked up)", port))
-	fs.StringVar(&f.advertise, "advertise", "", fmt.Sprintf("address the %s announces, HOST:PORT, what the others can reach (e.g. %s-3:%d; default: the --listen address)", role, role, port))
+	fs.StringVar(&f.advertise, "advertise", "", fmt.Sprintf("address the %s announces, HOST:PORT, what the others can reach (e.g. %s-3:%d; :%d is this machine's host name; default: the --listen address)", role, role, port, port))
 	fs.DurationVar(&f.resolveWait, "resolve-timeout", 30*time.Second, "at start, keep looking up host names that do not resolve yet for this long")
 	return f
 }
@@ -84,7 +85,18 @@ func (f *addrFlags) resolve(ctx context.Context, fallback netip.AddrPort) (liste
 		}
 		return listen, listen, config.HostPort{IP: listen.Addr(), Port: listen.Port()}, nil
 	}
-	if selfName, err = config.ParseHostPort(f.advertise); err != nil {
+	adv := f.advertise
+	if strings.HasPrefix(adv, ":") {
+		// ":5000" is this machine's host name: containers scaled from one
+		// command line (compose --scale, a Deployment) each advertise
+		// their own name, which the runtime's DNS resolves to them.
+		host, herr := os.Hostname()
+		if herr != nil {
+			return listen, self, selfName, fmt.Errorf("--advertise %s: %w", adv, herr)
+		}
+		adv = host + adv
+	}
+	if selfName, err = config.ParseHostPort(adv); err != nil {
 		return listen, self, selfName, fmt.Errorf("--advertise: %w", err)
 	}
 	if self, err = lookup("advertise", selfName); err != nil {

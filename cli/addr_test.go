@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,8 +77,14 @@ func TestHostNamesAndAdvertise(t *testing.T) {
 	}()
 	peerCtx, stopPeer := context.WithCancel(ctx)
 	peerDone := make(chan string, 1)
+	advertise := fmt.Sprintf("localhost:%d", peerPort)
+	if h, err := os.Hostname(); err == nil {
+		if a, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", h); err == nil && len(a) > 0 && a[0].IsLoopback() {
+			advertise = fmt.Sprintf(":%d", peerPort) // this machine's name, which resolves to loopback here
+		}
+	}
 	go func() {
-		_, out, stderr := run(t, peerCtx, "peer", "--listen", fmt.Sprintf(":%d", peerPort), "--advertise", fmt.Sprintf("localhost:%d", peerPort),
+		_, out, stderr := run(t, peerCtx, "peer", "--listen", fmt.Sprintf(":%d", peerPort), "--advertise", advertise,
 			"--config", cfg, "--log-dir", filepath.Join(dir, "peer"), "--gossip-count", "0")
 		peerDone <- out + stderr
 	}()
