@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -84,6 +85,7 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 	jsonOut := fs.Bool("json", false, "print the report as one JSON object")
 	outDir := fs.String("o", "", "write the plots (PNG) into directory `DIR`")
 	script := fs.String("script", "", "run the scenario of script `FILE` and check its expectations")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE` (go tool pprof)")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -109,7 +111,7 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 	var setErr error
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "json", "o", "script":
+		case "json", "o", "script", "cpuprofile":
 			return
 		}
 		if err := cfg.Set(f.Name, f.Value.String()); err != nil && setErr == nil {
@@ -139,6 +141,18 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 			// instead of being killed.
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(total / 100 * 85)))
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(stdio, "sim", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fail(stdio, "sim", err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	fmt.Fprintf(stdio.Err, "whispernet sim: %d peers, %d seeds, seed %d\n", cfg.Peers, cfg.Seeds, cfg.RandSeed)
