@@ -142,8 +142,11 @@ type Step struct {
 // DefaultConfig returns the default scenario: 1000 peers and 3 seeds with
 // the classic protocol timers, links of 50 ms plus up to 10 ms of jitter,
 // 10 messages from each of 100 random origins once the overlay has formed,
-// and 1% of the peers crashing midway, broadcast by flooding. Peers keep at most 32 candidate
-// peers (MaxKnown) instead of the peer command's 4096, to save memory.
+// and 1% of the peers crashing midway. The protocol is the peer command's
+// (peer.DefaultConfig: Plumtree broadcast) but for the differences listed
+// in docs/sim.md: peers keep at most 32 candidate peers (MaxKnown) instead
+// of 4096, to save memory, publish only the gossip plan (GossipCount 0)
+// and emit no log lines.
 func DefaultConfig() Config {
 	p := peer.DefaultConfig()
 	p.GossipCount = 0
@@ -153,13 +156,9 @@ func DefaultConfig() Config {
 	// sample of 32 forms the same overlay (docs/sim.md) in a twentieth of the
 	// memory.
 	p.MaxKnown = 32
-	// Flooding, not the peers' default Plumtree: in the simulator, where
-	// a line costs nothing but the event, Plumtree saves no time (each
-	// peer still handles an announcement per message per lazy link) and
-	// its message cache costs memory: at 100,000 peers it took 518 s and
-	// 6.8 GiB against flooding's 266 s and 3.5 GiB (docs/sim.md). Run
-	// --broadcast plumtree to simulate what the TCP peers do by default.
-	p.Broadcast = peer.Flood
+	// As `whispernet net` does: when peers publish their own messages
+	// (--gossip-count), the overlay forms first.
+	p.GossipDelay = 10 * time.Second
 	return Config{
 		Peers:            1000,
 		Seeds:            3,

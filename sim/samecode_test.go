@@ -41,7 +41,7 @@ func fastCore(c *peer.Config) {
 	c.HandshakeTimeout = time.Second
 	c.Target = 3
 	c.MaxPeers = 8
-	c.Broadcast = peer.Plumtree // the peers' default (the simulator's is flooding)
+	c.Broadcast = peer.Plumtree // the peers' default, and the simulator's
 }
 
 // TestSameCodeSameAnswers runs one scenario over TCP (package node, real
