@@ -20,3 +20,6 @@ func listenError(role string, a netip.AddrPort, err error) error {
 	}
 	return fmt.Errorf("%s %s: %w", role, a, err)
 }
+
+// ErrStopped is returned by calls on a peer that has stopped.
+var ErrStopped = errors.New("stopped")

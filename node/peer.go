@@ -583,3 +583,29 @@ func sameGossip(a, b *wire.Message) bool {
 	return a.Kind == wire.KindGossip && b.Kind == wire.KindGossip && a.Addr == b.Addr && a.Seq == b.Seq &&
 		a.Hops == b.Hops && a.Time == b.Time && a.Text == b.Text
 }
+
+// PublishContext is Publish for a library: it returns ctx's error if ctx
+// ends before the peer's loop takes the message, and ErrStopped once the
+// peer has stopped.
+func (p *Peer) PublishContext(ctx context.Context, text string) (wire.Message, error) {
+	var m wire.Message
+	ran := make(chan struct{})
+	fn := func() {
+		m = p.core.Publish(time.Now(), text)
+		p.apply(time.Now())
+		close(ran)
+	}
+	select {
+	case p.ctl <- fn:
+	case <-p.done:
+		return m, ErrStopped
+	case <-ctx.Done():
+		return m, ctx.Err()
+	}
+	select { // taken: it is published whatever ctx does now
+	case <-ran:
+		return m, nil
+	case <-p.done:
+		return m, ErrStopped
+	}
+}

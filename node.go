@@ -1,0 +1,520 @@
+package whispernet
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/peer"
+	"github.com/whispernet/whispernet/wire"
+)
+
+// Sentinel errors; the errors returned wrap them, so callers tell them
+// apart with errors.Is.
+var (
+	// ErrConfig: New or NewSeed was given a configuration that cannot work.
+	ErrConfig = errors.New("whispernet: invalid config")
+	// ErrPayloadTooLarge: Publish was given more than MaxPayload bytes.
+	ErrPayloadTooLarge = errors.New("whispernet: payload too large")
+	// ErrStopped: the node (or seed) has left or been closed.
+	ErrStopped = errors.New("whispernet: stopped")
+	// ErrNotStarted: the call needs Start first.
+	ErrNotStarted = errors.New("whispernet: not started")
+	// ErrStarted: Start was called twice.
+	ErrStarted = errors.New("whispernet: already started")
+)
+
+// Message is a message some other node published, as this node first
+// received it. Copies that arrive later are dropped by the protocol, so
+// each (Origin, Seq) comes at most once.
+type Message struct {
+	// Origin is the publishing node's address, "IP:PORT".
+	Origin string
+	// Seq is the message's sequence number at its origin, from 1.
+	Seq uint32
+	// Data is the payload, exactly as published. The application owns it.
+	Data []byte
+	// Sent is the origin's clock when it published the message, to the
+	// microsecond.
+	Sent time.Time
+	// Received is when this node received it.
+	Received time.Time
+	// From is the neighbour it came from, "IP:PORT".
+	From string
+	// Hops counts the links it crossed to get here.
+	Hops int
+}
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// EventJoin: a link to a neighbour came up.
+	EventJoin EventKind = iota + 1
+	// EventLeave: a link to a neighbour went down without the neighbour
+	// being found dead: it left, or it closed the link. If it does not
+	// answer a new handshake, EventDead follows.
+	EventLeave
+	// EventDead: a neighbour was declared dead (it stopped answering)
+	// and reported to the seeds.
+	EventDead
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventJoin:
+		return "join"
+	case EventLeave:
+		return "leave"
+	case EventDead:
+		return "dead"
+	}
+	return fmt.Sprintf("EventKind(%d)", k)
+}
+
+// Event is a change among the node's neighbours.
+type Event struct {
+	Kind EventKind
+	// Addr is the neighbour's address, "IP:PORT".
+	Addr string
+	// Time is when the node saw it.
+	Time time.Time
+}
+
+// MemberState says what a node knows of a member.
+type MemberState uint8
+
+// Member states.
+const (
+	// StateNeighbour: linked to this node right now.
+	StateNeighbour MemberState = iota + 1
+	// StateKnown: listed by a seed, not linked.
+	StateKnown
+	// StateLeft: was a neighbour; its link went down (recently).
+	StateLeft
+	// StateDead: was declared dead (recently).
+	StateDead
+)
+
+func (s MemberState) String() string {
+	switch s {
+	case StateNeighbour:
+		return "neighbour"
+	case StateKnown:
+		return "known"
+	case StateLeft:
+		return "left"
+	case StateDead:
+		return "dead"
+	}
+	return fmt.Sprintf("MemberState(%d)", s)
+}
+
+// Member is another node as this one knows it. WhisperNet nodes keep a
+// partial view: their neighbours, the candidates their seeds listed, and
+// the neighbours they recently lost.
+type Member struct {
+	// Addr is the member's address, "IP:PORT".
+	Addr  string
+	State MemberState
+	// Since is when it became a neighbour, left or was declared dead
+	// (zero for StateKnown).
+	Since time.Time
+	// RTT is the last liveness round trip (neighbours only).
+	RTT time.Duration
+	// Cap and Degree are its capacity and degree as a seed last listed
+	// them (zero if no seed listed it).
+	Cap, Degree int
+}
+
+// maxGone bounds the lost neighbours Members remembers.
+const maxGone = 256
+
+// Stats are the node's counters.
+type Stats struct {
+	// MessagesDropped counts messages not delivered to Messages because
+	// its channel was full.
+	MessagesDropped uint64
+	// EventsDropped counts events not delivered to Events because its
+	// channel was full.
+	EventsDropped uint64
+	// Runtime holds the protocol and runtime counters.
+	Runtime node.PeerStats
+}
+
+// Node is one WhisperNet node: it joins the network through its seeds,
+// keeps links to neighbours, and broadcasts what it publishes to every
+// other node. Its methods are safe for concurrent use.
+type Node struct {
+	cfg  Config
+	msgs chan Message
+	evs  chan Event
+
+	mu    sync.Mutex // guards state and rt
+	state int        // stateNew, stateRunning, stateStopped
+	rt    *node.Peer
+	stop  sync.Once
+	done  chan struct{}
+
+	msgDrops, evDrops atomic.Uint64
+
+	// Loop-owned: touched only by hooks and Inspect, on the runtime's loop.
+	gone      map[netip.AddrPort]Member
+	goneOrder []netip.AddrPort
+}
+
+const (
+	stateNew = iota
+	stateRunning
+	stateStopped
+)
+
+// New checks cfg and returns a node; Start makes it join the network.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Seeds = slices.Clone(cfg.Seeds)
+	return &Node{
+		cfg:  cfg,
+		msgs: make(chan Message, cfg.MessageBuffer),
+		evs:  make(chan Event, cfg.EventBuffer),
+		gone: make(map[netip.AddrPort]Member),
+		done: make(chan struct{}),
+	}, nil
+}
+
+// Start resolves the seeds, listens, and begins to join: it returns once
+// the node accepts connections and has asked its seeds for peers (it does
+// not wait for neighbours; watch Events or Members for that). ctx bounds
+// only the start; the node runs until Leave or Close.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch n.state {
+	case stateRunning:
+		return ErrStarted
+	case stateStopped:
+		return ErrStopped
+	}
+	seeds := make([]netip.AddrPort, 0, len(n.cfg.Seeds))
+	for _, s := range n.cfg.Seeds {
+		a, err := resolve(ctx, s, 0)
+		if err != nil {
+			return fmt.Errorf("whispernet: seed %q: %w", s, err)
+		}
+		seeds = append(seeds, a)
+	}
+	tr := n.cfg.Transport
+	if tr == nil {
+		tr = node.TCP{}
+	}
+	ln, self, err := listen(ctx, tr, n.cfg.Listen, n.cfg.Advertise)
+	if err != nil {
+		return err
+	}
+	rc := n.cfg.runtimeConfig()
+	if n.cfg.Runtime != nil {
+		n.cfg.Runtime(&rc)
+	}
+	rc.Core.Self, rc.Core.Seeds = self, seeds
+	rc.Transport = boundTransport{Transport: tr, ln: ln}
+	n.hook(&rc.Hooks)
+	rt, err := node.NewPeer(rc)
+	if err == nil {
+		err = rt.Start(context.Background())
+	}
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("whispernet: %w", err)
+	}
+	n.rt, n.state = rt, stateRunning
+	return nil
+}
+
+// hook chains the node's hooks after those h already holds.
+func (n *Node) hook(h *node.Hooks) {
+	deliver, link, dead := h.Deliver, h.Link, h.Dead
+	h.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
+		if deliver != nil {
+			deliver(self, from, m, at)
+		}
+		if from == self {
+			return // our own: the application has it
+		}
+		msg := Message{Origin: m.Addr.String(), Seq: m.Seq, Data: []byte(m.Text), Sent: m.Time.Time(), Received: at, From: from.String(), Hops: int(m.Hops)}
+		select {
+		case n.msgs <- msg:
+		default:
+			n.msgDrops.Add(1)
+		}
+	}
+	h.Link = func(self, other netip.AddrPort, up bool, at time.Time) {
+		if link != nil {
+			link(self, other, up, at)
+		}
+		kind := EventJoin
+		if up {
+			n.forgetGone(other)
+		} else {
+			kind = EventLeave
+			n.rememberGone(Member{Addr: other.String(), State: StateLeft, Since: at}, other)
+		}
+		n.event(Event{Kind: kind, Addr: other.String(), Time: at})
+	}
+	h.Dead = func(self, other netip.AddrPort, at time.Time) {
+		if dead != nil {
+			dead(self, other, at)
+		}
+		n.rememberGone(Member{Addr: other.String(), State: StateDead, Since: at}, other)
+		n.event(Event{Kind: EventDead, Addr: other.String(), Time: at})
+	}
+}
+
+func (n *Node) event(e Event) {
+	select {
+	case n.evs <- e:
+	default:
+		n.evDrops.Add(1)
+	}
+}
+
+func (n *Node) rememberGone(m Member, a netip.AddrPort) {
+	if _, ok := n.gone[a]; !ok {
+		if len(n.goneOrder) >= maxGone {
+			delete(n.gone, n.goneOrder[0])
+			n.goneOrder = n.goneOrder[1:]
+		}
+		n.goneOrder = append(n.goneOrder, a)
+	}
+	n.gone[a] = m
+}
+
+func (n *Node) forgetGone(a netip.AddrPort) {
+	if _, ok := n.gone[a]; ok {
+		delete(n.gone, a)
+		n.goneOrder = slices.DeleteFunc(n.goneOrder, func(x netip.AddrPort) bool { return x == a })
+	}
+}
+
+// running returns the runtime, or the error for a node not running.
+func (n *Node) running() (*node.Peer, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch n.state {
+	case stateNew:
+		return nil, ErrNotStarted
+	case stateStopped:
+		return nil, ErrStopped
+	}
+	return n.rt, nil
+}
+
+// Addr returns the address the node announces, "IP:PORT" (empty before
+// Start).
+func (n *Node) Addr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.rt == nil {
+		return ""
+	}
+	return n.rt.Addr().String()
+}
+
+// Publish broadcasts data to every node of the network. data may hold any
+// bytes, up to MaxPayload; Publish copies it. It returns once the node has
+// sent the message to its neighbours' queues (a node with no neighbour yet
+// sends it nowhere), or ctx's error if ctx ends first.
+func (n *Node) Publish(ctx context.Context, data []byte) error {
+	if len(data) > MaxPayload {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrPayloadTooLarge, len(data), MaxPayload)
+	}
+	rt, err := n.running()
+	if err != nil {
+		return err
+	}
+	if _, err := rt.PublishContext(ctx, string(data)); err != nil {
+		if errors.Is(err, node.ErrStopped) {
+			return ErrStopped
+		}
+		return fmt.Errorf("whispernet: publish: %w", err)
+	}
+	return nil
+}
+
+// Messages returns the channel of messages other nodes published, in the
+// order this node received them. It holds Config.MessageBuffer messages;
+// when it is full a new message is not delivered to it and
+// Stats().MessagesDropped counts it (the node still forwards it). It is
+// closed when the node stops. The node's own messages are not on it.
+func (n *Node) Messages() <-chan Message { return n.msgs }
+
+// Events returns the channel of changes among the neighbours (join, leave,
+// dead), bounded like Messages (Config.EventBuffer,
+// Stats().EventsDropped). It is closed when the node stops.
+func (n *Node) Events() <-chan Event { return n.evs }
+
+// Members returns the nodes this one knows, sorted by state (neighbours
+// first) then address: its neighbours, the candidates its seeds listed, and
+// up to 256 neighbours it lost recently. It returns nil when the node is
+// not running.
+func (n *Node) Members() []Member {
+	rt, err := n.running()
+	if err != nil {
+		return nil
+	}
+	var out []Member
+	rt.Inspect(func(core *peer.Peer) {
+		seen := make(map[netip.AddrPort]int)
+		for _, nb := range core.Neighbours() {
+			seen[nb.Addr] = len(out)
+			out = append(out, Member{Addr: nb.Addr.String(), State: StateNeighbour, Since: nb.Since, RTT: nb.RTT})
+		}
+		for _, c := range core.Candidates() {
+			if i, ok := seen[c.Addr]; ok {
+				out[i].Cap, out[i].Degree = c.Cap, c.Degree
+				continue
+			}
+			m := Member{Addr: c.Addr.String(), State: StateKnown, Cap: c.Cap, Degree: c.Degree}
+			if g, ok := n.gone[c.Addr]; ok {
+				m.State, m.Since = g.State, g.Since
+			}
+			seen[c.Addr] = len(out)
+			out = append(out, m)
+		}
+		for a, g := range n.gone {
+			if _, ok := seen[a]; !ok {
+				out = append(out, g)
+			}
+		}
+	})
+	slices.SortFunc(out, func(a, b Member) int {
+		x, _ := netip.ParseAddrPort(a.Addr)
+		y, _ := netip.ParseAddrPort(b.Addr)
+		return cmp.Or(cmp.Compare(a.State, b.State), x.Compare(y))
+	})
+	return out
+}
+
+// Stats returns the node's counters (zero before Start).
+func (n *Node) Stats() Stats {
+	s := Stats{MessagesDropped: n.msgDrops.Load(), EventsDropped: n.evDrops.Load()}
+	if rt, err := n.running(); err == nil {
+		s.Runtime = rt.Stats()
+	}
+	return s
+}
+
+// Runtime returns the runtime that drives the node, for status pages and
+// metrics (nil before Start).
+func (n *Node) Runtime() *node.Peer {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.rt
+}
+
+// Done is closed once the node has stopped (Leave or Close).
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Close stops the node at once: every link closes, as a crash would look
+// to the neighbours (they find it dead and report it). Prefer Leave. Close
+// closes the Messages and Events channels; calling it again does nothing.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	rt := n.rt
+	n.state = stateStopped
+	n.mu.Unlock()
+	n.stop.Do(func() {
+		if rt != nil {
+			rt.Stop() // waits for the loop, so no hook runs after it
+		}
+		close(n.msgs)
+		close(n.evs)
+		close(n.done)
+	})
+	return nil
+}
+
+// resolve turns "host:port" into an address, looking the host up if it is
+// not an IP; port 0 becomes def.
+func resolve(ctx context.Context, s string, def uint16) (netip.AddrPort, error) {
+	host, port, err := splitHostPort(s, true)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if port == 0 {
+		port = def
+	}
+	if port == 0 {
+		return netip.AddrPort{}, fmt.Errorf("port 0")
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return netip.AddrPortFrom(ip.Unmap(), port), nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	// Prefer IPv4, as the wire's examples and most networks do.
+	if len(ips) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%s has no address", host)
+	}
+	ip := ips[0].Unmap()
+	for _, a := range ips {
+		if a.Unmap().Is4() {
+			ip = a.Unmap()
+			break
+		}
+	}
+	return netip.AddrPortFrom(ip, port), nil
+}
+
+// listen binds the listening socket (port 0: a free one) and works out
+// the address to announce.
+func listen(ctx context.Context, tr node.Transport, listenAddr, advertise string) (net.Listener, netip.AddrPort, error) {
+	host, port, err := splitHostPort(listenAddr, true)
+	if err != nil {
+		return nil, netip.AddrPort{}, fmt.Errorf("whispernet: listen %q: %w", listenAddr, err)
+	}
+	ip := netip.IPv4Unspecified()
+	if host != "" {
+		if ip, err = netip.ParseAddr(host); err != nil {
+			return nil, netip.AddrPort{}, fmt.Errorf("whispernet: listen %q: %w", listenAddr, err)
+		}
+	}
+	ln, err := tr.Listen(netip.AddrPortFrom(ip, port))
+	if err != nil {
+		return nil, netip.AddrPort{}, fmt.Errorf("whispernet: listen %s: %w", listenAddr, err)
+	}
+	bound, err := netip.ParseAddrPort(ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return nil, netip.AddrPort{}, fmt.Errorf("whispernet: listen %s: bound to %v: %w", listenAddr, ln.Addr(), err)
+	}
+	self := bound
+	if advertise != "" {
+		if self, err = resolve(ctx, advertise, bound.Port()); err != nil {
+			ln.Close()
+			return nil, netip.AddrPort{}, fmt.Errorf("whispernet: advertise %q: %w", advertise, err)
+		}
+	}
+	return ln, self, nil
+}
+
+// boundTransport hands the runtime the listener Start already bound, so
+// that the core is built knowing its port.
+type boundTransport struct {
+	node.Transport
+	ln net.Listener
+}
+
+func (b boundTransport) Listen(netip.AddrPort) (net.Listener, error) { return b.ln, nil }

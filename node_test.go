@@ -1,0 +1,386 @@
+package whispernet_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whispernet/whispernet"
+	"github.com/whispernet/whispernet/internal/loopback"
+	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/node/memnet"
+)
+
+// wait bounds every condition the tests poll for.
+const wait = 20 * time.Second
+
+// fastConfig is a node with loopback timers: a network forms in well
+// under a second and a silent neighbour is dead after about a second.
+func fastConfig(seed string, tr node.Transport) whispernet.Config {
+	cfg := whispernet.DefaultConfig()
+	cfg.Seeds = []string{seed}
+	cfg.Transport = tr
+	cfg.LivenessInterval = 300 * time.Millisecond
+	cfg.RefreshInterval = time.Second
+	cfg.FillInterval = 100 * time.Millisecond
+	cfg.RetryMin, cfg.RetryMax = 50*time.Millisecond, 500*time.Millisecond
+	cfg.HandshakeTimeout, cfg.DialTimeout, cfg.RequestTimeout = time.Second, time.Second, time.Second
+	return cfg
+}
+
+// network is a seed and n nodes that all link to each other (n <= 4:
+// each node's target is n-1), ready once every node has every other as a
+// neighbour.
+type network struct {
+	seed  *whispernet.Seed
+	nodes []*whispernet.Node
+}
+
+func startNetwork(t *testing.T, n int, tr node.Transport, tweak func(*whispernet.Config)) *network {
+	t.Helper()
+	ctx := context.Background()
+	scfg := whispernet.DefaultSeedConfig()
+	scfg.Transport = tr
+	s, err := whispernet.NewSeed(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	net := &network{seed: s}
+	for range n {
+		cfg := fastConfig(s.Addr(), tr)
+		cfg.Target = n - 1
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		nd, err := whispernet.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nd.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nd.Close() })
+		net.nodes = append(net.nodes, nd)
+	}
+	loopback.CheckFor(t, wait, "every node linked to every other", func() error {
+		for _, nd := range net.nodes {
+			if got := neighbours(nd); len(got) != n-1 {
+				return fmt.Errorf("%s has neighbours %v", nd.Addr(), got)
+			}
+		}
+		return nil
+	})
+	return net
+}
+
+// neighbours returns the addresses of nd's neighbours, sorted.
+func neighbours(nd *whispernet.Node) []string {
+	var out []string
+	for _, m := range nd.Members() {
+		if m.State == whispernet.StateNeighbour {
+			out = append(out, m.Addr)
+		}
+	}
+	return out
+}
+
+// receive reads n messages from nd, failing the test after wait.
+func receive(t *testing.T, nd *whispernet.Node, n int) []whispernet.Message {
+	t.Helper()
+	var out []whispernet.Message
+	timeout := time.After(wait)
+	for len(out) < n {
+		select {
+		case m, ok := <-nd.Messages():
+			if !ok {
+				t.Fatalf("%s: Messages closed after %d of %d", nd.Addr(), len(out), n)
+			}
+			out = append(out, m)
+		case <-timeout:
+			t.Fatalf("%s: %d of %d messages after %v", nd.Addr(), len(out), n, wait)
+		}
+	}
+	return out
+}
+
+// payloads every node must receive byte for byte: classic text, text the
+// classic line cannot carry, and binary up to the limit.
+func payloads() [][]byte {
+	big := make([]byte, whispernet.MaxPayload)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range big {
+		big[i] = byte(r.Uint32())
+	}
+	return [][]byte{
+		[]byte("hello"),
+		[]byte(""),
+		[]byte("a:b:c"),
+		[]byte("two\nlines\r\n"),
+		[]byte("nul\x00byte"),
+		[]byte("\xff\xfe not UTF-8"),
+		bytes.Repeat([]byte("x"), 1025),
+		big,
+	}
+}
+
+func testExactDelivery(t *testing.T, tr node.Transport) {
+	net := startNetwork(t, 3, tr, nil)
+	ctx := context.Background()
+	want := payloads()
+	for _, p := range want {
+		if err := net.nodes[0].Publish(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, nd := range net.nodes[1:] {
+		got := receive(t, nd, len(want))
+		slices.SortFunc(got, func(a, b whispernet.Message) int { return int(a.Seq) - int(b.Seq) })
+		for i, m := range got {
+			if m.Origin != net.nodes[0].Addr() || m.Seq != uint32(i+1) || !bytes.Equal(m.Data, want[i]) {
+				t.Errorf("%s: message %d = %s#%d, %d bytes %.40q; want %s#%d, %d bytes %.40q", nd.Addr(), i,
+					m.Origin, m.Seq, len(m.Data), m.Data, net.nodes[0].Addr(), i+1, len(want[i]), want[i])
+			}
+			if m.Received.Before(m.Sent.Add(-time.Second)) || m.Hops < 0 || m.Hops > 1 {
+				t.Errorf("%s: message %d sent %v received %v hops %d", nd.Addr(), i, m.Sent, m.Received, m.Hops)
+			}
+		}
+	}
+	// The publisher does not receive its own messages, and nobody gets a
+	// second copy: a last message is the next thing everyone reads.
+	if err := net.nodes[1].Publish(ctx, []byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 2} {
+		m := receive(t, net.nodes[i], 1)[0]
+		if m.Origin != net.nodes[1].Addr() || string(m.Data) != "last" {
+			t.Errorf("node %d: after the payloads got %s#%d %.40q, want %s's \"last\"", i, m.Origin, m.Seq, m.Data, net.nodes[1].Addr())
+		}
+	}
+}
+
+func TestExactDeliveryTCP(t *testing.T) { testExactDelivery(t, nil) }
+
+func TestExactDeliveryMemnet(t *testing.T) { testExactDelivery(t, new(memnet.Network)) }
+
+func TestPublishErrors(t *testing.T) {
+	ctx := context.Background()
+	var mn memnet.Network
+	s, err := whispernet.NewSeed(whispernet.SeedConfig{Listen: "127.0.0.1:0", Transport: &mn, MaxConns: 8, MaxConnsPerIP: 8, Rate: 10, Burst: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	nd, err := whispernet.New(fastConfig(s.Addr(), &mn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.Publish(ctx, []byte("x")); !errors.Is(err, whispernet.ErrNotStarted) {
+		t.Errorf("Publish before Start = %v, want ErrNotStarted", err)
+	}
+	if err := nd.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.Start(ctx); !errors.Is(err, whispernet.ErrStarted) {
+		t.Errorf("second Start = %v, want ErrStarted", err)
+	}
+	if err := nd.Publish(ctx, make([]byte, whispernet.MaxPayload)); err != nil {
+		t.Errorf("Publish of MaxPayload bytes = %v", err)
+	}
+	err = nd.Publish(ctx, make([]byte, whispernet.MaxPayload+1))
+	if !errors.Is(err, whispernet.ErrPayloadTooLarge) || err.Error() != "whispernet: payload too large: 65537 bytes, limit 65536" {
+		t.Errorf("Publish of MaxPayload+1 bytes = %v, want ErrPayloadTooLarge", err)
+	}
+	if err := nd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.Publish(ctx, []byte("x")); !errors.Is(err, whispernet.ErrStopped) {
+		t.Errorf("Publish after Close = %v, want ErrStopped", err)
+	}
+	if err := nd.Start(ctx); !errors.Is(err, whispernet.ErrStopped) {
+		t.Errorf("Start after Close = %v, want ErrStopped", err)
+	}
+	if _, ok := <-nd.Messages(); ok {
+		t.Error("Messages not closed after Close")
+	}
+	if _, ok := <-nd.Events(); ok {
+		t.Error("Events not closed after Close")
+	}
+	select {
+	case <-nd.Done():
+	default:
+		t.Error("Done not closed after Close")
+	}
+	if m := nd.Members(); m != nil {
+		t.Errorf("Members after Close = %v", m)
+	}
+	if err := nd.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}
+
+// An application that does not read gets the first MessageBuffer messages
+// and a count of the rest; the network is not held up.
+func TestMessagesOverflow(t *testing.T) {
+	net := startNetwork(t, 2, new(memnet.Network), func(c *whispernet.Config) { c.MessageBuffer = 3 })
+	ctx := context.Background()
+	a, b := net.nodes[0], net.nodes[1]
+	for i := range 10 {
+		if err := a.Publish(ctx, []byte{byte('0' + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loopback.CheckFor(t, wait, "ten messages received, seven dropped", func() error {
+		s := b.Stats()
+		if s.Runtime.Received != 10 || s.MessagesDropped != 7 {
+			return fmt.Errorf("received %d, dropped %d", s.Runtime.Received, s.MessagesDropped)
+		}
+		return nil
+	})
+	for i, m := range receive(t, b, 3) {
+		if m.Seq != uint32(i+1) || string(m.Data) != string(rune('0'+i)) {
+			t.Errorf("message %d: #%d %q, want #%d %q", i, m.Seq, m.Data, i+1, string(rune('0'+i)))
+		}
+	}
+	// Room again: the next message is delivered.
+	if err := a.Publish(ctx, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, b, 1)[0]; m.Seq != 11 || string(m.Data) != "after" {
+		t.Errorf("after draining got #%d %q", m.Seq, m.Data)
+	}
+	if d := b.Stats().MessagesDropped; d != 7 {
+		t.Errorf("dropped %d, want 7", d)
+	}
+}
+
+// nextEvent reads nd's next event, failing after wait.
+func nextEvent(t *testing.T, nd *whispernet.Node) whispernet.Event {
+	t.Helper()
+	select {
+	case e := <-nd.Events():
+		return e
+	case <-time.After(wait):
+		t.Fatalf("%s: no event after %v", nd.Addr(), wait)
+	}
+	return whispernet.Event{}
+}
+
+func TestMembersAndEventsCrash(t *testing.T) {
+	net := startNetwork(t, 3, new(memnet.Network), nil)
+	a, b, c := net.nodes[0], net.nodes[1], net.nodes[2]
+	// Each saw the other two join, in some order.
+	for _, nd := range net.nodes {
+		var joined []string
+		for range 2 {
+			e := nextEvent(t, nd)
+			if e.Kind != whispernet.EventJoin {
+				t.Fatalf("%s: event %v %s, want join", nd.Addr(), e.Kind, e.Addr)
+			}
+			joined = append(joined, e.Addr)
+		}
+		slices.Sort(joined)
+		if want := neighbours(nd); !slices.Equal(joined, want) {
+			t.Errorf("%s: joined %v, neighbours %v", nd.Addr(), joined, want)
+		}
+	}
+	// a's members: b and c as neighbours, with the capacity the seed
+	// listed, nothing else.
+	ms := a.Members()
+	if len(ms) != 2 {
+		t.Fatalf("members of %s: %+v", a.Addr(), ms)
+	}
+	for _, m := range ms {
+		if m.State != whispernet.StateNeighbour || (m.Addr != b.Addr() && m.Addr != c.Addr()) || m.Since.IsZero() {
+			t.Errorf("member %+v", m)
+		}
+	}
+	// c crashes: a sees the link go, then finds c dead.
+	c.Close()
+	if e := nextEvent(t, a); e.Kind != whispernet.EventLeave || e.Addr != c.Addr() {
+		t.Fatalf("after the crash: %v %s, want leave %s", e.Kind, e.Addr, c.Addr())
+	}
+	if e := nextEvent(t, a); e.Kind != whispernet.EventDead || e.Addr != c.Addr() {
+		t.Fatalf("after the crash: %v %s, want dead %s", e.Kind, e.Addr, c.Addr())
+	}
+	loopback.CheckFor(t, wait, "c dead in a's members and gone from the seed", func() error {
+		var got []string
+		for _, m := range a.Members() {
+			got = append(got, m.State.String()+" "+m.Addr)
+		}
+		want := []string{"neighbour " + b.Addr(), "dead " + c.Addr()}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("members %v, want %v", got, want)
+		}
+		if got, want := net.seed.Members(), sorted(a.Addr(), b.Addr()); !slices.Equal(got, want) {
+			return fmt.Errorf("seed members %v, want %v", got, want)
+		}
+		return nil
+	})
+}
+
+func sorted(s ...string) []string {
+	slices.SortFunc(s, func(a, b string) int { return strings.Compare(a, b) })
+	return s
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tweak  func(*whispernet.Config)
+		detail string
+	}{
+		{"no seeds", func(c *whispernet.Config) { c.Seeds = nil }, "no seeds"},
+		{"seed without port", func(c *whispernet.Config) { c.Seeds = []string{"127.0.0.1"} }, `seed "127.0.0.1"`},
+		{"seed port 0", func(c *whispernet.Config) { c.Seeds = []string{"127.0.0.1:0"} }, `port "0" is not in 1-65535`},
+		{"listen host name", func(c *whispernet.Config) { c.Listen = "localhost:0" }, "the host must be an IP address"},
+		{"every interface without advertise", func(c *whispernet.Config) { c.Listen = ":5000" }, "set Advertise"},
+		{"no message buffer", func(c *whispernet.Config) { c.MessageBuffer = 0 }, "MessageBuffer"},
+		{"liveness", func(c *whispernet.Config) { c.LivenessMisses = 0 }, "liveness misses 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := whispernet.DefaultConfig()
+			cfg.Seeds = []string{"127.0.0.1:8080"}
+			tc.tweak(&cfg)
+			_, err := whispernet.New(cfg)
+			if !errors.Is(err, whispernet.ErrConfig) || !strings.Contains(err.Error(), tc.detail) {
+				t.Errorf("New = %v, want ErrConfig with %q", err, tc.detail)
+			}
+		})
+	}
+	cfg := whispernet.DefaultConfig()
+	cfg.Seeds = []string{"127.0.0.1:8080"}
+	cfg.Listen, cfg.Advertise = ":0", "127.0.0.1:0"
+	if _, err := whispernet.New(cfg); err != nil {
+		t.Errorf("every interface with Advertise: %v", err)
+	}
+}
+
+// The library's defaults publish nothing by themselves.
+func TestDefaultsGenerateNothing(t *testing.T) {
+	if g := whispernet.DefaultConfig().Generate; g != 0 {
+		t.Fatalf("DefaultConfig().Generate = %d", g)
+	}
+	net := startNetwork(t, 2, new(memnet.Network), func(c *whispernet.Config) { c.GenerateDelay = 0 })
+	if err := net.nodes[0].Publish(context.Background(), []byte("only")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, net.nodes[1], 1)[0]; string(m.Data) != "only" || m.Seq != 1 {
+		t.Errorf("first message %s#%d %q, want the application's", m.Origin, m.Seq, m.Data)
+	}
+	if s := net.nodes[1].Stats().Runtime.Generated; s != 0 {
+		t.Errorf("generated %d", s)
+	}
+}
