@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
@@ -188,7 +189,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: no seeds", ErrConfig)
 	}
 	for _, s := range c.Seeds {
-		if _, _, err := splitHostPort(s, false); err != nil {
+		if _, err := config.ParseHostPort(s); err != nil {
 			return fmt.Errorf("%w: seed %q: %v", ErrConfig, s, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/wire"
@@ -166,6 +167,7 @@ type Node struct {
 	done  chan struct{}
 
 	msgDrops, evDrops atomic.Uint64
+	wantMsgs          atomic.Bool // Messages was called: copy deliveries for it
 
 	// Loop-owned: touched only by hooks and Inspect, on the runtime's loop.
 	gone      map[netip.AddrPort]Member
@@ -206,27 +208,23 @@ func (n *Node) Start(ctx context.Context) error {
 	case stateStopped:
 		return ErrStopped
 	}
-	seeds := make([]netip.AddrPort, 0, len(n.cfg.Seeds))
-	for _, s := range n.cfg.Seeds {
-		a, err := resolve(ctx, s, 0)
-		if err != nil {
-			return fmt.Errorf("whispernet: seed %q: %w", s, err)
-		}
-		seeds = append(seeds, a)
+	seeds, names, err := resolveList(ctx, n.cfg.Seeds)
+	if err != nil {
+		return fmt.Errorf("whispernet: %w", err)
 	}
 	tr := n.cfg.Transport
 	if tr == nil {
 		tr = node.TCP{}
 	}
-	ln, self, err := listen(ctx, tr, n.cfg.Listen, n.cfg.Advertise)
+	ln, bound, self, err := listen(ctx, tr, "peer", n.cfg.Listen, n.cfg.Advertise)
 	if err != nil {
 		return err
 	}
 	rc := n.cfg.runtimeConfig()
+	rc.Core.Self, rc.Listen, rc.Core.Seeds, rc.SeedNames = self, bound, seeds, names
 	if n.cfg.Runtime != nil {
 		n.cfg.Runtime(&rc)
 	}
-	rc.Core.Self, rc.Core.Seeds = self, seeds
 	rc.Transport = boundTransport{Transport: tr, ln: ln}
 	n.hook(&rc.Hooks)
 	rt, err := node.NewPeer(rc)
@@ -248,8 +246,8 @@ func (n *Node) hook(h *node.Hooks) {
 		if deliver != nil {
 			deliver(self, from, m, at)
 		}
-		if from == self {
-			return // our own: the application has it
+		if from == self || !n.wantMsgs.Load() {
+			return // our own (the application has it), or nobody reads them
 		}
 		msg := Message{Origin: m.Addr.String(), Seq: m.Seq, Data: []byte(m.Text), Sent: m.Time.Time(), Received: at, From: from.String(), Hops: int(m.Hops)}
 		select {
@@ -356,7 +354,14 @@ func (n *Node) Publish(ctx context.Context, data []byte) error {
 // when it is full a new message is not delivered to it and
 // Stats().MessagesDropped counts it (the node still forwards it). It is
 // closed when the node stops. The node's own messages are not on it.
-func (n *Node) Messages() <-chan Message { return n.msgs }
+//
+// Delivery to the channel begins with the first call to Messages: a node
+// whose application only publishes (or watches the runtime's hooks)
+// copies nothing for it. Call it before Start to miss nothing.
+func (n *Node) Messages() <-chan Message {
+	n.wantMsgs.Store(true)
+	return n.msgs
+}
 
 // Events returns the channel of changes among the neighbours (join, leave,
 // dead), bounded like Messages (Config.EventBuffer,
@@ -444,70 +449,68 @@ func (n *Node) Close() error {
 	return nil
 }
 
-// resolve turns "host:port" into an address, looking the host up if it is
-// not an IP; port 0 becomes def.
-func resolve(ctx context.Context, s string, def uint16) (netip.AddrPort, error) {
-	host, port, err := splitHostPort(s, true)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if port == 0 {
-		port = def
-	}
-	if port == 0 {
-		return netip.AddrPort{}, fmt.Errorf("port 0")
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return netip.AddrPortFrom(ip.Unmap(), port), nil
-	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	// Prefer IPv4, as the wire's examples and most networks do.
-	if len(ips) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("%s has no address", host)
-	}
-	ip := ips[0].Unmap()
-	for _, a := range ips {
-		if a.Unmap().Is4() {
-			ip = a.Unmap()
-			break
+// resolveList resolves "host:port" entries (one attempt each). names is
+// the parsed list when it holds a host name, for the runtime to look up
+// again when a seed cannot be reached, and nil otherwise.
+func resolveList(ctx context.Context, list []string) (addrs []netip.AddrPort, names []config.HostPort, err error) {
+	hps := make([]config.HostPort, len(list))
+	named := false
+	for i, s := range list {
+		if hps[i], err = config.ParseHostPort(s); err != nil {
+			return nil, nil, fmt.Errorf("seed %q: %w", s, err)
 		}
+		named = named || hps[i].IsName()
 	}
-	return netip.AddrPortFrom(ip, port), nil
+	if addrs, err = config.ResolveAll(ctx, nil, hps, 0, time.Second); err != nil {
+		return nil, nil, err
+	}
+	if named {
+		names = hps
+	}
+	return addrs, names, nil
 }
 
 // listen binds the listening socket (port 0: a free one) and works out
-// the address to announce.
-func listen(ctx context.Context, tr node.Transport, listenAddr, advertise string) (net.Listener, netip.AddrPort, error) {
+// the address to announce: Advertise resolved, its port 0 (or none given)
+// the bound port.
+func listen(ctx context.Context, tr node.Transport, role, listenAddr, advertise string) (ln net.Listener, bound, self netip.AddrPort, err error) {
 	host, port, err := splitHostPort(listenAddr, true)
 	if err != nil {
-		return nil, netip.AddrPort{}, fmt.Errorf("whispernet: listen %q: %w", listenAddr, err)
+		return nil, bound, self, fmt.Errorf("whispernet: listen %q: %w", listenAddr, err)
 	}
 	ip := netip.IPv4Unspecified()
 	if host != "" {
 		if ip, err = netip.ParseAddr(host); err != nil {
-			return nil, netip.AddrPort{}, fmt.Errorf("whispernet: listen %q: %w", listenAddr, err)
+			return nil, bound, self, fmt.Errorf("whispernet: listen %q: %w", listenAddr, err)
 		}
 	}
-	ln, err := tr.Listen(netip.AddrPortFrom(ip, port))
-	if err != nil {
-		return nil, netip.AddrPort{}, fmt.Errorf("whispernet: listen %s: %w", listenAddr, err)
+	if ln, err = node.Listen(tr, role, netip.AddrPortFrom(ip.Unmap(), port)); err != nil {
+		return nil, bound, self, err // "peer 127.0.0.1:5000: address already in use (...)"
 	}
-	bound, err := netip.ParseAddrPort(ln.Addr().String())
+	got, err := netip.ParseAddrPort(ln.Addr().String())
 	if err != nil {
 		ln.Close()
-		return nil, netip.AddrPort{}, fmt.Errorf("whispernet: listen %s: bound to %v: %w", listenAddr, ln.Addr(), err)
+		return nil, bound, self, fmt.Errorf("whispernet: listen %s: bound to %v: %w", listenAddr, ln.Addr(), err)
 	}
-	self := bound
+	// The port is the one bound (port 0 picks); the IP stays the one
+	// asked for: Go reports 0.0.0.0 as [::] on a dual-stack socket.
+	bound = netip.AddrPortFrom(ip.Unmap(), got.Port())
+	self = bound
 	if advertise != "" {
-		if self, err = resolve(ctx, advertise, bound.Port()); err != nil {
+		ahost, aport, _ := splitHostPort(advertise, true) // checked by New
+		if aport == 0 {
+			aport = bound.Port()
+		}
+		h := config.HostPort{Host: ahost, Port: aport}
+		if a, perr := netip.ParseAddr(ahost); perr == nil {
+			h = config.HostPort{IP: a.Unmap(), Port: aport}
+		}
+		if self, err = config.Resolve(ctx, nil, h); err != nil {
 			ln.Close()
-			return nil, netip.AddrPort{}, fmt.Errorf("whispernet: advertise %q: %w", advertise, err)
+			return nil, bound, self, fmt.Errorf("whispernet: advertise %q: %w", advertise, err)
 		}
 	}
-	return ln, self, nil
+	return ln, bound, self, nil
 }
 
 // boundTransport hands the runtime the listener Start already bound, so

@@ -42,7 +42,8 @@ type network struct {
 	nodes []*whispernet.Node
 }
 
-func startNetwork(t *testing.T, n int, tr node.Transport, tweak func(*whispernet.Config)) *network {
+// Every node but those in lazy subscribes to Messages before it starts.
+func startNetwork(t *testing.T, n int, tr node.Transport, tweak func(*whispernet.Config), lazy ...int) *network {
 	t.Helper()
 	ctx := context.Background()
 	scfg := whispernet.DefaultSeedConfig()
@@ -65,6 +66,9 @@ func startNetwork(t *testing.T, n int, tr node.Transport, tweak func(*whispernet
 		nd, err := whispernet.New(cfg)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !slices.Contains(lazy, len(net.nodes)) {
+			nd.Messages()
 		}
 		if err := nd.Start(ctx); err != nil {
 			t.Fatal(err)
@@ -234,9 +238,9 @@ func TestPublishErrors(t *testing.T) {
 // An application that does not read gets the first MessageBuffer messages
 // and a count of the rest; the network is not held up.
 func TestMessagesOverflow(t *testing.T) {
-	net := startNetwork(t, 2, new(memnet.Network), func(c *whispernet.Config) { c.MessageBuffer = 3 })
+	net := startNetwork(t, 3, new(memnet.Network), func(c *whispernet.Config) { c.MessageBuffer = 3 }, 2)
 	ctx := context.Background()
-	a, b := net.nodes[0], net.nodes[1]
+	a, b, c := net.nodes[0], net.nodes[1], net.nodes[2]
 	for i := range 10 {
 		if err := a.Publish(ctx, []byte{byte('0' + i)}); err != nil {
 			t.Fatal(err)
@@ -246,6 +250,10 @@ func TestMessagesOverflow(t *testing.T) {
 		s := b.Stats()
 		if s.Runtime.Received != 10 || s.MessagesDropped != 7 {
 			return fmt.Errorf("received %d, dropped %d", s.Runtime.Received, s.MessagesDropped)
+		}
+		// c never asked for Messages: it forwards, drops nothing, copies nothing.
+		if s := c.Stats(); s.Runtime.Received != 10 || s.MessagesDropped != 0 {
+			return fmt.Errorf("unsubscribed node: received %d, dropped %d", s.Runtime.Received, s.MessagesDropped)
 		}
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
 )
@@ -87,7 +88,7 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 		return nil, fmt.Errorf("%w: Listen %q: %v", ErrConfig, cfg.Listen, err)
 	}
 	for _, p := range cfg.Peers {
-		if _, _, err := splitHostPort(p, false); err != nil {
+		if _, err := config.ParseHostPort(p); err != nil {
 			return nil, fmt.Errorf("%w: seed peer %q: %v", ErrConfig, p, err)
 		}
 	}
@@ -118,30 +119,29 @@ func (s *Seed) Start(ctx context.Context) error {
 	case stateStopped:
 		return ErrStopped
 	}
-	var all []netip.AddrPort
-	for _, p := range s.cfg.Peers {
-		a, err := resolve(ctx, p, 0)
-		if err != nil {
-			return fmt.Errorf("whispernet: seed peer %q: %w", p, err)
-		}
-		all = append(all, a)
+	all, names, err := resolveList(ctx, s.cfg.Peers)
+	if err != nil {
+		return fmt.Errorf("whispernet: %w", err)
 	}
 	tr := s.cfg.Transport
 	if tr == nil {
 		tr = node.TCP{}
 	}
-	ln, self, err := listen(ctx, tr, s.cfg.Listen, s.cfg.Advertise)
+	ln, bound, self, err := listen(ctx, tr, "seed", s.cfg.Listen, s.cfg.Advertise)
 	if err != nil {
 		return err
 	}
 	if !slices.Contains(all, self) {
 		all = append(all, self)
+		if names != nil {
+			names = append(names, config.HostPort{IP: self.Addr(), Port: self.Port()})
+		}
 	}
 	rc := s.cfg.runtimeConfig()
+	rc.Core.Self, rc.Listen, rc.Core.Seeds, rc.SeedNames = self, bound, all, names
 	if s.cfg.Runtime != nil {
 		s.cfg.Runtime(&rc)
 	}
-	rc.Core.Self, rc.Core.Seeds = self, all
 	rc.Transport = boundTransport{Transport: tr, ln: ln}
 	rt, err := node.NewSeed(rc)
 	if err == nil {

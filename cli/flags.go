@@ -5,6 +5,7 @@ import (
 	"flag"
 	"time"
 
+	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/peer"
 )
 
@@ -53,6 +54,16 @@ func addPeerFlags(fs *flag.FlagSet, d peer.Config) *peerFlags {
 
 func (f *peerFlags) apply(c *peer.Config) {
 	c.GossipInterval, c.GossipCount, c.GossipDelay = f.gossipInterval, f.gossipCount, f.gossipDelay
+	c.LivenessInterval, c.LivenessMisses = f.livenessInterval, f.livenessMisses
+	c.MaxPeers, c.Target, c.RefreshInterval = f.maxPeers, f.target, f.refresh
+	c.Degrees.Alpha, c.Degrees.Min, c.Degrees.Max = f.alpha, f.minDegree, f.maxDegree
+	c.Broadcast, c.LazyInterval, c.GraftTimeout = f.broadcast.b, f.lazyInterval, f.graftTimeout
+}
+
+// applyConfig sets the library configuration from the flags, for the
+// commands built on package whispernet.
+func (f *peerFlags) applyConfig(c *whispernet.Config) {
+	c.Generate, c.GenerateInterval, c.GenerateDelay = f.gossipCount, f.gossipInterval, f.gossipDelay
 	c.LivenessInterval, c.LivenessMisses = f.livenessInterval, f.livenessMisses
 	c.MaxPeers, c.Target, c.RefreshInterval = f.maxPeers, f.target, f.refresh
 	c.Degrees.Alpha, c.Degrees.Min, c.Degrees.Max = f.alpha, f.minDegree, f.maxDegree

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
@@ -92,10 +93,12 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio, "peer", err)
 	}
-	cfg := d
-	cfg.Core.Self, cfg.Listen = self, listen
-	cfg.Core.Seeds, cfg.SeedNames = seeds, names
-	pf.apply(&cfg.Core)
+	cfg := whispernet.DefaultConfig()
+	cfg.Listen, cfg.Advertise = listen.String(), self.String()
+	for _, a := range seeds {
+		cfg.Seeds = append(cfg.Seeds, a.String())
+	}
+	pf.applyConfig(&cfg)
 	echo := stdio.Out
 	if *quiet {
 		echo = nil
@@ -105,25 +108,28 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio, "peer", err)
 	}
 	defer lw.Close()
-	cfg.Log = lw
+	cfg.EventLog = lw
 	reg := status.NewRegistry()
-	cfg.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
-		if from != self {
-			reg.ObserveDelivery(m.Time.Time(), at)
+	cfg.Runtime = func(rc *node.PeerConfig) {
+		rc.SeedNames = names // the seeds were resolved above; look names up again when one is lost
+		rc.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
+			if from != self {
+				reg.ObserveDelivery(m.Time.Time(), at)
+			}
 		}
 	}
-	p, err := node.NewPeer(cfg)
+	n, err := whispernet.New(cfg)
 	if err != nil {
 		return usageErr(stdio, "peer", "%v", err)
 	}
-	if err := p.Start(ctx); err != nil {
+	if err := n.Start(ctx); err != nil {
 		return fail(stdio, "peer", err)
 	}
+	defer n.Close()
 	if *httpAddr != "" {
-		reg.AddPeer(p)
+		reg.AddPeer(n.Runtime())
 		bound, err := serveHTTP(ctx, *httpAddr, statusMux(reg))
 		if err != nil {
-			p.Stop()
 			return fail(stdio, "peer", err)
 		}
 		fmt.Fprintf(stdio.Err, "whispernet peer: metrics and status on http://%s/\n", bound)
@@ -132,8 +138,8 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	if listen != self {
 		as = fmt.Sprintf(" (listening on %s)", listen)
 	}
-	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", cfg.Core.Self, as, len(seeds), *cfgPath, *logDir)
-	<-p.Done()
+	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", n.Addr(), as, len(seeds), *cfgPath, *logDir)
+	<-ctx.Done()
 	return ExitOK
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
@@ -53,8 +54,8 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 	if fs.NArg() > 0 {
 		return usageErr(stdio, "seed", "unexpected argument %q", fs.Arg(0))
 	}
-	limits := func(c *node.SeedConfig) {
-		c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Core.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
+	limits := func(c *whispernet.SeedConfig) {
+		c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
 	}
 	var err error
 	if af.listen != "" || af.advertise != "" {
@@ -79,9 +80,10 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 		if !slices.Contains(seeds, self) {
 			seeds, names = append(seeds, self), append(names, selfName)
 		}
-		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, *httpAddr, func(c *node.SeedConfig) {
+		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, *httpAddr, func(c *whispernet.SeedConfig) {
 			limits(c)
-			c.Listen, c.SeedNames = listen, names
+			c.Listen = listen.String()
+			c.Runtime = func(rc *node.SeedConfig) { rc.SeedNames = names } // resolved above; looked up again when lost
 		})
 	} else {
 		var seeds []netip.AddrPort
@@ -101,7 +103,7 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 
 // serveSeeds starts the seeds at addrs (all is the full seed list) and
 // blocks until ctx ends.
-func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, logDir string, quiet bool, httpAddr string, tweak func(*node.SeedConfig)) error {
+func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, logDir string, quiet bool, httpAddr string, tweak func(*whispernet.SeedConfig)) error {
 	var echo = stdio.Out
 	if quiet {
 		echo = nil
@@ -115,48 +117,49 @@ func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, l
 	if err != nil {
 		return err
 	}
+	defer func() {
+		for _, s := range seeds {
+			s.Close()
+		}
+	}()
 	if httpAddr != "" {
 		reg := status.NewRegistry()
 		for _, s := range seeds {
-			reg.AddSeed(s)
+			reg.AddSeed(s.Runtime())
 		}
 		bound, err := serveHTTP(ctx, httpAddr, statusMux(reg))
 		if err != nil {
-			for _, s := range seeds {
-				s.Stop()
-			}
 			return err
 		}
 		fmt.Fprintf(stdio.Err, "whispernet seed: metrics and status on http://%s/\n", bound)
 	}
 	fmt.Fprintf(stdio.Err, "whispernet seed: %d seed(s) running; logs in %s; Ctrl+C to stop\n", len(seeds), logDir)
 	<-ctx.Done()
-	for _, s := range seeds {
-		s.Stop()
-	}
 	return nil
 }
 
 // startSeeds starts one seed per address; on failure it stops those
 // already started.
-func startSeeds(ctx context.Context, addrs, all []netip.AddrPort, lw *eventlog.Writer, tweak func(*node.SeedConfig)) ([]*node.Seed, error) {
-	var seeds []*node.Seed
+func startSeeds(ctx context.Context, addrs, all []netip.AddrPort, lw *eventlog.Writer, tweak func(*whispernet.SeedConfig)) ([]*whispernet.Seed, error) {
+	var seeds []*whispernet.Seed
 	for _, a := range addrs {
-		cfg := node.DefaultSeedConfig()
-		cfg.Core.Self = a
-		cfg.Core.Seeds = all
-		cfg.Log = lw
+		cfg := whispernet.DefaultSeedConfig()
+		cfg.Listen, cfg.Advertise = a.String(), a.String()
+		for _, o := range all {
+			cfg.Peers = append(cfg.Peers, o.String())
+		}
+		cfg.EventLog = lw
 		cfg.RandSeed = uint64(time.Now().UnixNano()) ^ uint64(a.Port())
 		if tweak != nil {
 			tweak(&cfg)
 		}
-		s, err := node.NewSeed(cfg)
+		s, err := whispernet.NewSeed(cfg)
 		if err == nil {
 			err = s.Start(ctx)
 		}
 		if err != nil {
 			for _, o := range seeds {
-				o.Stop()
+				o.Close()
 			}
 			return nil, err
 		}

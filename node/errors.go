@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"syscall"
 )
@@ -23,3 +24,17 @@ func listenError(role string, a netip.AddrPort, err error) error {
 
 // ErrStopped is returned by calls on a peer that has stopped.
 var ErrStopped = errors.New("stopped")
+
+// Listen binds addr on tr (nil: TCP) and words a failure as the runtime
+// does (role is "peer" or "seed"), for a caller that binds the socket
+// before it builds the runtime, to learn the port that port 0 picked.
+func Listen(tr Transport, role string, addr netip.AddrPort) (net.Listener, error) {
+	if tr == nil {
+		tr = TCP{}
+	}
+	ln, err := tr.Listen(addr)
+	if err != nil {
+		return nil, listenError(role, addr, err)
+	}
+	return ln, nil
+}
