@@ -97,11 +97,26 @@ func TestHostNamesAndAdvertise(t *testing.T) {
 		}
 		return nil
 	})
+	// Interrupted (as by Ctrl+C or SIGTERM), the peer leaves gracefully:
+	// the seed drops it at once and logs that it left.
 	stopPeer()
 	out := <-peerDone
-	if want := fmt.Sprintf("whispernet peer: 127.0.0.1:%d (listening on 0.0.0.0:%d) running with 1 seed(s)", peerPort, peerPort); !strings.Contains(out, want) {
-		t.Errorf("peer output lacks %q:\n%s", want, out)
+	for _, want := range []string{
+		fmt.Sprintf("whispernet peer: 127.0.0.1:%d (listening on 0.0.0.0:%d) running with 1 seed(s)", peerPort, peerPort),
+		fmt.Sprintf("whispernet peer: 127.0.0.1:%d left the network", peerPort),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("peer output lacks %q:\n%s", want, out)
+		}
 	}
+	want = fmt.Sprintf("peer 127.0.0.1:%d left (peer list size 0)", peerPort)
+	loopback.CheckFor(t, 5*time.Second, "the seed logs that the peer left", func() error { // the log is written in batches
+		b, _ := os.ReadFile(seedLog)
+		if !strings.Contains(string(b), want) {
+			return fmt.Errorf("seed log lacks %q:\n%s", want, b)
+		}
+		return nil
+	})
 	cancel()
 	if out := <-seedDone; !strings.Contains(out, fmt.Sprintf("seed listening on 0.0.0.0:%d as 127.0.0.1:%d", seedPort, seedPort)) {
 		t.Errorf("seed output:\n%s", out)

@@ -33,7 +33,9 @@ misses --liveness-misses requests in a row is reported dead to the seeds and
 replaced. Events go to outputfile.log and degree changes to freqtrack.log in
 --log-dir (events are echoed here).
 
-Runs until interrupted (Ctrl+C or SIGTERM).`
+Runs until interrupted. On Ctrl+C or SIGTERM it leaves gracefully: it tells
+its neighbours and seeds (Leaving:IP:PORT), which drop it at once instead of
+waiting for liveness checks, then exits.`
 
 func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("peer", "peer --port PORT [--ip IP] | --listen HOST:PORT [--advertise HOST:PORT] [--config config.txt] [flags]", peerAbout, stdio)
@@ -45,6 +47,7 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	logDir := fs.String("log-dir", ".", "directory for outputfile.log and freqtrack.log")
 	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
 	httpAddr := fs.String("http", "", "serve /metrics, /status, /healthz and /debug/pprof on this address (e.g. 127.0.0.1:9000)")
+	leaveTimeout := fs.Duration("leave-timeout", 5*time.Second, "on Ctrl+C or SIGTERM, wait this long for the seeds to acknowledge the leave")
 	pf := addPeerFlags(fs, d.Core)
 	if code, done := parse(fs, args); done {
 		return code
@@ -122,6 +125,8 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return usageErr(stdio, "peer", "%v", err)
 	}
+	// The node outlives ctx (Start's ctx bounds only the start): when ctx
+	// ends (Ctrl+C, SIGTERM) it leaves gracefully below.
 	if err := n.Start(ctx); err != nil {
 		return fail(stdio, "peer", err)
 	}
@@ -139,7 +144,18 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 		as = fmt.Sprintf(" (listening on %s)", listen)
 	}
 	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", n.Addr(), as, len(seeds), *cfgPath, *logDir)
-	<-ctx.Done()
+	select {
+	case <-n.Done():
+	case <-ctx.Done():
+		lctx, cancel := context.WithTimeout(context.Background(), *leaveTimeout)
+		err := n.Runtime().Leave(lctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stdio.Err, "whispernet peer: %v (stopped anyway)\n", err)
+		} else {
+			fmt.Fprintf(stdio.Err, "whispernet peer: %s left the network\n", n.Addr())
+		}
+	}
 	return ExitOK
 }
 

@@ -71,6 +71,9 @@ type Hooks struct {
 	Degree func(self netip.AddrPort, degree int)
 	// Dead: the peer declared a neighbour dead.
 	Dead func(self, dead netip.AddrPort, at time.Time)
+	// Left: the neighbour other said it was leaving (a graceful leave, not
+	// a failure); the Link hook reports the link going down after it.
+	Left func(self, other netip.AddrPort, at time.Time)
 	// Event: a line for outputfile.log.
 	Event func(self netip.AddrPort, at time.Time, text string)
 	// Link: the link to other came up or went down.
@@ -149,6 +152,7 @@ type Peer struct {
 	seeds  map[netip.AddrPort]*seedClient
 	frozen bool
 	start  time.Time
+	leftCh chan struct{} // closed when the core says Left (Leave)
 
 	started time.Time // set by Start, read-only afterwards
 }
@@ -300,6 +304,54 @@ func (p *Peer) do(fn func()) bool {
 	case <-p.done:
 		return false
 	}
+}
+
+// Leave makes the peer leave the network gracefully and stops it: it
+// tells its neighbours (Leaving, written before each connection closes) and
+// the seeds it is registered with, which drop it at once and log that it
+// left; the neighbours replace it without a liveness timeout and report
+// nothing dead. Leave waits until every seed has answered (or failed) and
+// the Leaving lines are written, or until ctx ends (then it stops the peer
+// all the same and returns ctx's error). SIGTERM and SIGINT call it in
+// "whispernet peer". It returns ErrStopped if the peer had stopped.
+func (p *Peer) Leave(ctx context.Context) error {
+	if p.ctx == nil {
+		return ErrStopped
+	}
+	left := make(chan struct{})
+	var flushed []*tconn
+	ok := p.do(func() {
+		p.frozen = false // a frozen peer that is told to leave does
+		for _, tc := range p.conns {
+			flushed = append(flushed, tc)
+		}
+		p.leftCh = left
+		p.core.Leave(time.Now())
+		p.apply(time.Now())
+	})
+	if !ok {
+		return ErrStopped
+	}
+	var err error
+	select {
+	case <-left:
+	case <-ctx.Done():
+		err = fmt.Errorf("node: leave: %w", ctx.Err())
+	}
+	// The Leaving lines go out before the connections close
+	// (closeAfterFlush); wait for that, as a process that exits next
+	// would cut them off.
+	for _, tc := range flushed {
+		select {
+		case <-tc.closed:
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("node: leave: %w", ctx.Err())
+			}
+		}
+	}
+	p.Stop()
+	return err
 }
 
 // Freeze makes the peer stop answering while keeping every socket open: a
@@ -573,6 +625,15 @@ func (p *Peer) apply(now time.Time) {
 		case peer.Duplicate:
 			if h := p.cfg.Hooks.Duplicate; h != nil {
 				h(self, a.Addr, a.Msg)
+			}
+		case peer.NeighbourLeft:
+			if h := p.cfg.Hooks.Left; h != nil {
+				h(self, a.Addr, now)
+			}
+		case peer.Left:
+			if p.leftCh != nil {
+				close(p.leftCh)
+				p.leftCh = nil
 			}
 		}
 	}

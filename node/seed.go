@@ -54,7 +54,8 @@ type SeedConfig struct {
 	// WriteTimeout bounds one reply write; RequestTimeout a relay to
 	// another seed.
 	WriteTimeout, RequestTimeout time.Duration
-	// Removed, if set, is called when a peer leaves the registry.
+	// Removed, if set, is called when a peer leaves the registry (reported
+	// dead, expired, or gone by a graceful leave).
 	Removed func(seed, peer netip.AddrPort, at time.Time)
 	// Transport listens and dials (nil: TCP). Tests use a
 	// *memnet.Network.
@@ -363,7 +364,7 @@ func (s *Seed) applyLocked(now time.Time) {
 			if rc, ok := s.relays[a.Addr]; ok {
 				rc.request(s.ctx, a.Msg)
 			}
-		case seed.Removed:
+		case seed.Removed, seed.Left:
 			if s.cfg.Removed != nil {
 				s.cfg.Removed(s.cfg.Core.Self, a.Addr, now)
 			}

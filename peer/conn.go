@@ -385,6 +385,8 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 		p.onGraft(now, c, m.IDs)
 	case wire.KindPrune:
 		p.onPrune(c)
+	case wire.KindLeaving:
+		p.onLeaving(now, c, m)
 	default:
 		p.stats.Unexpected++
 	}

@@ -47,6 +47,12 @@ const (
 	// can ignore it; one that skips asking after a message that was only
 	// forwarded must ask now.
 	Wake
+	// Left: after Leave, every seed has answered the Leaving request (or
+	// failed): the driver may stop the peer.
+	Left
+	// NeighbourLeft: the neighbour at Addr said it was leaving (its Link
+	// down follows); it is not dead.
+	NeighbourLeft
 )
 
 // Action is one side effect for the driver.
@@ -75,6 +81,7 @@ type Stats struct {
 	ConnsRefused   uint64 `json:"conns_refused"`   // handshakes this peer refused
 	Unexpected     uint64 `json:"unexpected"`      // lines that make no sense in their context
 	DeadGivenUp    uint64 `json:"dead_given_up"`   // dead-node reports dropped after maxDeadAttempts failed sends (or a full retry list)
+	NeighboursLeft uint64 `json:"neighbours_left"` // neighbours that said they were leaving (Leaving) and were replaced
 
 	// Plumtree (lazy push) counters.
 	IHaveSent      uint64 `json:"ihave_sent"`      // message IDs announced to lazy links
@@ -196,7 +203,7 @@ type Peer struct {
 
 	knownIdx addrIndex // known's positions
 	known    []*known
-	dead     map[netip.AddrPort]time.Time // declared dead: not dialed again before the time
+	dead     map[netip.AddrPort]time.Time // declared dead, or left: not dialed again before the time
 
 	seeds       []*seedState
 	quorum      int
@@ -215,6 +222,9 @@ type Peer struct {
 	isolated    map[netip.AddrPort]bool // dials made with no candidate free: ask to be taken in anyway
 	firstMisses int                     // first-link dials refused or failed since the peer was last linked
 	lastDegree  int
+
+	leaving      bool // Leave was called (stopped is set too)
+	leavePending int  // Leaving requests to seeds not yet answered
 
 	// Lazy push (plumtree.go).
 	cache       []cached // recent messages, oldest first from cacheHead, for grafts

@@ -20,7 +20,7 @@ import (
 //	new [self=IP:PORT] [seeds=A,B,...] [target=N] [rng=A,B] [gossip=D] [count=N]
 //	    [delay=D] [live=D] [misses=N] [maxpeers=N] [maxknown=N] [refresh=D]
 //	    [retrymin=D] [retrymax=D] [handshake=D] [fill=D] [ttl=D] [maxorigins=N]
-//	start | stop
+//	start | stop | leave
 //	tick [+D | =D | next]        advance the clock (by D, to base+D, or to
 //	                             NextDeadline) and call Tick
 //	advance +D                   advance the clock only
@@ -38,7 +38,7 @@ import (
 //
 //	dial IP:PORT | send cN LINE | close cN | seedreq SEED LINE
 //	deliver FROM LINE | log TEXT | degree N | dead IP:PORT
-//	link up|down IP:PORT
+//	link up|down IP:PORT | left | neighbour left IP:PORT
 
 var base = time.Unix(1764072000, 0).UTC()
 
@@ -83,6 +83,8 @@ func (r *peerRun) run(c *script.Case) []string {
 		r.p.Start(r.clock.Now)
 	case "stop":
 		r.p.Stop(r.clock.Now)
+	case "leave":
+		r.p.Leave(r.clock.Now)
 	case "advance", "tick":
 		moved, err := r.clock.Move(fields, r.p.NextDeadline)
 		if err != nil {
@@ -291,6 +293,7 @@ func statsLine(s Stats) string {
 	add("pruneSent", s.PruneSent)
 	add("missingDropped", s.MissingDropped)
 	add("deadGivenUp", s.DeadGivenUp)
+	add("neighboursLeft", s.NeighboursLeft)
 	return "stats " + strings.Join(parts, " ")
 }
 
@@ -319,6 +322,10 @@ func formatAction(a Action) string {
 		return "link up " + a.Addr.String()
 	case Wake:
 		return "wake"
+	case Left:
+		return "left"
+	case NeighbourLeft:
+		return "neighbour left " + a.Addr.String()
 	}
 	return fmt.Sprintf("unknown action %+v", a)
 }

@@ -48,6 +48,10 @@ func (p *Peer) backoff(failures int) time.Duration {
 // SeedReply reports the reply to a request the core sent to seed.
 func (p *Peer) SeedReply(now time.Time, seed netip.AddrPort, req, reply wire.Message) {
 	s := p.seed(seed)
+	if s != nil && req.Kind == wire.KindLeaving {
+		p.leaveAnswered(s, reply, false)
+		return
+	}
 	if s == nil || p.stopped {
 		return
 	}
@@ -87,6 +91,10 @@ func (p *Peer) SeedReply(now time.Time, seed netip.AddrPort, req, reply wire.Mes
 // seed is unreachable or the connection broke).
 func (p *Peer) SeedFailed(now time.Time, seed netip.AddrPort, req wire.Message) {
 	s := p.seed(seed)
+	if s != nil && req.Kind == wire.KindLeaving {
+		p.leaveAnswered(s, wire.Message{}, true)
+		return
+	}
 	if s == nil || p.stopped {
 		return
 	}

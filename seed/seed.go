@@ -70,6 +70,9 @@ const (
 	// Removed: Addr left the registry (reported dead or expired). Drivers
 	// use it for metrics and the simulator for detection times.
 	Removed
+	// Left: Addr left the registry because it said it was leaving (a
+	// graceful leave): no failure, so no detection time.
+	Left
 )
 
 // Action is a side effect the driver carries out.
@@ -99,6 +102,7 @@ type Stats struct {
 	Refused         uint64 `json:"refused"`           // requests answered with error:
 	RelaysSent      uint64 `json:"relays_sent"`       // reports relayed to other seeds
 	PeerListsServed uint64 `json:"peer_lists_served"` // peer list and peer info replies
+	Left            uint64 `json:"left"`              // peers removed because they said they were leaving
 }
 
 // Seed is the registry state machine. It is not safe for concurrent use;
@@ -188,6 +192,8 @@ func (s *Seed) Handle(now time.Time, src netip.Addr, m wire.Message) wire.Messag
 		}
 	case wire.KindDeadNode:
 		reply = s.deadNode(src, m)
+	case wire.KindLeaving:
+		reply = s.leaving(src, m)
 	default:
 		reply = errorReply("a seed does not serve %q", m.Kind)
 	}
@@ -263,8 +269,48 @@ func (s *Seed) deadNode(src netip.Addr, m wire.Message) wire.Message {
 	return wire.Message{Kind: wire.KindOK, Text: "removed " + m.Addr.String()}
 }
 
+// leaving removes a peer that says it is leaving, at once, and passes the
+// news on to the other seeds: the peer told only the seeds it is
+// registered with now, and one it registered with earlier may still list
+// it. Only the peer itself may say so (its own IP), or a seed relaying.
+func (s *Seed) leaving(src netip.Addr, m wire.Message) wire.Message {
+	if s.cfg.Verify {
+		if m.Relayed && !s.seedIPs[src.Unmap()] {
+			return errorReply("Leaving: relayed from %s, which is not a seed", wire.FormatIP(src))
+		}
+		if !m.Relayed && src.Unmap() != m.Addr.Addr().Unmap() {
+			return errorReply("Leaving: %s does not match your address %s", wire.FormatIP(m.Addr.Addr()), wire.FormatIP(src))
+		}
+	}
+	reply := wire.Message{Kind: wire.KindOK, Text: "not registered " + m.Addr.String()}
+	if s.removeAs(m.Addr, Left) {
+		s.stats.Left++
+		via := ""
+		if m.Relayed {
+			via = " (via seed " + wire.FormatIP(src) + ")"
+		}
+		s.logf("peer %s left%s (peer list size %d)", m.Addr, via, len(s.order))
+		reply.Text = "left " + m.Addr.String()
+	}
+	if !m.Relayed {
+		relay := m
+		relay.Relayed = true
+		for _, a := range s.cfg.Seeds {
+			if a != s.cfg.Self {
+				s.stats.RelaysSent++
+				s.out = append(s.out, Action{Kind: Relay, Addr: a, Msg: relay})
+			}
+		}
+	}
+	return reply
+}
+
 // remove drops a from the registry, reporting whether it was there.
-func (s *Seed) remove(a netip.AddrPort) bool {
+func (s *Seed) remove(a netip.AddrPort) bool { return s.removeAs(a, Removed) }
+
+// removeAs is remove, announcing the removal with the action kind why
+// (Removed or Left).
+func (s *Seed) removeAs(a netip.AddrPort, why ActionKind) bool {
 	e, ok := s.peers[a]
 	if !ok {
 		return false
@@ -277,7 +323,7 @@ func (s *Seed) remove(a netip.AddrPort) bool {
 	s.order[len(s.order)-1] = nil
 	s.order = s.order[:len(s.order)-1]
 	delete(s.peers, a)
-	s.out = append(s.out, Action{Kind: Removed, Addr: a})
+	s.out = append(s.out, Action{Kind: why, Addr: a})
 	return true
 }
 

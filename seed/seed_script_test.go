@@ -24,7 +24,7 @@ import (
 //
 // Output: "reply LINE" for a request, then the actions from Ready:
 //
-//	relay SEED LINE | log TEXT | removed IP:PORT
+//	relay SEED LINE | log TEXT | removed IP:PORT | left IP:PORT
 
 var base = time.Unix(1764072000, 0).UTC()
 
@@ -121,13 +121,19 @@ func formatAction(a Action) string {
 		return "log " + a.Text
 	case Removed:
 		return "removed " + a.Addr.String()
+	case Left:
+		return "left " + a.Addr.String()
 	}
 	return fmt.Sprintf("unknown action %+v", a)
 }
 
 func statsLine(s Stats) string {
-	return fmt.Sprintf("stats registrations=%d deadReports=%d deadAccepted=%d expired=%d refused=%d relaysSent=%d peerListsServed=%d",
+	line := fmt.Sprintf("stats registrations=%d deadReports=%d deadAccepted=%d expired=%d refused=%d relaysSent=%d peerListsServed=%d",
 		s.Registrations, s.DeadReports, s.DeadAccepted, s.Expired, s.Refused, s.RelaysSent, s.PeerListsServed)
+	if s.Left > 0 {
+		line += fmt.Sprintf(" left=%d", s.Left)
+	}
+	return line
 }
 
 // scriptConfig builds a Config from DefaultConfig and key=value overrides.

@@ -128,6 +128,12 @@ func (m *Message) Append(b []byte) []byte {
 		}
 	case KindPrune:
 		b = append(b, VerbPrune...)
+	case KindLeaving:
+		b = append(b, VerbLeaving...)
+		b = appendAddr(b, m.Addr)
+		if m.Relayed {
+			b = append(b, ":"+relayedMark...)
+		}
 	default:
 		b = append(b, "error:invalid message"...)
 	}

@@ -52,6 +52,7 @@ const (
 	VerbIHave           = "ihave"
 	VerbGraft           = "graft"
 	VerbPrune           = "prune"
+	VerbLeaving         = "Leaving"
 )
 
 // maxCount bounds CAP and DEGREE, in register, Connection with Peer and
@@ -60,7 +61,8 @@ const (
 const maxCount = 1<<31 - 1
 
 // relayedMark is the trailing field a seed adds when it passes a dead-node
-// report on to the other seeds, so that they do not pass it on again.
+// report or a leave on to the other seeds, so that they do not pass it on
+// again.
 const relayedMark = "relayed"
 
 // isolatedMark is the trailing field of a handshake from a peer with no
@@ -72,7 +74,7 @@ const isolatedMark = "isolated"
 type Kind uint8
 
 // The message kinds. Requests to a seed are Register, PeerListRequest,
-// PeerInfoRequest and DeadNode; a seed answers each with exactly one of
+// PeerInfoRequest, DeadNode and Leaving; a seed answers each with exactly one of
 // Registered, PeerList, PeerInfo, OK or Error.
 const (
 	KindInvalid         Kind = iota
@@ -94,6 +96,7 @@ const (
 	KindIHave                // ihave:IP#PORT#SEQ[:IP#PORT#SEQ...] (lazy push: "I have these messages")
 	KindGraft                // graft[:IP#PORT#SEQ...] (push eagerly to me, and send me these)
 	KindPrune                // prune (stop pushing messages to me eagerly)
+	KindLeaving              // Leaving:IP:PORT[:relayed] (graceful leave: to every neighbour and registered seed)
 	numKinds
 )
 
@@ -117,6 +120,7 @@ var kindNames = [numKinds]string{
 	KindIHave:           VerbIHave,
 	KindGraft:           VerbGraft,
 	KindPrune:           VerbPrune,
+	KindLeaving:         VerbLeaving,
 }
 
 // String returns the kind's verb.
@@ -176,7 +180,8 @@ type Message struct {
 	// Isolated marks a handshake from a peer with no neighbour and no
 	// candidate with a free slot, which a full peer accepts anyway.
 	Isolated bool
-	// Relayed marks a dead-node report passed on from one seed to another.
+	// Relayed marks a dead-node report or a leave passed on from one seed
+	// to another.
 	Relayed bool
 
 	// (The small fields come last, together: a message is copied into
@@ -344,6 +349,16 @@ func Parse(line string) (Message, error) {
 	case VerbPrune:
 		m.Kind = KindPrune
 		err = f.none()
+	case VerbLeaving:
+		m.Kind = KindLeaving
+		if m.Addr, err = f.addr(); err != nil || f.done() {
+			break
+		}
+		if t := f.next(); t != relayedMark || !f.done() {
+			err = fmt.Errorf("%w: %s: unexpected trailing field %q (only %q is allowed)", ErrFields, VerbLeaving, truncate(t), relayedMark)
+			break
+		}
+		m.Relayed = true
 	default:
 		v := verb
 		if len(v) > 40 {

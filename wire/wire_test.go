@@ -132,6 +132,8 @@ var canonical = []struct {
 	{"graft", "graft:[2001:db8::7]#65535#12",
 		wire.Message{Kind: wire.KindGraft, IDs: []wire.MsgID{{Origin: v6b, Seq: 12}}}},
 	{"prune", "prune", wire.Message{Kind: wire.KindPrune}},
+	{"leaving", "Leaving:127.0.0.1:5000", wire.Message{Kind: wire.KindLeaving, Addr: v4a}},
+	{"leaving relayed ipv6", "Leaving:[::1]:5000:relayed", wire.Message{Kind: wire.KindLeaving, Addr: v6a, Relayed: true}},
 	{"graft bare", "graft", wire.Message{Kind: wire.KindGraft}},
 }
 
@@ -271,6 +273,10 @@ func TestParseErrors(t *testing.T) {
 		{"dead node trailing colon", "Dead Node:127.0.0.1:5001:1.5:127.0.0.1:5000:", wire.ErrFields, ""},
 		{"dead node long trailing", "Dead Node:127.0.0.1:5001:1.5:127.0.0.1:5000:" + strings.Repeat("y", 2000), wire.ErrFields,
 			`wrong number of fields: Dead Node: unexpected trailing field "` + strings.Repeat("y", 64) + `..." (only "relayed" is allowed)`},
+		{"leaving trailing", "Leaving:127.0.0.1:5000:bye", wire.ErrFields, `wrong number of fields: Leaving: unexpected trailing field "bye" (only "relayed" is allowed)`},
+		{"leaving relayed twice", "Leaving:127.0.0.1:5000:relayed:relayed", wire.ErrFields, ""},
+		{"leaving no address", "Leaving", wire.ErrFields, "wrong number of fields: Leaving: missing IP:PORT"},
+		{"leaving no port", "Leaving:127.0.0.1", wire.ErrFields, `wrong number of fields: Leaving: missing port after "127.0.0.1"`},
 		{"liveness request trailing", "Liveness Request:1.5:127.0.0.1:5000:x", wire.ErrFields, `wrong number of fields: Liveness Request: unexpected trailing field "x"`},
 		{"liveness reply trailing", "Liveness Reply:1.5:127.0.0.1:5000:127.0.0.1:5001:x", wire.ErrFields, `wrong number of fields: Liveness Reply: unexpected trailing field "x"`},
 		{"peer list trailing colon", "peer list:127.0.0.1#5000:", wire.ErrAddr, `bad address: peer list: entry "": want IP#PORT`},
@@ -627,6 +633,7 @@ func TestKindString(t *testing.T) {
 		wire.KindDeadNode:        "Dead Node",
 		wire.KindConnect:         "Connection with Peer",
 		wire.KindGossip:          "gossip",
+		wire.KindLeaving:         "Leaving",
 		wire.Kind(99):            "kind(99)",
 	} {
 		if got := k.String(); got != want {
