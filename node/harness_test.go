@@ -10,12 +10,18 @@ import (
 
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/internal/loopback"
+	"github.com/whispernet/whispernet/node/memnet"
 	"github.com/whispernet/whispernet/wire"
 )
 
-// cluster is a loopback network of seeds and peers for integration tests.
+// cluster is a network of seeds and peers on an in-memory network, for
+// tests of the runtime. Seeds listen on 127.0.0.1:9001 and up, peers on
+// 127.0.0.1:20001 and up: nothing is bound on the host, so no port has to
+// be found free. Run it inside synctest.Test and its timers run on the
+// bubble's clock.
 type cluster struct {
 	t     *testing.T
+	net   memnet.Network
 	ctx   context.Context
 	log   *eventlog.Writer
 	dir   string
@@ -53,7 +59,9 @@ func newCluster(t *testing.T, nSeeds int) *cluster {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, ctx: ctx, log: lw, dir: dir, delivered: map[netip.AddrPort]map[string]int{}, dead: map[netip.AddrPort][]netip.AddrPort{}}
-	c.addrs = loopback.FreePorts(t, nSeeds)
+	for i := range nSeeds {
+		c.addrs = append(c.addrs, netip.AddrPortFrom(localhost, uint16(9001+i)))
+	}
 	for _, a := range c.addrs {
 		c.startSeed(a)
 	}
@@ -75,6 +83,8 @@ func (c *cluster) startSeed(a netip.AddrPort) *Seed {
 	cfg.Core.Self = a
 	cfg.Core.Seeds = c.addrs
 	cfg.Log = c.log
+	cfg.Transport = &c.net
+	cfg.RandSeed = uint64(a.Port())
 	s, err := NewSeed(cfg)
 	if err != nil {
 		c.t.Fatal(err)
@@ -86,19 +96,23 @@ func (c *cluster) startSeed(a netip.AddrPort) *Seed {
 	return s
 }
 
-// addPeers starts n peers with the fast test timers.
+// addPeers starts n peers with the fast test timers, each with its own
+// fixed RNG seed.
 //
 // Peers start 20 ms apart, as peers join a real network: eight peers of
 // target 3 started in the same millisecond can form two full islands of
 // four (each a complete graph, nobody with a free slot), which no rule of
 // the protocol mends (seen about once in 60 runs).
 func (c *cluster) addPeers(n int, tweak func(*PeerConfig)) {
-	for i, a := range loopback.FreePorts(c.t, n) {
+	for i := range n {
 		if i > 0 {
 			time.Sleep(20 * time.Millisecond)
 		}
+		a := netip.AddrPortFrom(localhost, uint16(20001+len(c.peers)))
 		cfg := fastPeerConfig(a, c.addrs)
 		cfg.Log = c.log
+		cfg.Transport = &c.net
+		cfg.RandSeed = uint64(a.Port())
 		cfg.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -125,5 +139,7 @@ func (c *cluster) addPeers(n int, tweak func(*PeerConfig)) {
 		c.peers = append(c.peers, p)
 	}
 }
+
+var localhost = netip.MustParseAddr("127.0.0.1")
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -205,7 +205,7 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		seeds:  make(map[netip.AddrPort]*seedClient),
 	}
 	for i, s := range cfg.Core.Seeds {
-		sc := newSeedClient(s, p.dialer, cfg.RequestTimeout, func(req, reply wire.Message, err error) {
+		sc := newSeedClient(s, p.dialer, cfg.RequestTimeout, &p.wg, func(req, reply wire.Message, err error) {
 			p.post(event{kind: evSeed, addr: s, req: req, msg: reply, err: err})
 		})
 		if cfg.SeedNames != nil {

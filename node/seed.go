@@ -143,7 +143,7 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 		if a == cfg.Core.Self {
 			continue
 		}
-		rc := newSeedClient(a, dialer, cfg.RequestTimeout, func(req, reply wire.Message, err error) {
+		rc := newSeedClient(a, dialer, cfg.RequestTimeout, &s.wg, func(req, reply wire.Message, err error) {
 			if err != nil {
 				s.log.Info("relay failed", "to", a.String(), "err", err)
 			}

@@ -23,6 +23,7 @@ type seedClient struct {
 	dialer  *dialer
 	timeout time.Duration
 	done    func(req, reply wire.Message, err error)
+	wg      *sync.WaitGroup // the owner's: its Stop waits for the worker
 
 	// name, if a host name, is looked up again before the next dial once
 	// a dial or exchange has failed (the worker's own state).
@@ -46,8 +47,8 @@ const seedLinger = 300 * time.Millisecond
 
 var errSeedQueueFull = errors.New("node: too many requests queued for seed")
 
-func newSeedClient(addr netip.AddrPort, dialer *dialer, timeout time.Duration, done func(req, reply wire.Message, err error)) *seedClient {
-	return &seedClient{addr: addr, dialer: dialer, timeout: timeout, done: done, wake: make(chan struct{}, 1)}
+func newSeedClient(addr netip.AddrPort, dialer *dialer, timeout time.Duration, wg *sync.WaitGroup, done func(req, reply wire.Message, err error)) *seedClient {
+	return &seedClient{addr: addr, dialer: dialer, timeout: timeout, done: done, wg: wg, wake: make(chan struct{}, 1)}
 }
 
 // request queues m; the outcome arrives through done.
@@ -65,6 +66,7 @@ func (s *seedClient) request(ctx context.Context, m wire.Message) {
 	s.running = true
 	s.mu.Unlock()
 	if start {
+		s.wg.Add(1)
 		go s.work(ctx)
 	} else {
 		select {
@@ -137,6 +139,7 @@ func (s *seedClient) dialTarget(ctx context.Context) netip.AddrPort {
 }
 
 func (s *seedClient) work(ctx context.Context) {
+	defer s.wg.Done()
 	var c net.Conn
 	var lr *wire.LineReader
 	defer func() {
@@ -184,6 +187,10 @@ func (s *seedClient) exchange(ctx context.Context, c *net.Conn, lr **wire.LineRe
 	}
 	conn := *c
 	conn.SetDeadline(time.Now().Add(s.timeout))
+	// The owner stopping ends a wait for the reply at once, so that its
+	// Stop does not wait out the timeout.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	line := append(m.Append(nil), '\n')
 	if _, err := conn.Write(line); err != nil {
 		return wire.Message{}, fmt.Errorf("seed %s: %w", s.addr, err)

@@ -130,7 +130,13 @@ func (n *Network) Dial(ctx context.Context, local netip.Addr, remote netip.AddrP
 	client, server := newPair(laddr, remote, size, release)
 	select {
 	case l.backlog <- server:
-		return client, nil
+		// Close may have drained the backlog before the send: then
+		// nobody will accept server.
+		select {
+		case <-l.closed:
+		default:
+			return client, nil
+		}
 	case <-l.closed:
 	case <-ctx.Done():
 		client.Close()
