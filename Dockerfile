@@ -3,7 +3,8 @@
 # No base image is pulled (the project's machines and CI reach no registry),
 # so the binary is built on the host and copied into an empty image:
 #
-#   CGO_ENABLED=0 go build -trimpath -ldflags=-s -o bin/whispernet ./cmd/whispernet
+#   CGO_ENABLED=0 go build -trimpath -ldflags "-s -X github.com/whispernet/whispernet/cli.Commit=$(git rev-parse HEAD)" \
+#     -o bin/whispernet ./cmd/whispernet
 #   docker build -t whispernet .
 #
 # docs/deploy.md explains the image and how to run it; deploy/compose.yaml

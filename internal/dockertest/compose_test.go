@@ -193,7 +193,18 @@ func TestComposeNetwork(t *testing.T) {
 	t.Logf("%d messages from %d live origins, each delivered once to the %d other live peers; spread to the last of them: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
 		len(want), len(live), len(live)-1, quantile(spread, 0.5), quantile(spread, 0.99), quantile(spread, 1))
 
-	// 5. No live peer was removed: every seed that listed one at the start
+	// 5. The image's HEALTHCHECK ("whispernet health" on /healthz) reports
+	// every live node healthy.
+	waitFor(t, 30*time.Second, "every live container healthy", func() string {
+		for _, k := range append(slices.Clone(seeds), live...) {
+			if h := strings.TrimSpace(docker(t, ctx, "inspect", "-f", "{{.State.Health.Status}}", k.id)); h != "healthy" {
+				return fmt.Sprintf("%s is %s", k, h)
+			}
+		}
+		return ""
+	})
+
+	// 6. No live peer was removed: every seed that listed one at the start
 	// lists it still, and no seed logged its removal.
 	final := c.registrations(seeds)
 	for _, p := range live {
@@ -257,7 +268,9 @@ func newCluster(t *testing.T, ctx context.Context) *cluster {
 			t.Fatal(err)
 		}
 	}
-	build := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-o", filepath.Join(dir, "bin", "whispernet"), "./cmd/whispernet")
+	// The flags of cmd/whispernet's static-build test (no -trimpath), so
+	// that the two builds share the compiled packages in the build cache.
+	build := exec.CommandContext(ctx, goTool(), "build", "-o", filepath.Join(dir, "bin", "whispernet"), "./cmd/whispernet")
 	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
@@ -278,6 +291,10 @@ func newCluster(t *testing.T, ctx context.Context) *cluster {
 		exec.CommandContext(ctx, "docker", "rmi", "-f", c.image).Run()
 	})
 	docker(t, ctx, "build", "-q", "-t", c.image, dir)
+	// The entrypoint runs in the empty image: a static binary.
+	if out := docker(t, ctx, "run", "--rm", c.image, "--version"); !strings.HasPrefix(out, "whispernet ") {
+		t.Fatalf("docker run %s --version: %q", c.image, out)
+	}
 
 	c.env = append(os.Environ(),
 		"WHISPERNET_IMAGE="+c.image,
