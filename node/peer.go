@@ -260,7 +260,7 @@ func (p *Peer) Start(ctx context.Context) error {
 	p.ln = ln
 	p.started = time.Now()
 	p.ctx, p.cancel = context.WithCancel(ctx)
-	p.wg.Add(2)
+	p.wg.Add(1)
 	go p.acceptLoop()
 	go p.loop()
 	return nil
@@ -271,7 +271,7 @@ func (p *Peer) Start(ctx context.Context) error {
 func (p *Peer) Stop() {
 	if p.cancel != nil {
 		p.cancel()
-		p.wg.Wait()
+		<-p.done // the loop ends last, once every other goroutine has
 	}
 }
 
@@ -447,8 +447,10 @@ func (p *Peer) read(id peer.ConnID, tc *tconn) {
 	}
 }
 
+// loop runs the core. It is the one goroutine not in p.wg, which counts
+// those that post to it (the accept loop, dials, readers, seed clients):
+// it ends after them, so that no connection is posted after its drain.
 func (p *Peer) loop() {
-	defer p.wg.Done()
 	defer close(p.done)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -492,16 +494,28 @@ func (p *Peer) shutdown() {
 		tc.close()
 		delete(p.conns, id)
 	}
-	// Drain events so that no sender stays blocked; their connections
-	// are closed by post once the context is done.
+	// Drain events until every poster has given up (each does once the
+	// context is done): a dial or accept that raced the shutdown may
+	// still post a connection, which must be closed, not leaked.
+	posters := make(chan struct{})
+	go func() { p.wg.Wait(); close(posters) }()
 	for {
 		select {
 		case e := <-p.events:
 			if e.tc != nil {
 				e.tc.close()
 			}
-		default:
-			return
+		case <-posters:
+			for {
+				select {
+				case e := <-p.events:
+					if e.tc != nil {
+						e.tc.close()
+					}
+				default:
+					return
+				}
+			}
 		}
 	}
 }
