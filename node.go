@@ -50,7 +50,8 @@ type Message struct {
 	Received time.Time
 	// From is the neighbour it came from, "IP:PORT".
 	From string
-	// Hops counts the links it crossed to get here.
+	// Hops counts the links it crossed to get here (1: straight from
+	// its origin).
 	Hops int
 }
 
@@ -61,13 +62,16 @@ type EventKind uint8
 const (
 	// EventJoin: a link to a neighbour came up.
 	EventJoin EventKind = iota + 1
-	// EventLeave: a link to a neighbour went down without the neighbour
-	// being found dead: it left, or it closed the link. If it does not
-	// answer a new handshake, EventDead follows.
+	// EventLeave: a neighbour left the network gracefully (it said so
+	// before its link closed, and told the seeds).
 	EventLeave
 	// EventDead: a neighbour was declared dead (it stopped answering)
 	// and reported to the seeds.
 	EventDead
+	// EventDown: a link to a neighbour went down without a leave. The
+	// node checks it at once: EventDead follows if the neighbour does not
+	// answer a new handshake, EventJoin if the link comes up again.
+	EventDown
 )
 
 func (k EventKind) String() string {
@@ -78,6 +82,8 @@ func (k EventKind) String() string {
 		return "leave"
 	case EventDead:
 		return "dead"
+	case EventDown:
+		return "down"
 	}
 	return fmt.Sprintf("EventKind(%d)", k)
 }
@@ -100,9 +106,12 @@ const (
 	StateNeighbour MemberState = iota + 1
 	// StateKnown: listed by a seed, not linked.
 	StateKnown
-	// StateLeft: was a neighbour; its link went down (recently).
+	// StateDown: was a neighbour; its link went down without a leave,
+	// and it has not been found dead (yet).
+	StateDown
+	// StateLeft: was a neighbour and left gracefully.
 	StateLeft
-	// StateDead: was declared dead (recently).
+	// StateDead: was a neighbour and was declared dead.
 	StateDead
 )
 
@@ -112,6 +121,8 @@ func (s MemberState) String() string {
 		return "neighbour"
 	case StateKnown:
 		return "known"
+	case StateDown:
+		return "down"
 	case StateLeft:
 		return "left"
 	case StateDead:
@@ -122,13 +133,13 @@ func (s MemberState) String() string {
 
 // Member is another node as this one knows it. WhisperNet nodes keep a
 // partial view: their neighbours, the candidates their seeds listed, and
-// the neighbours they recently lost.
+// the neighbours they recently lost (the last 256).
 type Member struct {
 	// Addr is the member's address, "IP:PORT".
 	Addr  string
 	State MemberState
-	// Since is when it became a neighbour, left or was declared dead
-	// (zero for StateKnown).
+	// Since is when it became a neighbour, went down, left or was
+	// declared dead (zero for StateKnown).
 	Since time.Time
 	// RTT is the last liveness round trip (neighbours only).
 	RTT time.Duration
@@ -241,7 +252,7 @@ func (n *Node) Start(ctx context.Context) error {
 
 // hook chains the node's hooks after those h already holds.
 func (n *Node) hook(h *node.Hooks) {
-	deliver, link, dead := h.Deliver, h.Link, h.Dead
+	deliver, link, left, dead := h.Deliver, h.Link, h.Left, h.Dead
 	h.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
 		if deliver != nil {
 			deliver(self, from, m, at)
@@ -249,7 +260,7 @@ func (n *Node) hook(h *node.Hooks) {
 		if from == self || !n.wantMsgs.Load() {
 			return // our own (the application has it), or nobody reads them
 		}
-		msg := Message{Origin: m.Addr.String(), Seq: m.Seq, Data: []byte(m.Text), Sent: m.Time.Time(), Received: at, From: from.String(), Hops: int(m.Hops)}
+		msg := Message{Origin: m.Addr.String(), Seq: m.Seq, Data: []byte(m.Text), Sent: m.Time.Time(), Received: at, From: from.String(), Hops: int(m.Hops) + 1}
 		select {
 		case n.msgs <- msg:
 		default:
@@ -260,14 +271,23 @@ func (n *Node) hook(h *node.Hooks) {
 		if link != nil {
 			link(self, other, up, at)
 		}
-		kind := EventJoin
-		if up {
+		switch {
+		case up:
 			n.forgetGone(other)
-		} else {
-			kind = EventLeave
-			n.rememberGone(Member{Addr: other.String(), State: StateLeft, Since: at}, other)
+			n.event(Event{Kind: EventJoin, Addr: other.String(), Time: at})
+		case n.gone[other].State == StateLeft:
+			// The link going down after a leave: EventLeave said it.
+		default:
+			n.rememberGone(Member{Addr: other.String(), State: StateDown, Since: at}, other)
+			n.event(Event{Kind: EventDown, Addr: other.String(), Time: at})
 		}
-		n.event(Event{Kind: kind, Addr: other.String(), Time: at})
+	}
+	h.Left = func(self, other netip.AddrPort, at time.Time) {
+		if left != nil {
+			left(self, other, at)
+		}
+		n.rememberGone(Member{Addr: other.String(), State: StateLeft, Since: at}, other)
+		n.event(Event{Kind: EventLeave, Addr: other.String(), Time: at})
 	}
 	h.Dead = func(self, other netip.AddrPort, at time.Time) {
 		if dead != nil {
@@ -429,6 +449,29 @@ func (n *Node) Runtime() *node.Peer {
 
 // Done is closed once the node has stopped (Leave or Close).
 func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Leave leaves the network gracefully and stops the node: it tells its
+// neighbours (Leaving), which drop the link at once and report nothing
+// dead (their Events say EventLeave), and the seeds it registered with,
+// which remove it from their lists. It returns once every seed has
+// answered and the neighbours' lines are written, or when ctx ends; the
+// node is stopped either way (as by Close), and the error says whether
+// the leave was complete.
+func (n *Node) Leave(ctx context.Context) error {
+	rt, err := n.running()
+	if err != nil {
+		return err
+	}
+	err = rt.Leave(ctx)
+	n.Close()
+	if err != nil {
+		if errors.Is(err, node.ErrStopped) {
+			return ErrStopped
+		}
+		return fmt.Errorf("whispernet: %w", err)
+	}
+	return nil
+}
 
 // Close stops the node at once: every link closes, as a crash would look
 // to the neighbours (they find it dead and report it). Prefer Leave. Close

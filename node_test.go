@@ -154,7 +154,7 @@ func testExactDelivery(t *testing.T, tr node.Transport) {
 				t.Errorf("%s: message %d = %s#%d, %d bytes %.40q; want %s#%d, %d bytes %.40q", nd.Addr(), i,
 					m.Origin, m.Seq, len(m.Data), m.Data, net.nodes[0].Addr(), i+1, len(want[i]), want[i])
 			}
-			if m.Received.Before(m.Sent.Add(-time.Second)) || m.Hops < 0 || m.Hops > 1 {
+			if m.Received.Before(m.Sent.Add(-time.Second)) || m.Hops < 1 || m.Hops > 2 {
 				t.Errorf("%s: message %d sent %v received %v hops %d", nd.Addr(), i, m.Sent, m.Received, m.Hops)
 			}
 		}
@@ -317,8 +317,8 @@ func TestMembersAndEventsCrash(t *testing.T) {
 	}
 	// c crashes: a sees the link go, then finds c dead.
 	c.Close()
-	if e := nextEvent(t, a); e.Kind != whispernet.EventLeave || e.Addr != c.Addr() {
-		t.Fatalf("after the crash: %v %s, want leave %s", e.Kind, e.Addr, c.Addr())
+	if e := nextEvent(t, a); e.Kind != whispernet.EventDown || e.Addr != c.Addr() {
+		t.Fatalf("after the crash: %v %s, want down %s", e.Kind, e.Addr, c.Addr())
 	}
 	if e := nextEvent(t, a); e.Kind != whispernet.EventDead || e.Addr != c.Addr() {
 		t.Fatalf("after the crash: %v %s, want dead %s", e.Kind, e.Addr, c.Addr())
@@ -337,6 +337,70 @@ func TestMembersAndEventsCrash(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A node that leaves is dropped by its neighbours and the seed at once,
+// and nobody reports it dead.
+func TestLeave(t *testing.T) {
+	net := startNetwork(t, 3, new(memnet.Network), nil)
+	a, b, c := net.nodes[0], net.nodes[1], net.nodes[2]
+	for _, nd := range net.nodes {
+		for range 2 {
+			if e := nextEvent(t, nd); e.Kind != whispernet.EventJoin {
+				t.Fatalf("%s: %v %s, want join", nd.Addr(), e.Kind, e.Addr)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	cAddr := c.Addr()
+	if err := c.Leave(ctx); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	// Leave returns once the seed answered: it has dropped c already.
+	if got, want := net.seed.Members(), sorted(a.Addr(), b.Addr()); !slices.Equal(got, want) {
+		t.Errorf("seed members after Leave: %v, want %v", got, want)
+	}
+	for _, nd := range []*whispernet.Node{a, b} {
+		if e := nextEvent(t, nd); e.Kind != whispernet.EventLeave || e.Addr != cAddr {
+			t.Errorf("%s: %v %s, want leave %s", nd.Addr(), e.Kind, e.Addr, cAddr)
+		}
+		var got []string
+		for _, m := range nd.Members() {
+			got = append(got, m.State.String()+" "+m.Addr)
+		}
+		other := a.Addr()
+		if nd == a {
+			other = b.Addr()
+		}
+		if want := []string{"neighbour " + other, "left " + cAddr}; !slices.Equal(got, want) {
+			t.Errorf("%s: members %v, want %v", nd.Addr(), got, want)
+		}
+	}
+	// Still linked to each other, and nothing else happened: a message
+	// from a reaches b as the next thing b sees.
+	if err := a.Publish(ctx, []byte("after c")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, b, 1)[0]; string(m.Data) != "after c" {
+		t.Errorf("b got %q", m.Data)
+	}
+	for _, nd := range []*whispernet.Node{a, b} {
+		if s := nd.Stats().Runtime; s.DeadReported != 0 || s.NeighboursLeft != 1 {
+			t.Errorf("%s: dead reported %d, neighbours left %d; want 0 and 1", nd.Addr(), s.DeadReported, s.NeighboursLeft)
+		}
+		select {
+		case e := <-nd.Events():
+			t.Errorf("%s: unexpected event %v %s", nd.Addr(), e.Kind, e.Addr)
+		default:
+		}
+	}
+	if _, ok := <-c.Messages(); ok {
+		t.Error("c's Messages open after Leave")
+	}
+	if err := c.Leave(ctx); !errors.Is(err, whispernet.ErrStopped) {
+		t.Errorf("second Leave = %v, want ErrStopped", err)
+	}
 }
 
 func sorted(s ...string) []string {

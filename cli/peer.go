@@ -148,7 +148,7 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	case <-n.Done():
 	case <-ctx.Done():
 		lctx, cancel := context.WithTimeout(context.Background(), *leaveTimeout)
-		err := n.Runtime().Leave(lctx)
+		err := n.Leave(lctx)
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stdio.Err, "whispernet peer: %v (stopped anyway)\n", err)
