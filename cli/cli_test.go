@@ -352,3 +352,31 @@ func TestAskPortLikeTheClassicTool(t *testing.T) {
 		}
 	}
 }
+
+func TestKeygen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "node.key")
+	code, out, stderr := run(t, ctx, "keygen", path)
+	if code != ExitOK {
+		t.Fatalf("keygen: exit %d: %s", code, stderr)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v", err, st.Mode().Perm())
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "node ID ") || len(lines[0]) != len("node ID ")+16 ||
+		!strings.HasPrefix(lines[1], "public key ") || len(lines[1]) != len("public key ")+43 {
+		t.Fatalf("keygen output %q", out)
+	}
+	code, again, _ := run(t, ctx, "keygen", "--show", path)
+	if code != ExitOK || again != out {
+		t.Fatalf("keygen --show: exit %d, %q, want %q", code, again, out)
+	}
+	if code, _, stderr := run(t, ctx, "keygen", path); code != ExitFail || !strings.Contains(stderr, "exists") {
+		t.Fatalf("keygen over an existing file: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := run(t, ctx, "keygen"); code != ExitUsage {
+		t.Fatalf("keygen without FILE: exit %d", code)
+	}
+}

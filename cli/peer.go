@@ -46,6 +46,7 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	af := addAddrFlags(fs, "peer", 5000)
 	logDir := fs.String("log-dir", ".", "directory for outputfile.log and freqtrack.log")
 	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
+	keyPath := fs.String("key", "", "the node's key file (Ed25519, PKCS#8 PEM), created with mode 0600 if missing; empty: a new key each start")
 	httpAddr := fs.String("http", "", "serve /metrics, /status, /healthz and /debug/pprof on this address (e.g. 127.0.0.1:9000)")
 	leaveTimeout := fs.Duration("leave-timeout", 5*time.Second, "on Ctrl+C or SIGTERM, wait this long for the seeds to acknowledge the leave")
 	pf := addPeerFlags(fs, d.Core)
@@ -102,6 +103,10 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 		cfg.Seeds = append(cfg.Seeds, a.String())
 	}
 	pf.applyConfig(&cfg)
+	key, err := loadKey(stdio, "peer", *keyPath)
+	if err != nil {
+		return fail(stdio, "peer", err)
+	}
 	echo := stdio.Out
 	if *quiet {
 		echo = nil
@@ -114,6 +119,7 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	cfg.EventLog = lw
 	reg := status.NewRegistry()
 	cfg.Runtime = func(rc *node.PeerConfig) {
+		rc.Core.Key = key
 		rc.SeedNames = names // the seeds were resolved above; look names up again when one is lost
 		rc.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
 			if from != self {
@@ -143,7 +149,7 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	if listen != self {
 		as = fmt.Sprintf(" (listening on %s)", listen)
 	}
-	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", n.Addr(), as, len(seeds), *cfgPath, *logDir)
+	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s (node ID %s) running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", n.Addr(), as, key.ID(), len(seeds), *cfgPath, *logDir)
 	select {
 	case <-n.Done():
 	case <-ctx.Done():

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/status"
 )
@@ -47,12 +50,26 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 	burst := fs.Int("burst", d.Burst, "request burst allowed on one connection")
 	expiry := fs.Duration("expiry", d.Core.Expiry, "drop a registration not refreshed for this long (0: never)")
 	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
+	keyPath := fs.String("key", "", "with --listen or --advertise: the seed's key file (Ed25519, PKCS#8 PEM), created with mode 0600 if missing")
+	keyDir := fs.String("key-dir", "", "keep each seed's key in DIR/seed-IP-PORT.key (created with mode 0600 if missing); neither --key nor --key-dir: a new key each start")
 	httpAddr := fs.String("http", "", "serve /metrics, /status, /healthz and /debug/pprof on this address (e.g. 127.0.0.1:9080)")
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return usageErr(stdio, "seed", "unexpected argument %q", fs.Arg(0))
+	}
+	if *keyPath != "" && af.listen == "" && af.advertise == "" {
+		return usageErr(stdio, "seed", "--key names one seed's key: use it with --listen or --advertise (or use --key-dir)")
+	}
+	keyFor := func(a netip.AddrPort) (*identity.Key, error) {
+		switch {
+		case *keyPath != "":
+			return loadKey(stdio, "seed", *keyPath)
+		case *keyDir != "":
+			return loadKey(stdio, "seed", filepath.Join(*keyDir, seedKeyFile(a)))
+		}
+		return identity.Generate(nil)
 	}
 	limits := func(c *whispernet.SeedConfig) {
 		c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
@@ -80,7 +97,7 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 		if !slices.Contains(seeds, self) {
 			seeds, names = append(seeds, self), append(names, selfName)
 		}
-		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, *httpAddr, func(c *whispernet.SeedConfig) {
+		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, *httpAddr, keyFor, func(c *whispernet.SeedConfig) {
 			limits(c)
 			c.Listen = listen.String()
 			c.Runtime = func(rc *node.SeedConfig) { rc.SeedNames = names } // resolved above; looked up again when lost
@@ -93,7 +110,7 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 			}
 			return fail(stdio, "seed", err)
 		}
-		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, *httpAddr, limits)
+		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, *httpAddr, keyFor, limits)
 	}
 	if err != nil {
 		return fail(stdio, "seed", err)
@@ -103,7 +120,7 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 
 // serveSeeds starts the seeds at addrs (all is the full seed list) and
 // blocks until ctx ends.
-func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, logDir string, quiet bool, httpAddr string, tweak func(*whispernet.SeedConfig)) error {
+func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, logDir string, quiet bool, httpAddr string, keyFor func(netip.AddrPort) (*identity.Key, error), tweak func(*whispernet.SeedConfig)) error {
 	var echo = stdio.Out
 	if quiet {
 		echo = nil
@@ -113,7 +130,7 @@ func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, l
 		return err
 	}
 	defer lw.Close()
-	seeds, err := startSeeds(ctx, addrs, all, lw, tweak)
+	seeds, err := startSeeds(ctx, addrs, all, lw, keyFor, tweak)
 	if err != nil {
 		return err
 	}
@@ -140,10 +157,17 @@ func serveSeeds(ctx context.Context, stdio Stdio, addrs, all []netip.AddrPort, l
 
 // startSeeds starts one seed per address; on failure it stops those
 // already started.
-func startSeeds(ctx context.Context, addrs, all []netip.AddrPort, lw *eventlog.Writer, tweak func(*whispernet.SeedConfig)) ([]*whispernet.Seed, error) {
+func startSeeds(ctx context.Context, addrs, all []netip.AddrPort, lw *eventlog.Writer, keyFor func(netip.AddrPort) (*identity.Key, error), tweak func(*whispernet.SeedConfig)) ([]*whispernet.Seed, error) {
 	var seeds []*whispernet.Seed
 	for _, a := range addrs {
 		cfg := whispernet.DefaultSeedConfig()
+		key, err := keyFor(a)
+		if err != nil {
+			for _, o := range seeds {
+				o.Close()
+			}
+			return nil, err
+		}
 		cfg.Listen, cfg.Advertise = a.String(), a.String()
 		for _, o := range all {
 			cfg.Peers = append(cfg.Peers, o.String())
@@ -152,6 +176,13 @@ func startSeeds(ctx context.Context, addrs, all []netip.AddrPort, lw *eventlog.W
 		cfg.RandSeed = uint64(time.Now().UnixNano()) ^ uint64(a.Port())
 		if tweak != nil {
 			tweak(&cfg)
+		}
+		prev := cfg.Runtime
+		cfg.Runtime = func(rc *node.SeedConfig) {
+			if prev != nil {
+				prev(rc)
+			}
+			rc.Core.Key = key
 		}
 		s, err := whispernet.NewSeed(cfg)
 		if err == nil {
@@ -166,4 +197,11 @@ func startSeeds(ctx context.Context, addrs, all []netip.AddrPort, lw *eventlog.W
 		seeds = append(seeds, s)
 	}
 	return seeds, nil
+}
+
+// seedKeyFile names a seed's key file in --key-dir: seed-127.0.0.1-8080.key
+// (an IPv6 address with '_' for ':', which not every file system takes).
+func seedKeyFile(a netip.AddrPort) string {
+	ip := strings.ReplaceAll(a.Addr().String(), ":", "_")
+	return fmt.Sprintf("seed-%s-%d.key", ip, a.Port())
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -166,6 +167,16 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	if cfg.Hooks.Duplicate != nil {
 		cfg.Core.ReportDuplicates = true
 	}
+	if cfg.Core.Key == nil {
+		k, err := identity.Generate(nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Core.Key = k
+	}
+	if cfg.Core.Verifier == nil {
+		cfg.Core.Verifier = identity.Shared()
+	}
 	core, err := peer.New(cfg.Core, rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
 	if err != nil {
 		return nil, err
@@ -218,6 +229,9 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 
 // Addr returns the peer's advertised address.
 func (p *Peer) Addr() netip.AddrPort { return p.cfg.Core.Self }
+
+// Key returns the peer's identity (its node ID is Key().ID()).
+func (p *Peer) Key() *identity.Key { return p.cfg.Core.Key }
 
 // ListenAddr returns the address the peer listens on (after Start: the
 // bound one).
@@ -455,6 +469,10 @@ func (p *Peer) loop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	p.start = time.Now()
+	if p.cfg.Log != nil {
+		k := p.cfg.Core.Key
+		p.cfg.Log.Event(p.start, p.cfg.Core.Self, fmt.Sprintf("node ID %s, public key %s", k.ID(), k.Public()))
+	}
 	p.core.Start(p.start)
 	p.apply(p.start)
 	for {

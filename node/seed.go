@@ -15,6 +15,7 @@ import (
 
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/seed"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -117,6 +118,13 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 	if rs == 0 {
 		rs = rand.Uint64()
 	}
+	if cfg.Core.Key == nil {
+		k, err := identity.Generate(nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Core.Key = k
+	}
 	core, err := seed.New(cfg.Core, rand.New(rand.NewPCG(rs, rs^0x2545f4914f6cdd1d)))
 	if err != nil {
 		return nil, err
@@ -184,9 +192,9 @@ func (s *Seed) Start(ctx context.Context) error {
 	go s.acceptLoop()
 	go s.ticker()
 	if s.cfg.Listen != s.cfg.Core.Self {
-		s.logEvent(time.Now(), fmt.Sprintf("seed listening on %s as %s", s.cfg.Listen, s.cfg.Core.Self))
+		s.logEvent(time.Now(), fmt.Sprintf("seed listening on %s as %s, node ID %s, public key %s", s.cfg.Listen, s.cfg.Core.Self, s.cfg.Core.Key.ID(), s.cfg.Core.Key.Public()))
 	} else {
-		s.logEvent(time.Now(), fmt.Sprintf("seed listening on %s", s.cfg.Core.Self))
+		s.logEvent(time.Now(), fmt.Sprintf("seed listening on %s, node ID %s, public key %s", s.cfg.Core.Self, s.cfg.Core.Key.ID(), s.cfg.Core.Key.Public()))
 	}
 	return nil
 }
@@ -199,6 +207,9 @@ func (s *Seed) Stop() {
 		s.wg.Wait()
 	}
 }
+
+// Key returns the seed's identity (its node ID is Key().ID()).
+func (s *Seed) Key() *identity.Key { return s.cfg.Core.Key }
 
 // Started returns when the seed started (zero before Start).
 func (s *Seed) Started() time.Time { return s.started }

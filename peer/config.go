@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/topology"
 )
 
@@ -16,6 +17,17 @@ type Config struct {
 	// Seeds lists every seed of config.txt; the peer registers with a
 	// random majority (⌊n/2⌋+1) of them.
 	Seeds []netip.AddrPort
+	// Key is the peer's identity: it signs the peer's gossip and answers
+	// challenges. Nil derives a key from Self (identity.FromSeed), which is
+	// reproducible and therefore public: fit for simulations and tests,
+	// never for a real network (node.NewPeer generates a real key). The
+	// derived key is made on first use: a simulation of a million unsigned
+	// peers does not pay for a million keys.
+	Key *identity.Key
+	// Verifier checks signatures; nil checks each one afresh. A process
+	// running many peers gives them one identity.Cache, so that a message
+	// is verified about once per process instead of once per peer.
+	Verifier identity.Verifier
 
 	// GossipInterval is the time between two generated messages.
 	GossipInterval time.Duration
@@ -156,6 +168,9 @@ func (c *Config) validate() error {
 		return bad("lazy interval, graft timeout and cache time must be positive")
 	case c.CacheSize < 1 || c.MaxMissing < 1:
 		return bad("cache size %d and max missing %d must be positive", c.CacheSize, c.MaxMissing)
+	}
+	if c.Verifier == nil {
+		c.Verifier = identity.Direct{}
 	}
 	if c.Target == 0 {
 		if err := c.Degrees.Validate(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -273,6 +274,22 @@ func (p *Peer) Self() netip.AddrPort { return p.cfg.Self }
 
 // Target returns the peer's target degree (its capacity).
 func (p *Peer) Target() int { return p.target }
+
+// Key returns the peer's identity (Config.Key, or the key derived from
+// Self).
+func (p *Peer) Key() *identity.Key {
+	if p.cfg.Key == nil {
+		p.cfg.Key = DerivedKey(p.cfg.Self)
+	}
+	return p.cfg.Key
+}
+
+// DerivedKey is the key a node at a gets when its config has none: a pure
+// function of the address, so simulations are reproducible, and so
+// anybody can compute it: never use it on a real network.
+func DerivedKey(a netip.AddrPort) *identity.Key {
+	return identity.FromSeed([]byte("whispernet derived key " + a.String()))
+}
 
 // Degree returns the number of established neighbours.
 func (p *Peer) Degree() int { return len(p.neighbours) }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -16,6 +17,11 @@ import (
 type Config struct {
 	// Self is the seed's own listening address.
 	Self netip.AddrPort
+	// Key is the seed's identity: it signs challenges and relays. Nil
+	// derives a key from Self (identity.FromSeed), which is reproducible
+	// and therefore public: fit for tests, never for a real network
+	// (node.NewSeed generates a real key).
+	Key *identity.Key
 	// Seeds lists every seed of config.txt (Self may be among them; it is
 	// skipped). Removals are relayed to the others.
 	Seeds []netip.AddrPort
@@ -54,6 +60,10 @@ func (c *Config) validate() error {
 	}
 	if c.Expiry < 0 {
 		return fmt.Errorf("seed: Expiry %v is negative", c.Expiry)
+	}
+	if c.Key == nil {
+		// A seed is one of a handful: deriving its key now costs nothing.
+		c.Key = identity.FromSeed([]byte("whispernet derived key " + c.Self.String()))
 	}
 	return nil
 }
@@ -134,6 +144,9 @@ func New(cfg Config, rng *rand.Rand) (*Seed, error) {
 	s.seedIPs[cfg.Self.Addr()] = true
 	return s, nil
 }
+
+// Key returns the seed's identity.
+func (s *Seed) Key() *identity.Key { return s.cfg.Key }
 
 // Self returns the seed's listening address.
 func (s *Seed) Self() netip.AddrPort { return s.cfg.Self }

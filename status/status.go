@@ -133,7 +133,11 @@ type Document struct {
 
 // Node is one node's status.
 type Node struct {
-	Addr       string          `json:"addr"`
+	Addr string `json:"addr"`
+	// ID is the node ID, derived from Key, the node's Ed25519 public key
+	// (unpadded base64url, as on the wire).
+	ID         string          `json:"id"`
+	Key        string          `json:"key"`
 	Role       string          `json:"role"` // "peer" or "seed"
 	UptimeS    float64         `json:"uptime_s"`
 	Seeds      []string        `json:"seeds,omitempty"` // a peer's registered seeds
@@ -180,13 +184,13 @@ func (r *Registry) Snapshot() Document {
 	doc := Document{Generated: now, Nodes: []Node{}}
 	for _, s := range seeds {
 		st := s.Stats()
-		doc.Nodes = append(doc.Nodes, Node{Addr: s.Addr().String(), Role: "seed", UptimeS: secs(now.Sub(s.Started())), Registry: len(s.Peers()), SeedStats: &st})
+		doc.Nodes = append(doc.Nodes, Node{Addr: s.Addr().String(), ID: s.Key().ID(), Key: s.Key().Public().String(), Role: "seed", UptimeS: secs(now.Sub(s.Started())), Registry: len(s.Peers()), SeedStats: &st})
 	}
 	for _, p := range peers {
 		if !p.Alive() {
 			continue
 		}
-		n := Node{Addr: p.Addr().String(), Role: "peer", UptimeS: secs(now.Sub(p.Started())), Frozen: p.Frozen()}
+		n := Node{Addr: p.Addr().String(), ID: p.Key().ID(), Key: p.Key().Public().String(), Role: "peer", UptimeS: secs(now.Sub(p.Started())), Frozen: p.Frozen()}
 		ok := p.Inspect(func(c *peer.Peer) {
 			n.Degree, n.Target, n.MessageLog = c.Degree(), c.Target(), c.MessageListLen()
 			for _, s := range c.RegisteredSeeds() {

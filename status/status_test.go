@@ -412,6 +412,9 @@ func TestEndpoints(t *testing.T) {
 		aNode.PeerStats == nil || aNode.SeedStats != nil || aNode.PeerStats.Generated != 2 || aNode.UptimeS <= 0 {
 		t.Errorf("peer node %+v", aNode)
 	}
+	if sNode.ID != sd.Key().ID() || sNode.Key != sd.Key().Public().String() || aNode.ID != a.Key().ID() || aNode.Key != a.Key().Public().String() || aNode.ID == sNode.ID {
+		t.Errorf("node IDs: seed %q %q, peer %q %q", sNode.ID, sNode.Key, aNode.ID, aNode.Key)
+	}
 	if !slices.Equal(aNode.Seeds, []string{sn}) {
 		t.Errorf("peer's seeds %v, want [%s]", aNode.Seeds, sn)
 	}

@@ -47,8 +47,10 @@ type PeerDetail struct {
 	// State is live, frozen or dead (killed, not yet removed by a seed).
 	State      string   `json:"state"`
 	Neighbours []string `json:"neighbours"`
-	// Local: the peer runs in this process, so Stats are available.
+	// Local: the peer runs in this process, so Stats and ID are
+	// available. ID is its node ID (identity.PublicKey.ID).
 	Local bool       `json:"local"`
+	ID    string     `json:"id,omitempty"`
 	Stats *PeerStats `json:"stats,omitempty"`
 }
 
@@ -215,6 +217,7 @@ func (s *Server) handlePeer(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.net.LocalPeer(a); ok && !d.Dead {
 		st := p.Stats()
 		d.Local = true
+		d.ID = p.Key().ID()
 		d.Stats = &PeerStats{Generated: st.Generated, Received: st.Received, Forwarded: st.Forwarded, Duplicates: st.Duplicates,
 			LivenessSent: st.LivenessSent, LivenessMissed: st.LivenessMissed, DeadReported: st.DeadReported,
 			ConnsOpened: st.ConnsOpened, QueueDrops: st.QueueDrops, BadLines: st.BadLines}

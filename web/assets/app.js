@@ -147,6 +147,7 @@ async function loadPeer(addr) {
     const p = await api('GET', `/api/peers/${enc(addr)}`);
     if (state.selected !== addr) return;
     let s = `degree ${p.degree} of target ${p.target} · ${p.neighbours.length} neighbours`;
+    if (p.id) s = `node ID ${p.id} · ` + s;
     if (p.stats) s += ` · generated ${p.stats.generated}, received ${p.stats.received}, forwarded ${p.stats.forwarded}, duplicates ${p.stats.duplicates}, dead reported ${p.stats.dead_reported}`;
     $('sel-info').textContent = s;
   } catch (e) {
