@@ -145,11 +145,12 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		fmt.Fprintf(stdio.Err, "whispernet peer: metrics and status on http://%s/\n", bound)
 	}
+	fmt.Fprintf(stdio.Err, "whispernet peer: node ID %s, public key %s\n", key.ID(), key.Public())
 	as := ""
 	if listen != self {
 		as = fmt.Sprintf(" (listening on %s)", listen)
 	}
-	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s (node ID %s) running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", n.Addr(), as, key.ID(), len(seeds), *cfgPath, *logDir)
+	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", n.Addr(), as, len(seeds), *cfgPath, *logDir)
 	select {
 	case <-n.Done():
 	case <-ctx.Done():
