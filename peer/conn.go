@@ -79,7 +79,7 @@ func (p *Peer) Opened(now time.Time, id ConnID, addr netip.AddrPort, outbound bo
 func (p *Peer) DialFailed(now time.Time, addr netip.AddrPort) {
 	if p.probing[addr] {
 		delete(p.probing, addr)
-		p.declareDead(now, addr, "its connection closed and it refuses new ones")
+		p.declareDead(now, addr, "its connection closed and it refuses new ones", false)
 		p.fill(now)
 		return
 	}
@@ -115,7 +115,7 @@ func (p *Peer) Closed(now time.Time, id ConnID) {
 		// The redial of a closed neighbour closed before its handshake
 		// completed: the probe failed. (establish clears probe, so this
 		// is a pending connection.)
-		p.declareDead(now, c.addr, "its connection closed again")
+		p.declareDead(now, c.addr, "its connection closed again", false)
 		p.fill(now)
 		return
 	}

@@ -83,6 +83,7 @@ type Stats struct {
 	Unexpected     uint64 `json:"unexpected"`      // lines that make no sense in their context
 	DeadGivenUp    uint64 `json:"dead_given_up"`   // dead-node reports dropped after maxDeadAttempts failed sends (or a full retry list)
 	NeighboursLeft uint64 `json:"neighbours_left"` // neighbours that said they were leaving (Leaving) and were replaced
+	Stalls         uint64 `json:"stalls"`          // times the peer found it had not been run for over two liveness intervals (stopped process)
 
 	// Plumtree (lazy push) counters.
 	IHaveSent      uint64 `json:"ihave_sent"`      // message IDs announced to lazy links
@@ -224,8 +225,10 @@ type Peer struct {
 	firstMisses int                     // first-link dials refused or failed since the peer was last linked
 	lastDegree  int
 
-	leaving      bool // Leave was called (stopped is set too)
-	leavePending int  // Leaving requests to seeds not yet answered
+	lastTick      time.Time // the previous Tick, to notice a stall of our own
+	lostToSilence bool      // the last neighbour declared dead was found by silence (cutOff)
+	leaving       bool      // Leave was called (stopped is set too)
+	leavePending  int       // Leaving requests to seeds not yet answered
 
 	// Lazy push (plumtree.go).
 	cache       []cached // recent messages, oldest first from cacheHead, for grafts

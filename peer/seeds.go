@@ -113,6 +113,9 @@ func (p *Peer) SeedFailed(now time.Time, seed netip.AddrPort, req wire.Message) 
 // that was unreachable at the moment would list the dead peer until its
 // registration expired.)
 func (p *Peer) retryDead(now time.Time, s *seedState, req wire.Message) {
+	if p.cutOff(s, 1) {
+		return
+	}
 	var r *deadRetry
 	for _, x := range s.retries {
 		if x.msg.Addr == req.Addr {
@@ -139,9 +142,33 @@ func (p *Peer) retryDead(now time.Time, s *seedState, req wire.Message) {
 	p.logf("could not report dead node %s to seed %s; trying again in %v", req.Addr, s.addr, r.notBefore.Sub(now).Round(time.Millisecond))
 }
 
+// cutOff drops the dead-node reports waiting for seed s (extra more
+// besides) when the peer has no neighbour left, the last of them found
+// dead by silence: a peer whose links all went silent and that cannot
+// reach a seed is most likely cut off itself (a partition, a pulled
+// cable), and reports made from inside the cut accuse peers that are
+// alive; sent once the cut heals, they would have live peers removed. A
+// peer that really died is reported by its other neighbours too, or
+// expires from the seeds. (A neighbour whose connection closed and whose
+// redial was refused is a crash seen through a working network: those
+// reports are kept.) It reports whether it dropped anything.
+func (p *Peer) cutOff(s *seedState, extra int) bool {
+	if len(p.neighbours) > 0 || !p.lostToSilence || len(s.retries)+extra == 0 {
+		return false
+	}
+	n := len(s.retries) + extra
+	p.stats.DeadGivenUp += uint64(n)
+	s.retries = nil
+	p.logf("no neighbour left and seed %s out of reach: this peer is likely cut off itself; dropping %d dead-node report(s) made meanwhile", s.addr, n)
+	return true
+}
+
 // resendDead sends the dead-node reports whose backoff has passed.
 func (p *Peer) resendDead(now time.Time) {
 	for _, s := range p.seeds {
+		if p.cutOff(s, 0) {
+			continue
+		}
 		for _, r := range s.retries {
 			if !r.notBefore.IsZero() && !now.Before(r.notBefore) {
 				r.notBefore = time.Time{} // in flight: SeedFailed or SeedReply settles it
@@ -175,7 +202,11 @@ func (p *Peer) seedFailed(now time.Time, s *seedState) {
 
 // declareDead removes a neighbour (if still linked), reports it to every
 // seed the peer is registered with, and keeps it off the candidate list.
-func (p *Peer) declareDead(now time.Time, a netip.AddrPort, why string) {
+// silent says it was found dead by silence (no liveness reply, no answer
+// to a handshake) rather than by a connection that closed and a redial
+// that failed: from inside a network cut, silence is all a peer sees.
+func (p *Peer) declareDead(now time.Time, a netip.AddrPort, why string, silent bool) {
+	p.lostToSilence = silent
 	if c := p.neighbour(a); c != nil {
 		p.emit(Action{Kind: Close, Conn: c.id})
 		p.drop(c)

@@ -15,12 +15,16 @@ func (p *Peer) Tick(now time.Time) {
 	if p.stopped || p.started.IsZero() {
 		return
 	}
+	if !p.lastTick.IsZero() && now.Sub(p.lastTick) > stallFactor*p.cfg.LivenessInterval {
+		p.resumed(now, now.Sub(p.lastTick))
+	}
+	p.lastTick = now
 	// Liveness: a neighbour silent for LivenessMisses intervals is dead.
 	limit := time.Duration(p.cfg.LivenessMisses) * p.cfg.LivenessInterval
 	for i := 0; i < len(p.neighbours); {
 		c := p.neighbours[i]
 		if now.Sub(c.lastAlive) >= limit {
-			p.declareDead(now, c.addr, fmt.Sprintf("no liveness reply to %d requests", c.unacked))
+			p.declareDead(now, c.addr, fmt.Sprintf("no liveness reply to %d requests", c.unacked), true)
 			continue // declareDead removed it from p.neighbours
 		}
 		i++
@@ -45,7 +49,7 @@ func (p *Peer) Tick(now time.Time) {
 			p.emit(Action{Kind: Close, Conn: c.id})
 			p.drop(c)
 			if c.probe {
-				p.declareDead(now, c.addr, "it does not answer a new handshake")
+				p.declareDead(now, c.addr, "it does not answer a new handshake", true)
 			} else if c.state == pendingOut {
 				p.penalise(now, c.addr)
 				p.firstLinkMissed(now)
@@ -101,6 +105,26 @@ func (p *Peer) Tick(now time.Time) {
 	}
 	p.graftDue(now)
 	p.ml.maybeGC(now)
+}
+
+// stallFactor: a gap between two Ticks longer than this many liveness
+// intervals means the peer itself was not running (NextDeadline is never
+// further than one interval ahead).
+const stallFactor = 2
+
+// resumed handles a peer that was not run for gap: a stopped process
+// (SIGSTOP, a debugger), a suspended machine, a driver that froze it. Its
+// neighbours' replies went unread meanwhile, so counting the time against
+// them would declare live peers dead (and report them) because this peer
+// was slow; each neighbour gets a fresh count instead. A neighbour that
+// gave up on this peer meanwhile has closed the link, which the driver
+// reports next, and the closed link is probed as usual.
+func (p *Peer) resumed(now time.Time, gap time.Duration) {
+	p.stats.Stalls++
+	p.logf("not run for %v (the process was stopped or the machine hung): liveness counts start again", gap.Round(time.Millisecond))
+	for _, c := range p.neighbours {
+		c.lastAlive, c.unacked = now, 0
+	}
 }
 
 // NextDeadline returns the earliest time the peer needs a Tick.
