@@ -48,6 +48,7 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
 	keyPath := fs.String("key", "", "the node's key file (Ed25519, PKCS#8 PEM), created with mode 0600 if missing; empty: a new key each start")
 	httpAddr := fs.String("http", "", "serve /metrics, /status, /healthz and /debug/pprof on this address (e.g. 127.0.0.1:9000)")
+	publishStdin := fs.Bool("publish-stdin", false, "publish each line of standard input as a gossip message (for scripts: echo hello | whispernet peer ... --publish-stdin)")
 	leaveTimeout := fs.Duration("leave-timeout", 5*time.Second, "on Ctrl+C or SIGTERM, wait this long for the seeds to acknowledge the leave")
 	pf := addPeerFlags(fs, d.Core)
 	if code, done := parse(fs, args); done {
@@ -151,6 +152,20 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 		as = fmt.Sprintf(" (listening on %s)", listen)
 	}
 	fmt.Fprintf(stdio.Err, "whispernet peer: %s%s running with %d seed(s) in %s; logs in %s; Ctrl+C to stop\n", n.Addr(), as, len(seeds), *cfgPath, *logDir)
+	if *publishStdin {
+		// Lines are published in order, each once; the end of the input
+		// only ends the publishing (the peer runs on until interrupted).
+		go func() {
+			sc := bufio.NewScanner(stdio.In)
+			sc.Buffer(make([]byte, 0, 4096), whispernet.MaxPayload)
+			for sc.Scan() {
+				if err := n.Publish(ctx, []byte(sc.Text())); err != nil {
+					fmt.Fprintf(stdio.Err, "whispernet peer: publish: %v\n", err)
+					return
+				}
+			}
+		}()
+	}
 	select {
 	case <-n.Done():
 	case <-ctx.Done():
