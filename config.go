@@ -10,6 +10,7 @@ import (
 
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/topology"
@@ -38,6 +39,10 @@ type Config struct {
 	// Start). At least one. The node registers with a random majority
 	// (⌊n/2⌋+1) of them and learns its first peers from their lists.
 	Seeds []string
+	// Key is the node's Ed25519 identity, which signs what it publishes
+	// (nil: a fresh key at Start, a new identity each run; keep one with
+	// identity.LoadOrCreate).
+	Key *identity.Key
 	// Logger receives operational diagnostics (nil: discarded).
 	Logger *slog.Logger
 	// EventLog receives the product logs outputfile.log and freqtrack.log
@@ -175,6 +180,7 @@ func (c *Config) runtimeConfig() node.PeerConfig {
 	k.GossipCount, k.GossipInterval, k.GossipDelay = c.Generate, c.GenerateInterval, c.GenerateDelay
 	d.DialTimeout, d.RequestTimeout, d.WriteTimeout, d.QueueLen = c.DialTimeout, c.RequestTimeout, c.WriteTimeout, c.QueueLen
 	d.Log, d.Logger, d.Transport, d.RandSeed = c.EventLog, c.Logger, c.Transport, c.RandSeed
+	k.Key = c.Key
 	return d
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/whispernet/whispernet/config"
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/wire"
@@ -437,6 +438,17 @@ func (n *Node) Stats() Stats {
 		s.Runtime = rt.Stats()
 	}
 	return s
+}
+
+// Key returns the node's identity (nil before Start): Config.Key, or the
+// fresh one Start made. Key().ID() is its node ID.
+func (n *Node) Key() *identity.Key {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.rt == nil {
+		return nil
+	}
+	return n.rt.Key()
 }
 
 // Runtime returns the runtime that drives the node, for status pages and

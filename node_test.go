@@ -6,15 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/whispernet/whispernet"
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/node/memnet"
+	"github.com/whispernet/whispernet/wire"
 )
 
 // wait bounds every condition the tests poll for.
@@ -454,5 +458,42 @@ func TestDefaultsGenerateNothing(t *testing.T) {
 	}
 	if s := net.nodes[1].Stats().Runtime.Generated; s != 0 {
 		t.Errorf("generated %d", s)
+	}
+}
+
+// A node keeps the key it is given and makes one when given none; the
+// Runtime hook sees the whole runtime configuration and its hooks still
+// run beside the node's own.
+func TestKeyAndRuntimeHook(t *testing.T) {
+	key := identity.FromSeed(bytes.Repeat([]byte{7}, 32))
+	var hooked atomic.Int64
+	first := true
+	net := startNetwork(t, 2, new(memnet.Network), func(c *whispernet.Config) {
+		if first {
+			first = false
+			c.Key = key
+			c.Runtime = func(rc *node.PeerConfig) {
+				if rc.Core.Key != key || rc.Core.GossipCount != 0 || !rc.Core.Self.IsValid() {
+					t.Errorf("runtime config: key %v, gossip count %d, self %v", rc.Core.Key, rc.Core.GossipCount, rc.Core.Self)
+				}
+				rc.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) { hooked.Add(1) }
+			}
+		}
+	})
+	a, b := net.nodes[0], net.nodes[1]
+	if a.Key() != key {
+		t.Errorf("a's key %v, want the configured one", a.Key().ID())
+	}
+	if b.Key() == nil || b.Key().ID() == key.ID() {
+		t.Errorf("b's key %v: want a fresh one", b.Key())
+	}
+	if err := b.Publish(context.Background(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, a, 1)[0]; string(m.Data) != "x" {
+		t.Errorf("a got %q", m.Data)
+	}
+	if n := hooked.Load(); n != 1 {
+		t.Errorf("the Runtime hook's Deliver ran %d times, want 1", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/node"
 )
 
@@ -28,6 +29,8 @@ type SeedConfig struct {
 	// Start). A seed that removes a dead node passes the report on to
 	// them, since nodes register with a majority of the seeds, not all.
 	Peers []string
+	// Key is the seed's Ed25519 identity (nil: a fresh key at Start).
+	Key *identity.Key
 	// Logger receives operational diagnostics (nil: discarded).
 	Logger *slog.Logger
 	// EventLog receives outputfile.log lines (nil: none).
@@ -69,6 +72,7 @@ func (c *SeedConfig) runtimeConfig() node.SeedConfig {
 	d.Core.Expiry = c.Expiry
 	d.MaxConns, d.MaxConnsPerIP, d.Rate, d.Burst = c.MaxConns, c.MaxConnsPerIP, c.Rate, c.Burst
 	d.Log, d.Logger, d.Transport, d.RandSeed = c.EventLog, c.Logger, c.Transport, c.RandSeed
+	d.Core.Key = c.Key
 	return d
 }
 

@@ -119,8 +119,8 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	defer lw.Close()
 	cfg.EventLog = lw
 	reg := status.NewRegistry()
+	cfg.Key = key
 	cfg.Runtime = func(rc *node.PeerConfig) {
-		rc.Core.Key = key
 		rc.SeedNames = names // the seeds were resolved above; look names up again when one is lost
 		rc.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
 			if from != self {

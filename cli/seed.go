@@ -177,13 +177,7 @@ func startSeeds(ctx context.Context, addrs, all []netip.AddrPort, lw *eventlog.W
 		if tweak != nil {
 			tweak(&cfg)
 		}
-		prev := cfg.Runtime
-		cfg.Runtime = func(rc *node.SeedConfig) {
-			if prev != nil {
-				prev(rc)
-			}
-			rc.Core.Key = key
-		}
+		cfg.Key = key
 		s, err := whispernet.NewSeed(cfg)
 		if err == nil {
 			err = s.Start(ctx)
