@@ -38,10 +38,18 @@ var kinds = map[string]struct {
 	apiVersion string
 	add        func(m *manifests) any
 }{
-	"ConfigMap":   {"v1", func(m *manifests) any { o := &corev1.ConfigMap{}; m.configMaps = append(m.configMaps, o); return o }},
-	"Service":     {"v1", func(m *manifests) any { o := &corev1.Service{}; m.services = append(m.services, o); return o }},
-	"StatefulSet": {"apps/v1", func(m *manifests) any { o := &appsv1.StatefulSet{}; m.statefulSets = append(m.statefulSets, o); return o }},
-	"Deployment":  {"apps/v1", func(m *manifests) any { o := &appsv1.Deployment{}; m.deployments = append(m.deployments, o); return o }},
+	"ConfigMap":   {"v1", func(m *manifests) any { return appendNew(&m.configMaps) }},
+	"Service":     {"v1", func(m *manifests) any { return appendNew(&m.services) }},
+	"StatefulSet": {"apps/v1", func(m *manifests) any { return appendNew(&m.statefulSets) }},
+	"Deployment":  {"apps/v1", func(m *manifests) any { return appendNew(&m.deployments) }},
+}
+
+// appendNew appends a new zero object to list and returns it, to decode
+// into.
+func appendNew[T any](list *[]*T) *T {
+	o := new(T)
+	*list = append(*list, o)
+	return o
 }
 
 // decodeAll reads every *.yaml of dir, splits it into documents and
