@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/status"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -89,18 +90,14 @@ func startPeers(ctx context.Context, addrs []netip.AddrPort, tmpl node.PeerConfi
 }
 
 // peerSeed derives a peer's RNG seed from the network's and its address
-// (splitmix64 over both), so it does not depend on the process it runs in.
+// (peer.DeriveSeed keyed by the address), so it does not depend on the
+// process it runs in. It is never 0, which would ask for a random seed.
 func peerSeed(seed uint64, a netip.AddrPort) uint64 {
-	x := seed
+	var key uint64
 	for _, b := range a.Addr().As16() {
-		x = x*31 + uint64(b)
+		key = key*31 + uint64(b)
 	}
-	x += uint64(a.Port()) * 0x9e3779b97f4a7c15
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
+	x := peer.DeriveSeed(seed, key<<16|uint64(a.Port()))
 	if x == 0 {
 		x = 1
 	}

@@ -177,7 +177,7 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	if cfg.Core.Verifier == nil {
 		cfg.Core.Verifier = identity.Shared()
 	}
-	core, err := peer.New(cfg.Core, rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
+	core, err := peer.New(cfg.Core, peer.NewRand(seed))
 	if err != nil {
 		return nil, err
 	}

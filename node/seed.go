@@ -125,7 +125,7 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 		}
 		cfg.Core.Key = k
 	}
-	core, err := seed.New(cfg.Core, rand.New(rand.NewPCG(rs, rs^0x2545f4914f6cdd1d)))
+	core, err := seed.New(cfg.Core, seed.NewRand(rs))
 	if err != nil {
 		return nil, err
 	}

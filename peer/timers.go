@@ -61,7 +61,7 @@ func (p *Peer) Tick(now time.Time) {
 		p.generated++
 		p.nextGossip = now.Add(p.cfg.GossipInterval)
 		// The classic text <timestamp>:<IP>:<PORT>:<Msg#>.
-		p.Publish(now, fmt.Sprintf("%s:%s:%d", wire.TimestampOf(now), wireAddr(p.cfg.Self), p.generated))
+		p.Publish(now, GeneratedText(now, p.cfg.Self, p.generated))
 	}
 	// Seeds: refresh registrations, announce degree changes, recover the
 	// majority.

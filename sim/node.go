@@ -2,10 +2,8 @@ package sim
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -196,7 +194,7 @@ func (k *worker) handle(ev event) {
 	case evPublish:
 		if w.peers[ev.node].state == psAlive {
 			// The classic text <timestamp>:<IP>:<PORT>:<Msg#>.
-			k.publish(ev.node, wire.TimestampOf(k.nowT).String()+":"+wire.FormatAddr(w.addrs[ev.node])+":"+strconv.Itoa(int(ev.a)))
+			k.publish(ev.node, peer.GeneratedText(k.nowT, w.addrs[ev.node], int(ev.a)))
 		} // a crashed or frozen origin never publishes it
 	default:
 		panic(fmt.Sprintf("sim: event kind %d at a node", ev.kind))
@@ -222,7 +220,7 @@ func (k *worker) join(i int32) {
 	cfg := w.cfg.Peer
 	cfg.Self, cfg.Seeds = w.addrs[i], w.seedAddrs
 	rs := PeerRandSeed(w.cfg.RandSeed, int(i))
-	core, err := peer.New(cfg, rand.New(rand.NewPCG(rs, rs^0x9e3779b97f4a7c15)))
+	core, err := peer.New(cfg, peer.NewRand(rs))
 	if err != nil {
 		panic(err) // the template was checked in newWorld
 	}

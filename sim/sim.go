@@ -70,7 +70,7 @@ func SeedAddr(k int) netip.AddrPort {
 // node.PeerConfig.RandSeed, so a TCP peer given this seed draws the same
 // capacity as the simulated one.
 func PeerRandSeed(run uint64, i int) uint64 {
-	return splitmix(run ^ splitmix(uint64(i)+0x51ed))
+	return peer.DeriveSeed(run, uint64(i)+0x51ed)
 }
 
 // peerIndex returns the index of the peer at a, or -1.
@@ -85,13 +85,6 @@ func (w *world) peerIndex(a netip.AddrPort) int32 {
 		return -1
 	}
 	return int32(i)
-}
-
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 // simPeer is one peer and what the driver knows about it. Phase A (see
@@ -258,8 +251,7 @@ func newWorld(ctx context.Context, cfg Config, progress func(Progress)) (*world,
 	for k := range cfg.Seeds {
 		sc := cfg.Seed
 		sc.Self, sc.Seeds = w.seedAddrs[k], w.seedAddrs
-		rs := splitmix(cfg.RandSeed ^ splitmix(uint64(k)+0x5eed))
-		core, err := seed.New(sc, rand.New(rand.NewPCG(rs, rs^0x2545f4914f6cdd1d)))
+		core, err := seed.New(sc, seed.NewRand(peer.DeriveSeed(cfg.RandSeed, uint64(k)+0x5eed)))
 		if err != nil {
 			return nil, fmt.Errorf("sim: seed: %w", err)
 		}
