@@ -361,6 +361,9 @@ func (n *Node) Publish(ctx context.Context, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("whispernet: publish: %w", err) // not published
+	}
 	if _, err := rt.PublishContext(ctx, string(data)); err != nil {
 		if errors.Is(err, node.ErrStopped) {
 			return ErrStopped

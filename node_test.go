@@ -211,6 +211,14 @@ func TestPublishErrors(t *testing.T) {
 	if !errors.Is(err, whispernet.ErrPayloadTooLarge) || err.Error() != "whispernet: payload too large: 65537 bytes, limit 65536" {
 		t.Errorf("Publish of MaxPayload+1 bytes = %v, want ErrPayloadTooLarge", err)
 	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := nd.Publish(cancelled, []byte("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Publish with a cancelled context = %v", err)
+	}
+	if s := nd.Stats().Runtime.Generated; s != 1 {
+		t.Errorf("%d messages published, want 1 (the MaxPayload one)", s)
+	}
 	if err := nd.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +416,9 @@ func TestLeave(t *testing.T) {
 }
 
 func sorted(s ...string) []string {
-	slices.SortFunc(s, func(a, b string) int { return strings.Compare(a, b) })
+	slices.SortFunc(s, func(a, b string) int {
+		return netip.MustParseAddrPort(a).Compare(netip.MustParseAddrPort(b))
+	})
 	return s
 }
 
@@ -495,5 +505,112 @@ func TestKeyAndRuntimeHook(t *testing.T) {
 	}
 	if n := hooked.Load(); n != 1 {
 		t.Errorf("the Runtime hook's Deliver ran %d times, want 1", n)
+	}
+}
+
+// A node that listens on every interface announces the address it is
+// told to, with the port it was given; a host name is looked up.
+func TestListenEverywhereAdvertise(t *testing.T) {
+	ctx := context.Background()
+	s, err := whispernet.NewSeed(whispernet.DefaultSeedConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var nodes []*whispernet.Node
+	for _, adv := range []string{"127.0.0.1:0", "localhost:0"} {
+		cfg := fastConfig(s.Addr(), nil)
+		cfg.Listen, cfg.Advertise, cfg.Target = "0.0.0.0:0", adv, 1
+		nd, err := whispernet.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.Messages()
+		if err := nd.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer nd.Close()
+		a, err := netip.ParseAddrPort(nd.Addr())
+		if err != nil || a.Addr() != netip.MustParseAddr("127.0.0.1") || a.Port() == 0 {
+			t.Fatalf("advertise %s: Addr() = %q", adv, nd.Addr())
+		}
+		if l := nd.Runtime().ListenAddr(); !l.Addr().IsUnspecified() || l.Port() != a.Port() {
+			t.Errorf("advertise %s: listening on %v", adv, l)
+		}
+		nodes = append(nodes, nd)
+	}
+	loopback.CheckFor(t, wait, "the two linked", func() error {
+		if got := neighbours(nodes[0]); !slices.Equal(got, []string{nodes[1].Addr()}) {
+			return fmt.Errorf("neighbours %v", got)
+		}
+		return nil
+	})
+	if err := nodes[1].Publish(ctx, []byte("via 0.0.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, nodes[0], 1)[0]; m.Origin != nodes[1].Addr() || string(m.Data) != "via 0.0.0.0" {
+		t.Errorf("got %s %q", m.Origin, m.Data)
+	}
+	if got, want := s.Members(), sorted(nodes[0].Addr(), nodes[1].Addr()); !slices.Equal(got, want) {
+		t.Errorf("seed members %v, want %v", got, want)
+	}
+}
+
+// A seed passes a dead report on to the seeds in SeedConfig.Peers: the
+// crashed node disappears from a seed nobody reported it to.
+func TestSeedPeersRelay(t *testing.T) {
+	ctx := context.Background()
+	var mn memnet.Network
+	start := func(peers ...string) *whispernet.Seed {
+		cfg := whispernet.DefaultSeedConfig()
+		cfg.Transport, cfg.Peers = &mn, peers
+		s, err := whispernet.NewSeed(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	b := start()
+	a := start(b.Addr())
+	node := func(seeds ...string) *whispernet.Node {
+		cfg := fastConfig(seeds[0], &mn)
+		cfg.Seeds, cfg.Target = seeds, 1
+		nd, err := whispernet.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nd.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nd.Close() })
+		return nd
+	}
+	n1 := node(a.Addr(), b.Addr()) // registers with both (a majority of two)
+	n2 := node(a.Addr())           // reports to a only
+	loopback.CheckFor(t, wait, "n1 at both seeds, linked to n2", func() error {
+		if !slices.Contains(b.Members(), n1.Addr()) || !slices.Equal(neighbours(n2), []string{n1.Addr()}) {
+			return fmt.Errorf("seed b %v, n2's neighbours %v", b.Members(), neighbours(n2))
+		}
+		return nil
+	})
+	n1.Close()
+	loopback.CheckFor(t, wait, "n1 gone from both seeds", func() error {
+		if got, want := a.Members(), []string{n2.Addr()}; !slices.Equal(got, want) {
+			return fmt.Errorf("seed a %v, want %v", got, want)
+		}
+		if got := b.Members(); len(got) != 0 {
+			return fmt.Errorf("seed b %v, want none", got)
+		}
+		return nil
+	})
+	if sa, sb := a.Runtime().Stats(), b.Runtime().Stats(); sa.RelaysSent != 1 || sb.DeadAccepted != 1 || sb.DeadReports != 1 {
+		t.Errorf("seed a relayed %d; seed b got %d reports, accepted %d; want 1, 1, 1", sa.RelaysSent, sb.DeadReports, sb.DeadAccepted)
 	}
 }
