@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/whispernet/whispernet/internal/loopback"
+	"github.com/whispernet/whispernet/summary"
 )
 
 // TestMain lets the test binary stand in for the whispernet binary: `net`
@@ -237,7 +238,7 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
 		t.Fatalf("last line is not JSON: %v\n%s", err, r.out)
 	}
-	for _, k := range []string{"peers", "links", "components", "degree", "fit", "stable_after_s", "propagation_ms"} {
+	for _, k := range []string{"source", "peers", "live", "links", "components", "degree", "fit", "formation_s", "propagation_ms", "false_deaths", "net"} {
 		if _, ok := sum[k]; !ok {
 			t.Errorf("summary lacks %q: %s", k, lines[len(lines)-1])
 		}
@@ -249,19 +250,29 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 	if deg["min"].(float64) < 1 {
 		t.Errorf("an isolated peer: %v", deg)
 	}
+	// 16 degrees are too few for a fit: the summary says so, with no
+	// alpha (and no bootstrap run for it).
 	fit := sum["fit"].(map[string]any)
-	for _, k := range []string{"alpha", "xmin", "ks", "p"} {
-		if _, ok := fit[k]; !ok {
-			t.Errorf("fit lacks %q", k)
-		}
+	if _, ok := fit["alpha"]; ok || fit["note"] != summary.TooFewNote(int(fit["n_tail"].(float64))) || fit["p"] != nil {
+		t.Errorf("fit on 16 degrees: %v", fit)
 	}
 	prop := sum["propagation_ms"].(map[string]any)
 	if prop["max"].(float64) <= 0 || prop["p50"].(float64) > prop["p99"].(float64) || prop["p99"].(float64) > prop["max"].(float64) {
 		t.Errorf("propagation %v", prop)
 	}
 	msgs := sum["messages"].(map[string]any)
-	if msgs["complete"] != float64(5) {
-		t.Errorf("messages %v, want all 5 probes complete", msgs)
+	if msgs["seen"] != float64(5) || msgs["complete"] != float64(5) || msgs["coverage"] != float64(1) {
+		t.Errorf("messages %v, want all 5 probes seen and complete, coverage 1", msgs)
+	}
+	// Nobody was killed or frozen: no verdict of death is right, and
+	// there should be none. One process ran everything.
+	if fd := sum["false_deaths"].(map[string]any); fd["dead_reports"] != float64(0) || fd["seed_removals"] != float64(0) {
+		t.Errorf("false deaths %v in a quiet network", fd)
+	}
+	nt := sum["net"].(map[string]any)
+	if nt["processes"] != float64(1) || nt["slow_closes"] != float64(0) || !(nt["cpu_s"].(float64) > 0) ||
+		!(nt["cpu_us_per_delivery"].(float64) > 0) || !(nt["peak_rss_mb"].(float64) > 0) {
+		t.Errorf("net section %v: want 1 process, no slow close, positive CPU and RSS", nt)
 	}
 	for _, f := range []string{"outputfile.log", "freqtrack.log", "degrees.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
@@ -313,7 +324,7 @@ func TestNetAcrossWorkerProcesses(t *testing.T) {
 		t.Fatalf("net exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	var sum netSummary
+	var sum summary.Summary
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
 		t.Fatalf("last line is not JSON: %v\n%s", err, out)
 	}
@@ -324,6 +335,13 @@ func TestNetAcrossWorkerProcesses(t *testing.T) {
 	}
 	if sum.Messages.Complete != 4 {
 		t.Errorf("%d of 4 probe messages reached every peer", sum.Messages.Complete)
+	}
+	// CPU and memory cover this process and the three workers.
+	if sum.Net == nil || sum.Net.Processes != 4 || sum.Net.CPUSeconds <= 0 || sum.Net.PeakRSSMB <= 0 {
+		t.Errorf("net section %+v: want 4 processes with CPU and RSS", sum.Net)
+	}
+	if sum.FalseDeaths != (summary.FalseDeaths{}) {
+		t.Errorf("false deaths %+v in a quiet network", sum.FalseDeaths)
 	}
 	// Every process appended whole lines to the shared logs.
 	body, _ := os.ReadFile(filepath.Join(dir, "freqtrack.log"))
@@ -378,5 +396,45 @@ func TestKeygen(t *testing.T) {
 	}
 	if code, _, _ := run(t, ctx, "keygen"); code != ExitUsage {
 		t.Fatalf("keygen without FILE: exit %d", code)
+	}
+}
+
+// TestPrintSummary pins the text summary: a fit on too few points is a
+// sentence, not a number, and the load lines follow the gossip line.
+func TestPrintSummary(t *testing.T) {
+	formed := 2.08
+	alpha, ks, p, r, pr := 2.4861, 0.0095, 0.97, 4.8, 0.0
+	s := summary.Summary{Source: summary.SourceNet, Peers: 40, Live: 39, Links: 117, Components: 1, FormationS: &formed,
+		Degree: summary.Degree{Min: 3, Avg: 5.85, Max: 23}, BelowTarget: 3, Fit: &summary.Fit{Xmin: 7, NTail: 7, Note: summary.TooFewNote(7)},
+		Messages: summary.Messages{Seen: 400, Complete: 398, Coverage: 0.9987}, PropagationMs: summary.Quantiles{P50: 5.2, P99: 38.2, Max: 61},
+		Deliveries: 15561, MaxHops: 10, FalseDeaths: summary.FalseDeaths{DeadReports: 2, SeedRemovals: 1},
+		Net: &summary.Net{SlowCloses: 4, CPUSeconds: 1.991, CPUUsPerDelivery: 127.946, PeakRSSMB: 40.5, Processes: 1}}
+	var b strings.Builder
+	printSummary(&b, s)
+	want := `peers        39 live of 40 started
+links        117
+components   1
+degree       min 3  avg 5.85  max 23  (3 below target)
+power law    too few points (n_tail 7, under 50) for a meaningful fit (xmin 7)
+stable after 2.08 s
+gossip       400 messages, 398 reached every live peer, mean coverage 0.9987; spread p50 5.2 ms  p99 38.2 ms  max 61.0 ms  (10 hops max)
+false deaths 2 dead reports and 1 seed removals of live peers
+slow closes  4 links closed because the neighbour's queue stayed full
+cost         1.991 CPU-s in 1 process(es), 127.946 µs per delivery (15561 deliveries); peak RSS 40.5 MiB (sum of the processes' peaks)
+`
+	if b.String() != want {
+		t.Errorf("summary text\n%s\nwant\n%s", b.String(), want)
+	}
+	s.Fit = &summary.Fit{Xmin: 3, NTail: 500, Alpha: &alpha, KS: &ks, P: &p, RExp: &r, PExp: &pr}
+	s.Net.Processes = 0
+	b.Reset()
+	printSummary(&b, s)
+	for _, line := range []string{
+		"power law    alpha 2.486  xmin 3  n_tail 500  KS 0.0095  bootstrap p 0.970  LR vs exponential R 4.80 (p 0.000)\n",
+		"cost         not measured on this system (Linux only)\n",
+	} {
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("summary text lacks %q:\n%s", line, b.String())
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/whispernet/whispernet/plot"
 	"github.com/whispernet/whispernet/powerlaw"
 	"github.com/whispernet/whispernet/status"
+	"github.com/whispernet/whispernet/summary"
 	"github.com/whispernet/whispernet/web"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -39,8 +41,12 @@ classic runner.py + PeerRunner.py in one command), shows progress while the
 peers join, and once the overlay is stable (every peer started and linked,
 no link change for --stable-quiet) prints a summary: peers, links, connected
 components, degree min/avg/max, the power-law fit of the degree
-distribution, and seconds to stable. With --messages M it then publishes M
-gossip messages from random peers and reports how fast they spread.
+distribution (none on a tail under 50 degrees: too few points), and seconds
+to stable. With --messages M it then publishes M gossip messages from
+random peers and reports how fast they spread. The summary also tells the
+load: messages seen and complete with their mean coverage, false deaths
+(dead reports and seed removals of peers that were alive), links closed as
+too slow, process CPU per delivered message and peak RSS (all processes).
 
 It writes outputfile.log, freqtrack.log and degrees.png into --log-dir. A
 network larger than --per-process peers runs its peers in several worker
@@ -52,49 +58,6 @@ printed then (with --json, as one JSON object on the last line of stdout).
 Examples:
   whispernet net                                  # 40 peers, classic timers
   whispernet net --peers 1000 --gossip-count 0 --messages 20 --duration 30s --json`
-
-// netSummary is the summary `net` prints; with --json it is the last line.
-type netSummary struct {
-	Peers       int          `json:"peers"`
-	Links       int          `json:"links"`
-	Components  int          `json:"components"`
-	Degree      degreeStats  `json:"degree"`
-	BelowTarget int          `json:"below_target"`
-	Fit         *fitSummary  `json:"fit"`
-	StableAfter *float64     `json:"stable_after_s"`
-	Propagation propagation  `json:"propagation_ms"`
-	Messages    messageStats `json:"messages"`
-}
-
-type degreeStats struct {
-	Min int     `json:"min"`
-	Avg float64 `json:"avg"`
-	Max int     `json:"max"`
-}
-
-type fitSummary struct {
-	Alpha float64  `json:"alpha"`
-	Xmin  int      `json:"xmin"`
-	KS    float64  `json:"ks"`
-	P     *float64 `json:"p"`
-	// RExp and PExp are the likelihood-ratio test against an exponential
-	// (R > 0 favours the power law).
-	RExp  float64 `json:"lr_exponential_R"`
-	PExp  float64 `json:"lr_exponential_p"`
-	NTail int     `json:"n_tail"`
-}
-
-type propagation struct {
-	P50     float64 `json:"p50"`
-	P99     float64 `json:"p99"`
-	Max     float64 `json:"max"`
-	MaxHops int     `json:"max_hops"`
-}
-
-type messageStats struct {
-	Seen     int `json:"seen"`
-	Complete int `json:"complete"` // reached every live peer
-}
 
 func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("net", "net [--peers N] [--duration D] [--json] [flags]", netAbout, stdio)
@@ -212,8 +175,9 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	if *messages > 0 && runCtx.Err() == nil {
 		publishProbes(runCtx, n, rng, *messages, *probeGap, stdio.Err)
 	}
-	sum := summarise(n, stableAfter, stable, *bootstrap, rng, stdio.Err)
-	writePlots(n, *logDir, sum, stdio.Err)
+	var fitCPU time.Duration
+	sum := summarise(n, stableAfter, stable, *bootstrap, runSeed, rng, &fitCPU, stdio.Err)
+	writePlots(n, *logDir, stdio.Err)
 	if !*jsonOut {
 		printSummary(stdio.Out, sum)
 	}
@@ -224,7 +188,7 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 			fmt.Fprintln(stdio.Err, "whispernet net: running; Ctrl+C to stop")
 		}
 		<-runCtx.Done()
-		sum = summarise(n, stableAfter, stable, *bootstrap, rng, io.Discard)
+		sum = summarise(n, stableAfter, stable, *bootstrap, runSeed, rng, &fitCPU, io.Discard)
 	}
 	if *jsonOut {
 		b, _ := json.Marshal(sum)
@@ -307,50 +271,68 @@ func publishProbes(ctx context.Context, n *localnet.Network, rng *rand.Rand, cou
 	fmt.Fprintln(w, "whispernet net: some probe messages did not reach every live peer within 30 s")
 }
 
-func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int, rng *rand.Rand, w io.Writer) netSummary {
+// summarise builds the summary of the network as it is now. fitCPU
+// accumulates the process CPU the power-law bootstraps took, which is
+// subtracted from the network's CPU: the bootstrap is the report's work,
+// not the peers'.
+func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int, randSeed uint64, rng *rand.Rand, fitCPU *time.Duration, w io.Writer) summary.Summary {
+	use := n.Usage()
 	s := n.Tracker.Snapshot(time.Now(), false)
 	pr := n.Tracker.Propagation()
-	sum := netSummary{Peers: s.Peers, Links: s.Links, Components: s.Components, BelowTarget: s.BelowTarget,
-		Propagation: propagation{P50: pr.P50, P99: pr.P99, Max: pr.Max, MaxHops: pr.MaxHops},
-		Messages:    messageStats{Seen: pr.Messages, Complete: pr.Complete}}
+	deadReports, removals := n.Tracker.FalseDeaths()
+	sum := summary.Summary{Source: summary.SourceNet, Peers: s.Started, Seeds: len(n.Config().Seeds), RandSeed: randSeed,
+		Live: s.Peers, Links: s.Links, Components: s.Components, BelowTarget: s.BelowTarget,
+		Messages:      summary.Messages{Seen: pr.Messages, Complete: pr.Complete, Coverage: round(pr.Coverage, 4)},
+		PropagationMs: summary.Quantiles{P50: pr.P50, P99: pr.P99, Max: pr.Max},
+		Deliveries:    uint64(pr.Deliveries), MaxHops: pr.MaxHops,
+		FalseDeaths: summary.FalseDeaths{DeadReports: deadReports, SeedRemovals: removals}}
 	if stable {
-		sum.StableAfter = &stableAfter
+		sum.FormationS = &stableAfter
+	}
+	cpu := max(use.CPU-*fitCPU, 0)
+	sum.Net = &summary.Net{SlowCloses: n.SlowCloses(), CPUSeconds: round(cpu.Seconds(), 3),
+		PeakRSSMB: round(float64(use.PeakRSS)/(1<<20), 1), Processes: use.Processes}
+	if pr.Deliveries > 0 {
+		sum.Net.CPUUsPerDelivery = round(float64(cpu.Microseconds())/float64(pr.Deliveries), 3)
 	}
 	if len(s.Degrees) > 0 {
-		sum.Degree = degreeStats{Min: s.Degrees[0], Max: s.Degrees[0]}
+		sum.Degree = summary.Degree{Min: slices.Min(s.Degrees), Max: slices.Max(s.Degrees)}
 		total := 0
 		for _, d := range s.Degrees {
-			sum.Degree.Min, sum.Degree.Max = min(sum.Degree.Min, d), max(sum.Degree.Max, d)
 			total += d
 		}
-		sum.Degree.Avg = math.Round(float64(total)/float64(len(s.Degrees))*100) / 100
+		sum.Degree.Avg = round(float64(total)/float64(len(s.Degrees)), 2)
 	}
-	if fit, err := powerlaw.Estimate(s.Degrees); err == nil {
-		fs := &fitSummary{Alpha: round(fit.Alpha, 4), Xmin: fit.Xmin, KS: round(fit.KS, 4), NTail: fit.NTail}
-		if c, err := powerlaw.CompareExponential(s.Degrees, fit); err == nil {
-			fs.RExp, fs.PExp = round(c.R, 3), round(c.P, 4)
-		}
-		if rounds > 0 {
-			bar := newProgress(w, "bootstrap rounds")
-			p := powerlaw.Bootstrap(s.Degrees, fit, rounds, rng, bar.update)
-			bar.done()
-			p = round(p, 3)
-			fs.P = &p
-		}
-		sum.Fit = fs
+	fit, err := powerlaw.Estimate(s.Degrees)
+	if err != nil {
+		return sum
+	}
+	sum.Fit = summary.NewFit(fit)
+	if !sum.Fit.Meaningful() {
+		return sum // no test of a fit that is not reported
+	}
+	if c, err := powerlaw.CompareExponential(s.Degrees, fit); err == nil {
+		r, p := round(c.R, 3), round(c.P, 4)
+		sum.Fit.RExp, sum.Fit.PExp = &r, &p
+	}
+	if rounds > 0 {
+		before, _ := n.SelfCPU()
+		bar := newProgress(w, "bootstrap rounds")
+		p := round(powerlaw.Bootstrap(s.Degrees, fit, rounds, rng, bar.update), 3)
+		bar.done()
+		after, _ := n.SelfCPU()
+		*fitCPU += after - before
+		sum.Fit.P = &p
 	}
 	return sum
 }
 
-func round(x float64, digits int) float64 {
-	f := math.Pow(10, float64(digits))
-	return math.Round(x*f) / f
-}
+func round(x float64, digits int) float64 { return summary.Round(x, digits) }
 
-func writePlots(n *localnet.Network, dir string, sum netSummary, w io.Writer) {
+func writePlots(n *localnet.Network, dir string, w io.Writer) {
 	s := n.Tracker.Snapshot(time.Now(), false)
 	var fit *powerlaw.Fit
-	if f, err := powerlaw.Estimate(s.Degrees); err == nil {
+	if f, err := powerlaw.Estimate(s.Degrees); err == nil && f.NTail >= summary.MinTail {
 		fit = &f
 	}
 	path := filepath.Join(dir, "degrees.png")
@@ -361,27 +343,46 @@ func writePlots(n *localnet.Network, dir string, sum netSummary, w io.Writer) {
 	fmt.Fprintf(w, "whispernet net: degree plot written to %s\n", path)
 }
 
-func printSummary(w io.Writer, s netSummary) {
-	fmt.Fprintf(w, "peers        %d\n", s.Peers)
+// printSummary writes the summary for people, one topic a line.
+func printSummary(w io.Writer, s summary.Summary) {
+	fmt.Fprintf(w, "peers        %d live of %d started\n", s.Live, s.Peers)
 	fmt.Fprintf(w, "links        %d\n", s.Links)
 	fmt.Fprintf(w, "components   %d\n", s.Components)
 	fmt.Fprintf(w, "degree       min %d  avg %.2f  max %d  (%d below target)\n", s.Degree.Min, s.Degree.Avg, s.Degree.Max, s.BelowTarget)
-	if f := s.Fit; f != nil {
+	switch f := s.Fit; {
+	case f == nil:
+		fmt.Fprintln(w, "power law    too few distinct degrees to fit")
+	case !f.Meaningful():
+		fmt.Fprintf(w, "power law    %s (xmin %d)\n", f.Note, f.Xmin)
+	default:
 		p := "not run"
 		if f.P != nil {
 			p = fmt.Sprintf("%.3f", *f.P)
 		}
-		fmt.Fprintf(w, "power law    alpha %.3f  xmin %d  n_tail %d  KS %.4f  bootstrap p %s  LR vs exponential R %.2f (p %.3f)\n", f.Alpha, f.Xmin, f.NTail, f.KS, p, f.RExp, f.PExp)
-	} else {
-		fmt.Fprintln(w, "power law    too few distinct degrees to fit")
+		lr := ""
+		if f.RExp != nil && f.PExp != nil {
+			lr = fmt.Sprintf("  LR vs exponential R %.2f (p %.3f)", *f.RExp, *f.PExp)
+		}
+		fmt.Fprintf(w, "power law    alpha %.3f  xmin %d  n_tail %d  KS %.4f  bootstrap p %s%s\n", *f.Alpha, f.Xmin, f.NTail, *f.KS, p, lr)
 	}
-	if s.StableAfter != nil {
-		fmt.Fprintf(w, "stable after %.2f s\n", *s.StableAfter)
+	if s.FormationS != nil {
+		fmt.Fprintf(w, "stable after %.2f s\n", *s.FormationS)
 	} else {
 		fmt.Fprintln(w, "stable after not reached")
 	}
-	fmt.Fprintf(w, "gossip       %d messages, %d reached every live peer; spread p50 %.1f ms  p99 %.1f ms  max %.1f ms  (%d hops max)\n",
-		s.Messages.Seen, s.Messages.Complete, s.Propagation.P50, s.Propagation.P99, s.Propagation.Max, s.Propagation.MaxHops)
+	m := s.Messages
+	fmt.Fprintf(w, "gossip       %d messages, %d reached every live peer, mean coverage %.4f; spread p50 %.1f ms  p99 %.1f ms  max %.1f ms  (%d hops max)\n",
+		m.Seen, m.Complete, m.Coverage, s.PropagationMs.P50, s.PropagationMs.P99, s.PropagationMs.Max, s.MaxHops)
+	fmt.Fprintf(w, "false deaths %d dead reports and %d seed removals of live peers\n", s.FalseDeaths.DeadReports, s.FalseDeaths.SeedRemovals)
+	if n := s.Net; n != nil {
+		fmt.Fprintf(w, "slow closes  %d links closed because the neighbour's queue stayed full\n", n.SlowCloses)
+		if n.Processes == 0 {
+			fmt.Fprintln(w, "cost         not measured on this system (Linux only)")
+		} else {
+			fmt.Fprintf(w, "cost         %.3f CPU-s in %d process(es), %.3f µs per delivery (%d deliveries); peak RSS %.1f MiB (sum of the processes' peaks)\n",
+				n.CPUSeconds, n.Processes, n.CPUUsPerDelivery, s.Deliveries, n.PeakRSSMB)
+		}
+	}
 }
 
 // runNetWorker is one worker process of a large local network.

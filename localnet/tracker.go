@@ -31,6 +31,8 @@ type Tracker struct {
 	feedSeq    uint64
 	seeds      map[netip.AddrPort]*seedState
 	dupsSeen   bool // Duplicate was called at least once
+	falseDeads int  // dead reports about peers that were alive (see Dead)
+	falseRems  int  // seed removals of peers that were alive (see Removed)
 }
 
 type peerState struct {
@@ -40,6 +42,7 @@ type peerState struct {
 	alive   bool
 	frozen  bool
 	started bool
+	thawed  time.Time // the last Note("thaw")
 }
 
 type seedState struct {
@@ -145,10 +148,32 @@ func (t *Tracker) Link(self, other netip.AddrPort, up bool, at time.Time) {
 	}
 }
 
+// GraceAfterThaw is how long after a thaw a verdict of death about the
+// thawed peer is still put down to its freeze rather than counted false:
+// the neighbours that timed it out while it was frozen report it, and the
+// seeds act on those reports, a moment later (worker reports are flushed
+// every 20 ms; a seed removes a peer on the first dead report).
+const GraceAfterThaw = 2 * time.Second
+
+// wronglyDead reports whether a verdict of death about a at time at is
+// false: a is a peer that started, was not killed, is not frozen and was
+// not thawed within GraceAfterThaw before at. t.mu is held.
+func (t *Tracker) wronglyDead(a netip.AddrPort, at time.Time) bool {
+	i, ok := t.index[a]
+	if !ok {
+		return false // not a peer of this network (a seed, or unknown)
+	}
+	p := t.peers[i]
+	return p.started && p.alive && !p.frozen && (p.thawed.IsZero() || at.Sub(p.thawed) > GraceAfterThaw)
+}
+
 // Dead records that self declared other dead.
 func (t *Tracker) Dead(self, other netip.AddrPort, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.wronglyDead(other, at) {
+		t.falseDeads++
+	}
 	t.event(at, "dead", self, other, "declared dead and reported to the seeds")
 }
 
@@ -156,7 +181,20 @@ func (t *Tracker) Dead(self, other netip.AddrPort, at time.Time) {
 func (t *Tracker) Removed(seed, peer netip.AddrPort, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.wronglyDead(peer, at) {
+		t.falseRems++
+	}
 	t.event(at, "removed", seed, peer, "removed from the seed's peer list")
+}
+
+// FalseDeaths returns how many dead reports and seed removals were about
+// peers that were alive: started, not killed (Note "kill"), not frozen and
+// not thawed within GraceAfterThaw. The network notes a kill before the
+// peer's sockets close, so the verdicts a kill causes are never counted.
+func (t *Tracker) FalseDeaths() (deadReports, seedRemovals int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.falseDeads, t.falseRems
 }
 
 // SeedUp records a seed starting or stopping.
@@ -190,6 +228,7 @@ func (t *Tracker) Note(kind string, a netip.AddrPort, text string, at time.Time)
 		p.frozen = true
 	case "thaw":
 		p.frozen = false
+		p.thawed = at
 	}
 	t.event(at, kind, a, netip.AddrPort{}, text)
 }
@@ -337,6 +376,10 @@ type Propagation struct {
 	Max        float64
 	MaxHops    int
 	Deliveries int
+	// Coverage is the mean over messages of the share of the live peers,
+	// the origin excluded, that received the message (messages with no
+	// such peer are left out; 0 without messages).
+	Coverage float64
 }
 
 // Propagation computes spread times over complete messages.
@@ -351,26 +394,35 @@ func (t *Tracker) Propagation() Propagation {
 	}
 	var pr Propagation
 	var times []float64
+	var coverage float64
+	covered := 0
 	for _, k := range t.order {
 		m := t.msgs[k]
 		pr.Messages++
 		pr.Deliveries += m.count
-		complete := true
+		want, got := 0, 0
 		for _, i := range alive {
 			if t.peers[i].addr == k.origin {
 				continue
 			}
-			if i/64 >= len(m.got) || m.got[i/64]&(1<<(i%64)) == 0 {
-				complete = false
-				break
+			want++
+			if i/64 < len(m.got) && m.got[i/64]&(1<<(i%64)) != 0 {
+				got++
 			}
 		}
-		if !complete || m.count == 0 {
+		if want > 0 {
+			coverage += float64(got) / float64(want)
+			covered++
+		}
+		if got < want || m.count == 0 {
 			continue
 		}
 		pr.Complete++
 		times = append(times, ms(m.lastAt.Sub(m.created)))
 		pr.MaxHops = max(pr.MaxHops, m.maxHops)
+	}
+	if covered > 0 {
+		pr.Coverage = coverage / float64(covered)
 	}
 	if len(times) > 0 {
 		sort.Float64s(times)

@@ -2,6 +2,7 @@ package localnet
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"testing"
@@ -182,7 +183,7 @@ func TestPropagation(t *testing.T) {
 	deliverAll(tr, C, 1, at(0), []netip.AddrPort{D, A, B}, []int{1, 2, 20})
 	deliverAll(tr, D, 1, at(0), []netip.AddrPort{A, B, C}, []int{30, 2, 1})
 	pr := tr.Propagation()
-	want := Propagation{Messages: 4, Complete: 4, P50: 20, P99: 40, Max: 40, MaxHops: 3, Deliveries: 12}
+	want := Propagation{Messages: 4, Complete: 4, P50: 20, P99: 40, Max: 40, MaxHops: 3, Deliveries: 12, Coverage: 1}
 	if pr != want {
 		t.Fatalf("propagation %+v, want %+v", pr, want)
 	}
@@ -193,7 +194,8 @@ func TestPropagation(t *testing.T) {
 	// Re-delivery to the same peer is ignored, whatever it says.
 	tr.Deliver(B, C, A, 2, "m", at(0), at(900), 1)
 	pr = tr.Propagation()
-	want = Propagation{Messages: 5, Complete: 4, P50: 20, P99: 40, Max: 40, MaxHops: 3, Deliveries: 13}
+	third := 1.0 / 3 // the new message reached B of B, C and D
+	want = Propagation{Messages: 5, Complete: 4, P50: 20, P99: 40, Max: 40, MaxHops: 3, Deliveries: 13, Coverage: (4 + third) / 5}
 	if pr != want {
 		t.Fatalf("with an incomplete message %+v, want %+v", pr, want)
 	}
@@ -210,7 +212,9 @@ func TestPropagation(t *testing.T) {
 	tr.Note("kill", D, "", at(1000))
 	tr.Note("kill", A, "", at(1000))
 	pr = tr.Propagation()
-	want = Propagation{Messages: 5, Complete: 5, P50: 30, P99: 500, Max: 500, MaxHops: 7, Deliveries: 13}
+	// Coverage over the four messages B did not originate (B's own has
+	// no live peer to reach and is left out): all 1.
+	want = Propagation{Messages: 5, Complete: 5, P50: 30, P99: 500, Max: 500, MaxHops: 7, Deliveries: 13, Coverage: 1}
 	if pr != want {
 		t.Fatalf("after the kills %+v, want %+v", pr, want)
 	}
@@ -238,7 +242,7 @@ func TestPropagation(t *testing.T) {
 	tr2.Started(B, 1, at(1))
 	tr2.Note("kill", A, "", at(2))
 	tr2.Deliver(B, A, A, 1, "alone", at(0), at(7), 1)
-	if pr := tr2.Propagation(); pr != (Propagation{Messages: 1, Complete: 1, P50: 7, P99: 7, Max: 7, MaxHops: 1, Deliveries: 1}) {
+	if pr := tr2.Propagation(); pr != (Propagation{Messages: 1, Complete: 1, P50: 7, P99: 7, Max: 7, MaxHops: 1, Deliveries: 1, Coverage: 1}) {
 		t.Fatalf("killed origin: %+v", pr)
 	}
 	tr2.Started(C, 1, at(8))
@@ -428,5 +432,68 @@ func TestFeed(t *testing.T) {
 	}
 	if got := tr.Feed(total - 3); len(got) != 3 || got[0].Seq != total-2 {
 		t.Fatalf("Feed(total-3) = %+v", got)
+	}
+}
+
+// TestFalseDeaths: a verdict of death (a dead report or a seed removal)
+// counts as false exactly when its subject was started, not killed, not
+// frozen and not thawed within GraceAfterThaw; verdicts about a seed or
+// an unknown address are not counted.
+func TestFalseDeaths(t *testing.T) {
+	tr := NewTracker(t0)
+	A, B, C, D, seed, stranger := pa(1), pa(2), pa(3), pa(4), pa(90), pa(99)
+	for i, p := range []netip.AddrPort{A, B, C, D} {
+		tr.Started(p, 3, at(i))
+	}
+	tr.Dead(A, B, at(100))       // B alive: false
+	tr.Removed(seed, B, at(101)) // false
+	tr.Note("kill", C, "", at(200))
+	tr.Dead(A, C, at(210))       // killed: true
+	tr.Removed(seed, C, at(220)) // true
+	tr.Note("freeze", D, "", at(300))
+	tr.Dead(A, D, at(400)) // frozen: true
+	tr.Note("thaw", D, "", at(500))
+	tr.Removed(seed, D, at(500+int(GraceAfterThaw/time.Millisecond))) // within the grace: true
+	tr.Dead(B, D, at(501+int(GraceAfterThaw/time.Millisecond)))       // after it: false
+	tr.Dead(A, seed, at(600))                                         // a seed: not counted
+	tr.Removed(seed, stranger, at(601))                               // never started: not counted
+	dr, sr := tr.FalseDeaths()
+	if dr != 2 || sr != 1 {
+		t.Fatalf("false deaths: %d dead reports, %d seed removals; want 2 and 1", dr, sr)
+	}
+}
+
+// TestPropagationCoverage: coverage is the mean over messages of the
+// share of live peers, the origin excluded, that hold the message; a
+// killed receiver no longer counts, a killed origin is excluded anyway.
+func TestPropagationCoverage(t *testing.T) {
+	tr := NewTracker(t0)
+	A, B, C, D, E := pa(1), pa(2), pa(3), pa(4), pa(5)
+	for i, p := range []netip.AddrPort{A, B, C, D, E} {
+		tr.Started(p, 2, at(i))
+	}
+	// m1 from A reaches B, C, D, E: complete (4/4).
+	tr.Deliver(A, A, A, 1, "m1", at(10), at(10), 0)
+	for i, p := range []netip.AddrPort{B, C, D, E} {
+		tr.Deliver(p, A, A, 1, "m1", at(10), at(20+i), 1)
+	}
+	// m2 from B reaches A only (1/4 at first); m3 from E reaches C and D.
+	tr.Deliver(B, B, B, 2, "m2", at(30), at(30), 0)
+	tr.Deliver(A, B, B, 2, "m2", at(30), at(40), 1)
+	tr.Deliver(E, E, E, 3, "m3", at(50), at(50), 0)
+	tr.Deliver(C, E, E, 3, "m3", at(50), at(60), 1)
+	tr.Deliver(D, C, E, 3, "m3", at(50), at(70), 2)
+	pr := tr.Propagation()
+	// (Float sums: compared within 1e-12, not as exact constants.)
+	if pr.Messages != 3 || pr.Complete != 1 || pr.Deliveries != 7 || math.Abs(pr.Coverage-(1+0.25+0.5)/3) > 1e-12 {
+		t.Fatalf("before the kill: %+v; want 3 messages, 1 complete, 7 deliveries, coverage %v", pr, (1+0.25+0.5)/3)
+	}
+	// E dies: m1 stays complete (B, C, D: 3/3), m2 has 1/3 (A of A, C,
+	// D), m3 (its origin gone) 2/4 (C and D of A, B, C, D).
+	tr.Note("kill", E, "", at(80))
+	pr = tr.Propagation()
+	want := (1 + 1.0/3 + 0.5) / 3
+	if pr.Messages != 3 || pr.Complete != 1 || math.Abs(pr.Coverage-want) > 1e-12 {
+		t.Fatalf("after the kill: %+v; want coverage %v", pr, want)
 	}
 }

@@ -103,6 +103,9 @@ type PeerStats struct {
 	QueueDrops uint64 `json:"queue_drops"` // lines dropped because a neighbour's queue was full
 	BadLines   uint64 `json:"bad_lines"`   // malformed lines received
 	Accepted   uint64 `json:"accepted"`    // inbound TCP connections accepted
+	// SlowCloses counts links this peer closed because the neighbour's
+	// queue stayed full (SlowAfter sends in a row found it full).
+	SlowCloses uint64 `json:"slow_closes"`
 }
 
 type evKind uint8
@@ -146,6 +149,7 @@ type Peer struct {
 	drops   atomic.Uint64
 	bad     atomic.Uint64
 	accepts atomic.Uint64
+	slow    atomic.Uint64 // links closed as too slow (PeerStats.SlowCloses)
 
 	// Loop-owned state.
 	conns  map[peer.ConnID]*tconn
@@ -397,11 +401,15 @@ func (p *Peer) Publish(text string) (wire.Message, bool) {
 // must not keep the core or block.
 func (p *Peer) Inspect(fn func(core *peer.Peer)) bool { return p.do(func() { fn(p.core) }) }
 
+// SlowCloses returns PeerStats.SlowCloses without a round trip through
+// the event loop (which Stats needs for the core's counters).
+func (p *Peer) SlowCloses() uint64 { return p.slow.Load() }
+
 // Stats returns the core and runtime counters.
 func (p *Peer) Stats() PeerStats {
 	var s PeerStats
 	p.do(func() { s.Stats = p.core.Stats() })
-	s.QueueDrops, s.BadLines, s.Accepted = p.drops.Load(), p.bad.Load(), p.accepts.Load()
+	s.QueueDrops, s.BadLines, s.Accepted, s.SlowCloses = p.drops.Load(), p.bad.Load(), p.accepts.Load(), p.slow.Load()
 	return s
 }
 
@@ -620,6 +628,7 @@ func (p *Peer) apply(now time.Time) {
 			}
 			if !tc.sendLine(lastLine) && tc.full >= p.cfg.SlowAfter {
 				p.log.Warn("neighbour too slow; closing", "conn", a.Conn)
+				p.slow.Add(1)
 				tc.close() // the reader reports the close to the core
 			}
 		case peer.Close:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/whispernet/whispernet/localnet"
 	"github.com/whispernet/whispernet/powerlaw"
+	"github.com/whispernet/whispernet/summary"
 )
 
 // The JSON views below are what the API returns and what the stream's
@@ -47,6 +48,21 @@ type Counts struct {
 	LocalPeers int    `json:"local_peers"`
 	Forwarded  uint64 `json:"forwarded"`
 	Duplicates uint64 `json:"duplicates"`
+	// The load figures of `net`'s summary (package summary), refreshed
+	// with the spread every StatsEvery: Coverage is the mean share of the
+	// live peers (origin excluded) each message reached; FalseDeadReports
+	// and FalseSeedRemovals the verdicts of death about live peers
+	// (localnet.Tracker.FalseDeaths); SlowCloses the links closed because
+	// a neighbour's queue stayed full; CPUUsPerDelivery the process CPU of
+	// this process and its workers per delivery; PeakRSSMB the sum of
+	// their peak resident sets (MiB). The last two are 0 where they
+	// cannot be measured (not Linux).
+	Coverage          float64 `json:"coverage"`
+	FalseDeadReports  int     `json:"false_dead_reports"`
+	FalseSeedRemovals int     `json:"false_seed_removals"`
+	SlowCloses        uint64  `json:"slow_closes"`
+	CPUUsPerDelivery  float64 `json:"cpu_us_per_delivery"`
+	PeakRSSMB         float64 `json:"peak_rss_mb"`
 }
 
 // Graph is the overlay: live peers, killed peers awaiting removal, and the
@@ -82,7 +98,8 @@ type Degrees struct {
 	// CCDF is the empirical P(X ≥ x) of the degrees ≥ 1 (powerlaw.CCDF).
 	CCDF []Point `json:"ccdf"`
 	// Fit is the discrete power-law fit (powerlaw.Estimate) with its line;
-	// nil when the degrees do not admit a fit (FitError says why).
+	// nil when the degrees do not admit a fit or its tail has fewer than
+	// summary.MinTail points (FitError says why).
 	Fit      *Fit   `json:"fit"`
 	FitError string `json:"fit_error,omitempty"`
 	// FitStale: the degrees changed since the fit; a new fit follows
@@ -351,6 +368,11 @@ func fitOf(sorted []int) (*Fit, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
+	if f.NTail < summary.MinTail {
+		// The rule of net's and sim's summaries: no number from a tail
+		// too short to mean anything.
+		return nil, summary.TooFewNote(f.NTail)
+	}
 	out := &Fit{Fit: f, Line: []Point{}}
 	// One point per degree from Xmin to the largest, or 200 points spaced
 	// evenly on the log axis the line is drawn on.
@@ -385,6 +407,10 @@ type counterCache struct {
 	propAt     time.Time
 	prop       localnet.Propagation
 	propFilled bool
+	usage      localnet.Usage
+	slow       uint64
+	falseDead  int
+	falseRem   int
 
 	statsAt     time.Time
 	statsBusy   bool
@@ -446,6 +472,8 @@ func (s *Server) counts(snap localnet.Snapshot, g Graph, seeds []Seed, now time.
 	if !cc.propFilled || now.Sub(cc.propAt) >= s.opts.StatsEvery {
 		// A scan of every message: cheap for a few, not for 10,000.
 		cc.prop, cc.propAt, cc.propFilled = s.net.Tracker.Propagation(), now, true
+		cc.usage, cc.slow = s.net.Usage(), s.net.SlowCloses()
+		cc.falseDead, cc.falseRem = s.net.Tracker.FalseDeaths()
 	}
 	stale := !cc.statsFilled || now.Sub(cc.statsAt) >= s.opts.StatsEvery
 	start := stale && !cc.statsBusy
@@ -464,6 +492,11 @@ func (s *Server) counts(snap localnet.Snapshot, g Graph, seeds []Seed, now time.
 	defer cc.mu.Unlock()
 	c.Complete, c.P50, c.P99, c.MaxHops, c.Deliveries = cc.prop.Complete, cc.prop.P50, cc.prop.P99, cc.prop.MaxHops, cc.prop.Deliveries
 	c.LocalPeers, c.Forwarded, c.Duplicates = cc.local, cc.fwd, cc.dups
+	c.Coverage, c.FalseDeadReports, c.FalseSeedRemovals, c.SlowCloses = round(cc.prop.Coverage, 4), cc.falseDead, cc.falseRem, cc.slow
+	if cc.prop.Deliveries > 0 {
+		c.CPUUsPerDelivery = round(float64(cc.usage.CPU.Microseconds())/float64(cc.prop.Deliveries), 3)
+	}
+	c.PeakRSSMB = round(float64(cc.usage.PeakRSS)/(1<<20), 1)
 	return c
 }
 

@@ -153,6 +153,13 @@ func TestDegreesFitCache(t *testing.T) {
 	if d4.Fit != nil || !strings.Contains(d4.FitError, "distinct") {
 		t.Errorf("constant degrees: fit %+v, error %q", d4.Fit, d4.FitError)
 	}
+	// Twenty degrees, all in the tail: too few points for a fit that
+	// means anything, as net's summary says.
+	twenty := []int{3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6, 8, 10, 14, 20}
+	d5 := New(n, Options{}).degrees(twenty, now)
+	if d5.Fit != nil || d5.FitError != "too few points (n_tail 20, under 50) for a meaningful fit" {
+		t.Errorf("20 degrees: fit %+v, error %q", d5.Fit, d5.FitError)
+	}
 }
 
 // Message coverage counts live holders, origin included.

@@ -93,6 +93,13 @@ function renderCounts(c) {
   set('dead-count', c.dead);
   set('seed-count', `${c.seeds_up}/${c.seeds}`);
   set('dup-count', c.local_peers ? c.duplicates : 'n/a');
+  set('coverage', c.messages ? c.coverage.toFixed(4) : '–');
+  set('false-deaths', `${c.false_dead_reports} + ${c.false_seed_removals}`);
+  $('false-deaths').dataset.reports = c.false_dead_reports;
+  $('false-deaths').dataset.removals = c.false_seed_removals;
+  set('slow-closes', c.slow_closes);
+  set('cpu-per-delivery', c.deliveries && c.cpu_us_per_delivery ? `${c.cpu_us_per_delivery.toFixed(1)} µs` : '–');
+  set('peak-rss', c.peak_rss_mb ? `${c.peak_rss_mb.toFixed(0)} MiB` : '–');
   $('peer-count').dataset.value = c.peers;
 }
 

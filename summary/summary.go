@@ -1,0 +1,242 @@
+// Package summary is the one schema of a run's summary: what `whispernet
+// net --json` (real TCP peers on this machine) and `whispernet sim --json`
+// (the same protocol cores in virtual time) print as their last line, so a
+// script that reads one reads the other, and a run of one can be set beside
+// a run of the other field by field.
+//
+// The top-level fields mean the same for both commands. What only one side
+// can measure lives in its own section: Net (process CPU and memory, links
+// closed as too slow) and Sim (the simulator's detection times, registry
+// check and event count); the other side leaves that section out. Every
+// field's comment says which side fills it when it is not both.
+package summary
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/whispernet/whispernet/powerlaw"
+)
+
+// Sources of a summary.
+const (
+	SourceNet = "net"
+	SourceSim = "sim"
+)
+
+// Summary is a run's summary.
+type Summary struct {
+	// Source is the command that measured: SourceNet or SourceSim.
+	Source string `json:"source"`
+	// Peers is how many peers started (net) or joined (sim); Seeds how
+	// many seeds ran; RandSeed the run's random seed (0 in net: a fresh
+	// random run).
+	Peers    int    `json:"peers"`
+	Seeds    int    `json:"seeds"`
+	RandSeed uint64 `json:"rand_seed"`
+	// FormationS is when the overlay had formed, in seconds from the
+	// start: every peer started and none isolated, and the links had
+	// settled (net: no link change for --stable-quiet; sim: one component
+	// and under 1 % of the links changed over Config.Quiet). Nil when that
+	// was not reached.
+	FormationS *float64 `json:"formation_s"`
+
+	// The overlay at the end of the run, over the live peers (net: started
+	// and not killed; sim: neither crashed nor frozen).
+	Live        int    `json:"live"`
+	Links       int    `json:"links"`
+	Components  int    `json:"components"`
+	Degree      Degree `json:"degree"`
+	BelowTarget int    `json:"below_target"` // live peers below their target degree
+	// Fit is the power-law fit of the live peers' degrees; nil when the
+	// degrees cannot be fitted at all (see NewFit for the rule on too few
+	// points).
+	Fit *Fit `json:"fit"`
+
+	// Messages counts the gossip messages and how far they spread.
+	Messages Messages `json:"messages"`
+	// PropagationMs is the time a complete message took to reach the last
+	// peer that received it, over the complete messages.
+	PropagationMs Quantiles `json:"propagation_ms"`
+	// Deliveries counts first receipts of messages, origins excluded.
+	Deliveries uint64 `json:"deliveries"`
+	// MaxHops is the most links any first receipt of a complete message
+	// crossed.
+	MaxHops int `json:"max_hops"`
+	// FalseDeaths counts verdicts of death about peers that were alive.
+	FalseDeaths FalseDeaths `json:"false_deaths"`
+
+	// Net holds what only `net` measures; nil from sim.
+	Net *Net `json:"net,omitempty"`
+	// Sim holds what only `sim` measures; nil from net.
+	Sim *Sim `json:"sim,omitempty"`
+}
+
+// Degree summarises the live peers' degrees.
+type Degree struct {
+	Min int     `json:"min"`
+	Avg float64 `json:"avg"`
+	Max int     `json:"max"`
+}
+
+// Quantiles are nearest-rank quantiles of a sample (0 when it is empty).
+type Quantiles struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Messages says how far gossip spread.
+type Messages struct {
+	// Seen is how many distinct messages were published.
+	Seen int `json:"seen"`
+	// Complete is how many reached every peer they should have: net: every
+	// peer live at the end; sim: every peer alive throughout the run (the
+	// origin excluded in both).
+	Complete int `json:"complete"`
+	// Coverage is the mean, over the messages, of the share of those same
+	// peers that received the message (1 when every message is complete,
+	// 0 when there was none).
+	Coverage float64 `json:"coverage"`
+}
+
+// FalseDeaths counts verdicts of death about peers that were alive: a
+// neighbour's dead report (declarations, not distinct peers) and a seed's
+// removal of the peer from its list. A peer that was killed (crashed) or
+// frozen is not alive for this count; net also excuses the verdicts of the
+// first GraceAfterThaw after a thaw, which a freeze caused.
+type FalseDeaths struct {
+	DeadReports  int `json:"dead_reports"`
+	SeedRemovals int `json:"seed_removals"`
+}
+
+// Total is every false verdict.
+func (f FalseDeaths) Total() int { return f.DeadReports + f.SeedRemovals }
+
+// Net is what only `net` measures: the cost on this machine.
+type Net struct {
+	// SlowCloses counts links a peer closed because its neighbour's queue
+	// stayed full (node.PeerStats.SlowCloses, summed over the live peers).
+	SlowCloses uint64 `json:"slow_closes"`
+	// CPUSeconds is the process CPU (user + system) of the net process
+	// and all its worker processes over the whole run, the power-law
+	// bootstrap of the summary excepted.
+	CPUSeconds float64 `json:"cpu_s"`
+	// CPUUsPerDelivery is CPUSeconds in microseconds divided by
+	// Deliveries: the cost of one delivered message, everything the peers
+	// do meanwhile (links, liveness, logs) included. 0 without deliveries.
+	CPUUsPerDelivery float64 `json:"cpu_us_per_delivery"`
+	// PeakRSSMB is the sum over the processes (the net process and each
+	// worker) of each one's peak resident set, in MiB: an upper bound on
+	// the peak of their total, since the peaks need not coincide.
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// Processes is how many processes those figures cover.
+	Processes int `json:"processes"`
+}
+
+// Sim is what only `sim` measures.
+type Sim struct {
+	// DeliveryRatio is the deliveries to peers alive throughout the run
+	// divided by the deliveries expected (messages × such peers).
+	DeliveryRatio float64 `json:"delivery_ratio"`
+	// Duplicates counts second deliveries of one message to one peer
+	// (the protocol forbids them: it must be 0); Lost the messages lost to
+	// the loss rate.
+	Duplicates uint64 `json:"duplicates"`
+	Lost       uint64 `json:"lost"`
+	// LDH is the last delivery hop of a complete message, averaged over
+	// messages; LDHMax the largest.
+	LDH    float64 `json:"ldh"`
+	LDHMax int     `json:"ldh_max"`
+	// RMR is the relative message redundancy: copies received ÷ (peers
+	// reached − 1) − 1 per message, averaged over messages.
+	RMR float64 `json:"rmr"`
+	// DetectionS is how long failures took to be detected, in seconds.
+	DetectionS Detection `json:"detection_s"`
+	// Undetected counts failures some live neighbour never declared dead
+	// or some seed still lists; Crashed and Frozen count the failures.
+	Undetected int `json:"undetected"`
+	Crashed    int `json:"crashed"`
+	Frozen     int `json:"frozen"`
+	// Registry checks the seeds' lists at the end.
+	Registry Registry `json:"registry"`
+	// Events is the number of events simulated; VirtualS the virtual time
+	// covered, in seconds.
+	Events   uint64  `json:"events"`
+	VirtualS float64 `json:"virtual_s"`
+}
+
+// Detection holds failure-detection times: until every neighbour declared
+// the failed peer dead, and until no seed listed it.
+type Detection struct {
+	Neighbours Quantiles2 `json:"neighbours"`
+	Seeds      Quantiles2 `json:"seeds"`
+}
+
+// Quantiles2 is the median and maximum of a sample.
+type Quantiles2 struct {
+	P50 float64 `json:"p50"`
+	Max float64 `json:"max"`
+}
+
+// Registry checks the seeds' peer lists at the end: Stale counts
+// registrations of failed peers some seed still holds, Unlisted the live
+// peers no seed lists.
+type Registry struct {
+	Stale    int `json:"stale"`
+	Unlisted int `json:"unlisted"`
+}
+
+// MinTail is the fewest tail points (degrees ≥ xmin) from which a
+// power-law fit is reported as a number. CSN09 (see package powerlaw)
+// find the maximum-likelihood exponent reliable from about 50 tail points;
+// below that its error is as large as the differences a fit is read for:
+// the default 40-peer net run fits alpha 5.9 on a tail of 7 degrees.
+const MinTail = 50
+
+// Fit is a power-law fit of degrees, as a summary reports it. With fewer
+// than MinTail points in the tail only Xmin, NTail and Note are given.
+type Fit struct {
+	Xmin  int `json:"xmin"`
+	NTail int `json:"n_tail"`
+	// Note says why the numbers are left out ("too few points ..."); empty
+	// for a fit that stands.
+	Note  string   `json:"note,omitempty"`
+	Alpha *float64 `json:"alpha,omitempty"`
+	KS    *float64 `json:"ks,omitempty"`
+	// P is the bootstrap goodness-of-fit p (net, when it ran); RExp and
+	// PExp the likelihood-ratio test against an exponential (net; R > 0
+	// favours the power law).
+	P    *float64 `json:"p,omitempty"`
+	RExp *float64 `json:"lr_exponential_R,omitempty"`
+	PExp *float64 `json:"lr_exponential_p,omitempty"`
+}
+
+// NewFit is the summary of fit. A tail shorter than MinTail gives a Fit
+// without numbers and a Note saying so.
+func NewFit(fit powerlaw.Fit) *Fit {
+	f := &Fit{Xmin: fit.Xmin, NTail: fit.NTail}
+	if fit.NTail < MinTail {
+		f.Note = TooFewNote(fit.NTail)
+		return f
+	}
+	f.Alpha, f.KS = ptr(Round(fit.Alpha, 4)), ptr(Round(fit.KS, 4))
+	return f
+}
+
+// Meaningful reports whether the fit has numbers (NTail ≥ MinTail).
+func (f *Fit) Meaningful() bool { return f != nil && f.Alpha != nil }
+
+// TooFewNote is the sentence a report prints instead of a fit on n tail
+// points.
+func TooFewNote(n int) string {
+	return fmt.Sprintf("too few points (n_tail %d, under %d) for a meaningful fit", n, MinTail)
+}
+
+// Round rounds x to digits decimals.
+func Round(x float64, digits int) float64 {
+	f := math.Pow(10, float64(digits))
+	return math.Round(x*f) / f
+}
+
+func ptr[T any](v T) *T { return &v }
