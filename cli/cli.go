@@ -12,6 +12,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // Stdio are a command's standard streams.
@@ -116,14 +118,13 @@ func usageErr(stdio Stdio, cmd, format string, args ...any) int {
 	return ExitUsage
 }
 
-// isTerminal reports whether r is an interactive terminal.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// isTerminal reports whether r or w (an io.Reader or io.Writer) is an
+// interactive terminal. It asks the terminal driver (x/term, an ioctl),
+// not the file mode: /dev/null is a character device too, and a peer
+// started with </dev/null must not wait for typed lines.
+func isTerminal(rw any) bool {
+	f, ok := rw.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // isSet reports whether the flag name was given on the command line.

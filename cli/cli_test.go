@@ -438,3 +438,20 @@ cost         1.991 CPU-s in 1 process(es), 127.946 µs per delivery (15561 deliv
 		}
 	}
 }
+
+// TestIsTerminalNotDevNull: /dev/null is a character device but no
+// terminal; a peer with its input from /dev/null must not read it as typed
+// lines, and a progress bar written to it must not redraw.
+func TestIsTerminalNotDevNull(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Errorf("isTerminal(%s) = true", os.DevNull)
+	}
+	if isTerminal(strings.NewReader("")) {
+		t.Error("isTerminal of a strings.Reader = true")
+	}
+}

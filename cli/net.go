@@ -433,7 +433,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, what string) *progress {
-	return &progress{w: w, what: what, tty: isTerminalWriter(w), lastTen: -1}
+	return &progress{w: w, what: what, tty: isTerminal(w), lastTen: -1}
 }
 
 func (p *progress) update(done, total int) {
@@ -477,13 +477,4 @@ func (p *progress) done() {
 	if p.tty && p.drawn {
 		fmt.Fprintln(p.w)
 	}
-}
-
-func isTerminalWriter(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -147,7 +147,7 @@ func TestKilledPeerIsRemovedAndReplaced(t *testing.T) {
 		former := neighbours(victim)
 		start := time.Now()
 		victim.Stop()
-		// Budget from the issue: misses × interval + 2 s.
+		// Budget: misses × interval to notice, plus 2 s to reach the seeds.
 		c.checkGone(victim.Addr(), 3*300*time.Millisecond+2*time.Second)
 		t.Logf("killed peer gone from every seed after %v", time.Since(start))
 		c.checkReplaced(victim, former)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/whispernet/whispernet/config"
+	"golang.org/x/time/rate"
+
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/seed"
@@ -318,7 +320,9 @@ func (s *Seed) serve(c net.Conn, ip netip.Addr) {
 	stop := context.AfterFunc(s.ctx, func() { c.Close() })
 	defer stop()
 	lr := wire.NewLineReader(c, s.cfg.MaxRequestLen)
-	bucket := tokenBucket{rate: s.cfg.Rate, burst: float64(s.cfg.Burst), tokens: float64(s.cfg.Burst), last: time.Now()}
+	// A token bucket per connection: Burst requests at once, Rate per
+	// second after that.
+	bucket := rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst)
 	errs := 0
 	var out []byte
 	for {
@@ -332,7 +336,7 @@ func (s *Seed) serve(c net.Conn, ip netip.Addr) {
 		case err != nil:
 			s.badLines.Add(1)
 			reply = wire.Message{Kind: wire.KindError, Text: err.Error()}
-		case !bucket.take(now):
+		case !bucket.AllowN(now, 1):
 			s.rateLimited.Add(1)
 			reply = wire.Message{Kind: wire.KindError, Text: fmt.Sprintf("rate limit exceeded (%g requests/s)", s.cfg.Rate)}
 		default:
@@ -381,20 +385,4 @@ func (s *Seed) applyLocked(now time.Time) {
 			}
 		}
 	}
-}
-
-// tokenBucket is a per-connection request rate limit.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -1,8 +1,8 @@
 // Package sim simulates WhisperNet networks of up to hundreds of thousands
 // of peers in virtual time, driving the very protocol cores the TCP
-// runtime drives (packages peer and seed; DESIGN §3) over an in-memory
-// network model: per-message latency with jitter, message loss,
-// partitions, and peers that crash, freeze or join.
+// runtime drives (packages peer and seed, whose docs say how a driver
+// feeds them) over an in-memory network model: per-message latency with
+// jitter, message loss, partitions, and peers that crash, freeze or join.
 //
 // Build a Config from DefaultConfig (the default scenario: peers join, the
 // overlay forms, 100 random origins publish 10 messages each, 1% of the
