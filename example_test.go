@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/whispernet/whispernet"
+	"github.com/whispernet/whispernet/node/memnet"
 )
 
 // localConfig is a node of a small network on this machine: it knows the
@@ -144,4 +145,47 @@ func ExampleNode_Publish() {
 	// Output:
 	// "id:7\n\x00\xff", 7 bytes, 1 hop(s)
 	// whispernet: payload too large: 65537 bytes, limit 65536
+}
+
+// A whole network in memory, for tests: the nodes and the seed share a
+// memnet.Network instead of TCP, so nothing binds a port and the addresses
+// are the ones asked for.
+func ExampleConfig_transport() {
+	ctx := context.Background()
+	var network memnet.Network // the zero value is ready to use
+
+	scfg := whispernet.DefaultSeedConfig()
+	scfg.Listen, scfg.Transport = "10.0.0.1:8080", &network
+	seed, err := whispernet.NewSeed(scfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := seed.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer seed.Close()
+
+	var nodes []*whispernet.Node
+	for _, addr := range []string{"10.0.0.2:5000", "10.0.0.3:5000"} {
+		cfg := localConfig(seed.Addr())
+		cfg.Listen, cfg.Transport, cfg.Target = addr, &network, 1
+		n, err := whispernet.New(cfg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		n.Messages()
+		if err := n.Start(ctx); err != nil {
+			log.Fatal(err)
+		}
+		defer n.Close()
+		nodes = append(nodes, n)
+	}
+	waitForNeighbours(nodes[1], 1)
+	fmt.Println(seed.Members())
+	for _, m := range nodes[1].Members() {
+		fmt.Println(nodes[1].Addr(), "has", m.State, m.Addr)
+	}
+	// Output:
+	// [10.0.0.2:5000 10.0.0.3:5000]
+	// 10.0.0.3:5000 has neighbour 10.0.0.2:5000
 }

@@ -47,7 +47,7 @@ type network struct {
 }
 
 // Every node but those in lazy subscribes to Messages before it starts.
-func startNetwork(t *testing.T, n int, tr node.Transport, tweak func(*whispernet.Config), lazy ...int) *network {
+func startNetwork(t testing.TB, n int, tr node.Transport, tweak func(*whispernet.Config), lazy ...int) *network {
 	t.Helper()
 	ctx := context.Background()
 	scfg := whispernet.DefaultSeedConfig()
