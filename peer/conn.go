@@ -152,6 +152,7 @@ func (p *Peer) drop(c *conn) {
 		p.neighbours = slices.Delete(p.neighbours, i, i+1)
 		p.nbrIDs = slices.Delete(p.nbrIDs, i, i+1)
 		p.nbrAddrs = slices.Delete(p.nbrAddrs, i, i+1)
+		p.updateAliveDue()
 	}
 	p.emit(Action{Kind: Link, Addr: c.addr, N: 0})
 	p.degreeChanged()
@@ -179,6 +180,7 @@ func (p *Peer) establish(now time.Time, c *conn) {
 	p.neighbours = append(p.neighbours, c)
 	p.nbrIDs = append(p.nbrIDs, c.id)
 	p.nbrAddrs = append(p.nbrAddrs, c.addr)
+	p.updateAliveDue()
 	p.stats.ConnsOpened++
 	if c.probe {
 		p.logf("%s is alive again; link restored", c.addr)
@@ -375,6 +377,7 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 	case wire.KindLivenessReply:
 		p.stats.LivenessReply++
 		c.lastAlive = now
+		p.updateAliveDue()
 		if m.Time == c.lastReq {
 			c.rtt = now.Sub(m.Time.Time())
 		}

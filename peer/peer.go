@@ -215,6 +215,12 @@ type Peer struct {
 	generated   int
 	nextGossip  time.Time
 	nextLive    time.Time
+	// aliveDue is the earliest neighbour's lastAlive + LivenessMisses ×
+	// LivenessInterval, when Tick must check for the dead (zero: no
+	// neighbours). Kept so that Tick and NextDeadline read no connection:
+	// a Plumtree peer ticks for every lazy flush, and reading each
+	// neighbour's connection there cost the simulator more than the flush.
+	aliveDue time.Time
 	nextFill    time.Time
 	nextInfo    time.Time
 	infoEvery   time.Duration           // backoff between peer-info requests while short of target
@@ -378,6 +384,7 @@ func (p *Peer) Stop(now time.Time) {
 	}
 	clear(p.conns)
 	p.neighbours, p.nbrIDs, p.nbrAddrs = nil, nil, nil
+	p.aliveDue = time.Time{}
 	p.stopped = true
 	p.logf("stopped")
 }

@@ -426,6 +426,15 @@ func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
 			return fmt.Errorf("%d announcements queued for %s, a full line should have gone", len(c.ihave), c.addr)
 		}
 	}
+	var due time.Time
+	for _, c := range p.neighbours {
+		if t := c.lastAlive.Add(p.aliveLimit()); due.IsZero() || t.Before(due) {
+			due = t
+		}
+	}
+	if !due.Equal(p.aliveDue) {
+		return fmt.Errorf("liveness due %v, the neighbours say %v", p.aliveDue, due)
+	}
 	if len(p.missing) > 0 && p.nextGraft.IsZero() {
 		return fmt.Errorf("%d missing messages and no graft timer", len(p.missing))
 	}

@@ -20,14 +20,16 @@ func (p *Peer) Tick(now time.Time) {
 	}
 	p.lastTick = now
 	// Liveness: a neighbour silent for LivenessMisses intervals is dead.
-	limit := time.Duration(p.cfg.LivenessMisses) * p.cfg.LivenessInterval
-	for i := 0; i < len(p.neighbours); {
-		c := p.neighbours[i]
-		if now.Sub(c.lastAlive) >= limit {
-			p.declareDead(now, c.addr, fmt.Sprintf("no liveness reply to %d requests", c.unacked), true)
-			continue // declareDead removed it from p.neighbours
+	if !p.aliveDue.IsZero() && !now.Before(p.aliveDue) {
+		limit := p.aliveLimit()
+		for i := 0; i < len(p.neighbours); {
+			c := p.neighbours[i]
+			if now.Sub(c.lastAlive) >= limit {
+				p.declareDead(now, c.addr, fmt.Sprintf("no liveness reply to %d requests", c.unacked), true)
+				continue // declareDead removed it from p.neighbours
+			}
+			i++
 		}
-		i++
 	}
 	if !now.Before(p.nextLive) {
 		p.nextLive = now.Add(p.cfg.LivenessInterval)
@@ -125,6 +127,7 @@ func (p *Peer) resumed(now time.Time, gap time.Duration) {
 	for _, c := range p.neighbours {
 		c.lastAlive, c.unacked = now, 0
 	}
+	p.updateAliveDue()
 }
 
 // NextDeadline returns the earliest time the peer needs a Tick.
@@ -152,10 +155,7 @@ func (p *Peer) NextDeadline() time.Time {
 		upd(p.nextLazy)
 	}
 	upd(p.nextGraft)
-	limit := time.Duration(p.cfg.LivenessMisses) * p.cfg.LivenessInterval
-	for _, c := range p.neighbours {
-		upd(c.lastAlive.Add(limit))
-	}
+	upd(p.aliveDue)
 	if p.handshaking() {
 		for _, c := range p.conns {
 			if c.state != established {
@@ -172,4 +172,21 @@ func (p *Peer) NextDeadline() time.Time {
 		}
 	}
 	return d
+}
+
+// aliveLimit is how long a neighbour may stay silent before it is dead.
+func (p *Peer) aliveLimit() time.Duration {
+	return time.Duration(p.cfg.LivenessMisses) * p.cfg.LivenessInterval
+}
+
+// updateAliveDue recomputes aliveDue after a neighbour came, went or
+// answered (rare events: a liveness reply per neighbour and interval).
+func (p *Peer) updateAliveDue() {
+	p.aliveDue = time.Time{}
+	limit := p.aliveLimit()
+	for _, c := range p.neighbours {
+		if t := c.lastAlive.Add(limit); p.aliveDue.IsZero() || t.Before(p.aliveDue) {
+			p.aliveDue = t
+		}
+	}
 }
