@@ -239,7 +239,7 @@ type Peer struct {
 	// Lazy push (plumtree.go).
 	cache       []cached // recent messages, oldest first from cacheHead, for grafts
 	cacheHead   int
-	missing     map[wire.MsgID]missing
+	missing     []missing // announced, not received: at most MaxMissing
 	nextGraft   time.Time // earliest missing deadline (zero: none)
 	lazyPending bool      // some link has announcements queued
 	nextLazy    time.Time

@@ -73,6 +73,7 @@ type cached struct {
 
 // missing is a message announced by ihave and not yet received.
 type missing struct {
+	id       wire.MsgID
 	deadline time.Time // graft the next announcer then
 	from     [maxAnnouncers]ConnID
 	n        uint8 // announcers in from
@@ -289,16 +290,13 @@ func (p *Peer) onIHave(now time.Time, c *conn, ids []wire.MsgID) {
 		if p.ml.seen(id.Origin, id.Seq) {
 			continue
 		}
-		ms, ok := p.missing[id]
-		if !ok {
+		i := p.findMissing(id)
+		if i < 0 {
 			if len(p.missing) >= p.cfg.MaxMissing {
 				p.stats.MissingDropped++
 				continue
 			}
-			if p.missing == nil {
-				p.missing = make(map[wire.MsgID]missing)
-			}
-			ms.deadline = now.Add(p.cfg.GraftTimeout)
+			ms := missing{id: id, deadline: now.Add(p.cfg.GraftTimeout)}
 			if p.cfg.Broadcast == Plumtree && p.parent == nil && p.knowsBigger() {
 				// A root that is not the biggest peer (or an orphan): its
 				// tree hangs off the rest by lazy links only, so whatever
@@ -309,19 +307,46 @@ func (p *Peer) onIHave(now time.Time, c *conn, ids []wire.MsgID) {
 				p.nextGraft = ms.deadline
 				p.emit(Action{Kind: Wake})
 			}
+			i = len(p.missing)
+			p.missing = append(p.missing, ms)
 		}
+		ms := &p.missing[i]
 		if int(ms.n) < maxAnnouncers && !slices.Contains(ms.from[:ms.n], c.id) {
 			ms.from[ms.n] = c.id
 			ms.n++
 		}
-		p.missing[id] = ms
 	}
+}
+
+// findMissing returns the index of id in the missing table, or -1. The
+// table is a list: it holds the few messages announced ahead of their
+// copy (a handful at most without loss, at most MaxMissing), and every
+// first receipt looks in it, which a map made a tenth of a Plumtree
+// simulation's time.
+func (p *Peer) findMissing(id wire.MsgID) int {
+	for i := range p.missing {
+		if ms := &p.missing[i]; ms.id.Seq == id.Seq && ms.id.Origin == id.Origin {
+			return i
+		}
+	}
+	return -1
+}
+
+// dropMissing removes entry i from the missing table (whose order does not
+// matter: graftDue sorts what it sends).
+func (p *Peer) dropMissing(i int) {
+	last := len(p.missing) - 1
+	p.missing[i] = p.missing[last]
+	p.missing[last] = missing{}
+	p.missing = p.missing[:last]
 }
 
 // received clears a message from the missing table.
 func (p *Peer) received(id wire.MsgID) {
 	if len(p.missing) > 0 {
-		delete(p.missing, id)
+		if i := p.findMissing(id); i >= 0 {
+			p.dropMissing(i)
+		}
 		if len(p.missing) == 0 {
 			p.nextGraft = time.Time{}
 		}
@@ -334,19 +359,21 @@ func (p *Peer) graftDue(now time.Time) {
 	if p.nextGraft.IsZero() || now.Before(p.nextGraft) {
 		return
 	}
-	var due []wire.MsgID
+	var due []int // indices in the missing table
 	p.nextGraft = time.Time{}
-	for id, ms := range p.missing {
+	for i := range p.missing {
+		ms := &p.missing[i]
 		if now.Before(ms.deadline) {
 			if p.nextGraft.IsZero() || ms.deadline.Before(p.nextGraft) {
 				p.nextGraft = ms.deadline
 			}
 			continue
 		}
-		due = append(due, id)
+		due = append(due, i)
 	}
-	// Map order is random; the actions must not be.
-	slices.SortFunc(due, func(a, b wire.MsgID) int {
+	// In the order of the messages, not of the table.
+	slices.SortFunc(due, func(i, j int) int {
+		a, b := p.missing[i].id, p.missing[j].id
 		if c := a.Origin.Compare(b.Origin); c != 0 {
 			return c
 		}
@@ -354,8 +381,9 @@ func (p *Peer) graftDue(now time.Time) {
 	})
 	grafts := map[ConnID][]wire.MsgID{}
 	var order []*conn
-	for _, id := range due {
-		ms := p.missing[id]
+	gone := false // some entries were given up: n == 0 marks them
+	for _, i := range due {
+		ms := &p.missing[i]
 		// Forget announcers whose links went; ask the others in turn.
 		k := uint8(0)
 		for _, cid := range ms.from[:ms.n] {
@@ -366,7 +394,8 @@ func (p *Peer) graftDue(now time.Time) {
 		}
 		ms.n = k
 		if ms.n == 0 || ms.tries >= maxGraftTries {
-			delete(p.missing, id) // nobody left to ask: a later ihave may
+			ms.n = 0 // nobody left to ask: a later ihave may
+			gone = true
 			continue
 		}
 		to := p.conns[ms.from[int(ms.tries)%int(ms.n)]]
@@ -374,13 +403,15 @@ func (p *Peer) graftDue(now time.Time) {
 		if len(grafts[to.id]) == 0 {
 			order = append(order, to)
 		}
-		grafts[to.id] = append(grafts[to.id], id)
+		grafts[to.id] = append(grafts[to.id], ms.id)
 		// Wait a little less for the next announcer (paper: timer 2).
 		ms.deadline = now.Add(p.cfg.GraftTimeout / 2)
 		if p.nextGraft.IsZero() || ms.deadline.Before(p.nextGraft) {
 			p.nextGraft = ms.deadline
 		}
-		p.missing[id] = ms
+	}
+	if gone {
+		p.missing = slices.DeleteFunc(p.missing, func(ms missing) bool { return ms.n == 0 })
 	}
 	for _, c := range order {
 		c.lazy = false
