@@ -103,7 +103,15 @@ const (
 
 // conn is one connection the core knows about.
 type conn struct {
-	id       ConnID
+	id ConnID
+	// Plumtree's state of the link, in the first cache line with id: a
+	// first receipt reads it for every neighbour (push), nothing else of
+	// the connection.
+	lazy  bool         // off the broadcast tree, gets announcements only
+	prune bool         // a prune is queued for the next lazy flush
+	child bool         // it named this peer its parent (bare graft): never pruned
+	ihave []wire.MsgID // announcements queued for the next lazy flush
+
 	addr     netip.AddrPort // the peer's listening address (claimed, for inbound before the handshake: zero)
 	remoteIP netip.Addr     // socket source IP (inbound)
 	state    connState
@@ -115,11 +123,6 @@ type conn struct {
 	unacked   int            // requests sent since the last reply
 	rtt       time.Duration  // round trip of the last answered request
 	capacity  int
-
-	lazy  bool         // Plumtree: off the broadcast tree, gets announcements only
-	prune bool         // a prune is queued for the next lazy flush
-	child bool         // it named this peer its parent (bare graft): never pruned
-	ihave []wire.MsgID // announcements queued for the next lazy flush
 }
 
 // known is a candidate peer learned from a seed.
@@ -211,16 +214,16 @@ type Peer struct {
 	quorum      int
 	nextRefresh time.Time
 
-	seq         uint32
-	generated   int
-	nextGossip  time.Time
-	nextLive    time.Time
+	seq        uint32
+	generated  int
+	nextGossip time.Time
+	nextLive   time.Time
 	// aliveDue is the earliest neighbour's lastAlive + LivenessMisses ×
 	// LivenessInterval, when Tick must check for the dead (zero: no
 	// neighbours). Kept so that Tick and NextDeadline read no connection:
 	// a Plumtree peer ticks for every lazy flush, and reading each
 	// neighbour's connection there cost the simulator more than the flush.
-	aliveDue time.Time
+	aliveDue    time.Time
 	nextFill    time.Time
 	nextInfo    time.Time
 	infoEvery   time.Duration           // backoff between peer-info requests while short of target

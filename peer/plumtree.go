@@ -148,6 +148,11 @@ func (p *Peer) push(now time.Time, m wire.Message, skip int) {
 			continue
 		}
 		p.stats.IHaveSent++
+		if c.ihave == nil {
+			// A batch carries a few IDs (about 3 in the default
+			// simulation): room for 4 at once, not 1, 2, then 4.
+			c.ihave = make([]wire.MsgID, 0, 4)
+		}
 		c.ihave = append(c.ihave, id)
 		if len(c.ihave) == wire.MaxIDsPerLine {
 			p.flushIHave(c)
