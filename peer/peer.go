@@ -243,6 +243,7 @@ type Peer struct {
 	cache       []cached // recent messages, oldest first from cacheHead, for grafts
 	cacheHead   int
 	missing     []missing // announced, not received: at most MaxMissing
+	missKeys    []uint64  // missKey of each missing entry, in step: what lookups scan
 	nextGraft   time.Time // earliest missing deadline (zero: none)
 	lazyPending bool      // some link has announcements queued
 	nextLazy    time.Time

@@ -435,6 +435,14 @@ func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
 	if !due.Equal(p.aliveDue) {
 		return fmt.Errorf("liveness due %v, the neighbours say %v", p.aliveDue, due)
 	}
+	if len(p.missKeys) != len(p.missing) {
+		return fmt.Errorf("%d missing keys for %d missing messages", len(p.missKeys), len(p.missing))
+	}
+	for i := range p.missing {
+		if p.missKeys[i] != missKey(p.missing[i].id) {
+			return fmt.Errorf("missing %v under the key of another message", p.missing[i].id)
+		}
+	}
 	if len(p.missing) > 0 && p.nextGraft.IsZero() {
 		return fmt.Errorf("%d missing messages and no graft timer", len(p.missing))
 	}

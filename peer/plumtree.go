@@ -314,6 +314,7 @@ func (p *Peer) onIHave(now time.Time, c *conn, ids []wire.MsgID) {
 			}
 			i = len(p.missing)
 			p.missing = append(p.missing, ms)
+			p.missKeys = append(p.missKeys, missKey(id))
 		}
 		ms := &p.missing[i]
 		if int(ms.n) < maxAnnouncers && !slices.Contains(ms.from[:ms.n], c.id) {
@@ -329,21 +330,31 @@ func (p *Peer) onIHave(now time.Time, c *conn, ids []wire.MsgID) {
 // first receipt looks in it, which a map made a tenth of a Plumtree
 // simulation's time.
 func (p *Peer) findMissing(id wire.MsgID) int {
-	for i := range p.missing {
-		if ms := &p.missing[i]; ms.id.Seq == id.Seq && ms.id.Origin == id.Origin {
+	k := missKey(id)
+	for i, mk := range p.missKeys {
+		if mk == k && p.missing[i].id == id {
 			return i
 		}
 	}
 	return -1
 }
 
+// missKey hashes a message ID into a word: equal IDs have equal keys, and
+// different ones almost never do.
+func missKey(id wire.MsgID) uint64 {
+	b := id.Origin.Addr().As16()
+	hi := uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 | uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+	lo := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 | uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
+	return (hi*0x9e3779b97f4a7c15^lo)*0xbf58476d1ce4e5b9 ^ uint64(id.Origin.Port())<<32 ^ uint64(id.Seq)
+}
+
 // dropMissing removes entry i from the missing table (whose order does not
 // matter: graftDue sorts what it sends).
 func (p *Peer) dropMissing(i int) {
 	last := len(p.missing) - 1
-	p.missing[i] = p.missing[last]
+	p.missing[i], p.missKeys[i] = p.missing[last], p.missKeys[last]
 	p.missing[last] = missing{}
-	p.missing = p.missing[:last]
+	p.missing, p.missKeys = p.missing[:last], p.missKeys[:last]
 }
 
 // received clears a message from the missing table.
@@ -416,7 +427,15 @@ func (p *Peer) graftDue(now time.Time) {
 		}
 	}
 	if gone {
-		p.missing = slices.DeleteFunc(p.missing, func(ms missing) bool { return ms.n == 0 })
+		k := 0
+		for i := range p.missing {
+			if p.missing[i].n > 0 {
+				p.missing[k], p.missKeys[k] = p.missing[i], p.missKeys[i]
+				k++
+			}
+		}
+		clear(p.missing[k:])
+		p.missing, p.missKeys = p.missing[:k], p.missKeys[:k]
 	}
 	for _, c := range order {
 		c.lazy = false
