@@ -207,10 +207,12 @@ func New(cfg Config) (*Node, error) {
 	}, nil
 }
 
-// Start resolves the seeds, listens, and begins to join: it returns once
-// the node accepts connections and has asked its seeds for peers (it does
-// not wait for neighbours; watch Events or Members for that). ctx bounds
-// only the start; the node runs until Leave or Close.
+// Start resolves the seeds and listens, and the node begins to join: it
+// returns once the node accepts connections, with its registration with
+// the seeds under way (it does not wait for neighbours; watch Events or
+// Members for that). ctx bounds only the start (the look-ups of host
+// names); the node runs until Leave or Close. A Start that fails may be
+// tried again.
 func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -614,3 +614,54 @@ func TestSeedPeersRelay(t *testing.T) {
 		t.Errorf("seed a relayed %d; seed b got %d reports, accepted %d; want 1, 1, 1", sa.RelaysSent, sb.DeadReports, sb.DeadAccepted)
 	}
 }
+
+func TestSeedLifecycle(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		tweak  func(*whispernet.SeedConfig)
+		detail string
+	}{
+		{"listen without port", func(c *whispernet.SeedConfig) { c.Listen = "127.0.0.1" }, `Listen "127.0.0.1"`},
+		{"bad peer", func(c *whispernet.SeedConfig) { c.Peers = []string{"x y:1"} }, `seed peer "x y:1"`},
+		{"no rate", func(c *whispernet.SeedConfig) { c.Rate = 0 }, "must be positive"},
+	} {
+		cfg := whispernet.DefaultSeedConfig()
+		tc.tweak(&cfg)
+		if _, err := whispernet.NewSeed(cfg); !errors.Is(err, whispernet.ErrConfig) || !strings.Contains(err.Error(), tc.detail) {
+			t.Errorf("%s: NewSeed = %v, want ErrConfig with %q", tc.name, err, tc.detail)
+		}
+	}
+	cfg := whispernet.DefaultSeedConfig()
+	cfg.Transport = new(memnet.Network)
+	s, err := whispernet.NewSeed(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Addr() != "" || s.Members() != nil || s.Key() != nil {
+		t.Errorf("before Start: Addr %q, Members %v, Key %v", s.Addr(), s.Members(), s.Key())
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); !errors.Is(err, whispernet.ErrStarted) {
+		t.Errorf("second Start = %v", err)
+	}
+	addr := s.Addr()
+	if a, err := netip.ParseAddrPort(addr); err != nil || a.Port() == 0 || s.Key() == nil {
+		t.Errorf("Addr %q (%v), key %v", addr, err, s.Key())
+	}
+	if m := s.Members(); m == nil || len(m) != 0 {
+		t.Errorf("a new seed's members: %#v, want empty", m)
+	}
+	s.Close()
+	if s.Addr() != addr || s.Members() != nil {
+		t.Errorf("after Close: Addr %q (want %q), Members %v", s.Addr(), addr, s.Members())
+	}
+	if err := s.Start(ctx); !errors.Is(err, whispernet.ErrStopped) {
+		t.Errorf("Start after Close = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}

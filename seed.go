@@ -173,9 +173,9 @@ func (s *Seed) Addr() string {
 // when it is not running).
 func (s *Seed) Members() []string {
 	s.mu.Lock()
-	rt := s.rt
+	rt, running := s.rt, s.state == stateRunning
 	s.mu.Unlock()
-	if rt == nil {
+	if !running {
 		return nil
 	}
 	peers := rt.Peers()
@@ -185,6 +185,16 @@ func (s *Seed) Members() []string {
 		out[i] = a.String()
 	}
 	return out
+}
+
+// Key returns the seed's identity (nil before Start).
+func (s *Seed) Key() *identity.Key {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rt == nil {
+		return nil
+	}
+	return s.rt.Key()
 }
 
 // Runtime returns the runtime that drives the seed, for status pages and
@@ -200,7 +210,7 @@ func (s *Seed) Runtime() *node.Seed {
 func (s *Seed) Close() error {
 	s.mu.Lock()
 	rt := s.rt
-	s.state, s.rt = stateStopped, nil
+	s.state = stateStopped
 	s.mu.Unlock()
 	if rt != nil {
 		rt.Stop()
