@@ -17,6 +17,7 @@ type peerFlags struct {
 	minDegree, maxDegree                                   int
 	broadcast                                              broadcastFlag
 	lazyInterval, graftTimeout                             time.Duration
+	sign                                                   bool
 }
 
 // broadcastFlag is --broadcast: flood or plumtree.
@@ -48,6 +49,7 @@ func addPeerFlags(fs *flag.FlagSet, d peer.Config) *peerFlags {
 	f.broadcast.b = d.Broadcast
 	fs.Var(&f.broadcast, "broadcast", "how gossip spreads: plumtree (eager push along a tree, announcements elsewhere) or flood (every link)")
 	fs.DurationVar(&f.lazyInterval, "lazy-interval", d.LazyInterval, "plumtree: batch announcements (ihave) for this long")
+	fs.BoolVar(&f.sign, "sign", d.Sign, "sign the gossip a peer originates and refuse gossip not signed by its origin (--sign=false: unsigned, for experiments)")
 	fs.DurationVar(&f.graftTimeout, "graft-timeout", d.GraftTimeout, "plumtree: wait this long for an announced message before asking for it (graft)")
 	return f
 }
@@ -58,10 +60,14 @@ func (f *peerFlags) apply(c *peer.Config) {
 	c.MaxPeers, c.Target, c.RefreshInterval = f.maxPeers, f.target, f.refresh
 	c.Degrees.Alpha, c.Degrees.Min, c.Degrees.Max = f.alpha, f.minDegree, f.maxDegree
 	c.Broadcast, c.LazyInterval, c.GraftTimeout = f.broadcast.b, f.lazyInterval, f.graftTimeout
+	c.Sign = f.sign
 }
 
 // applyConfig sets the library configuration from the flags, for the
 // commands built on package whispernet.
+//
+// Sign is not a field of whispernet.Config: the caller sets it through
+// Config.Runtime (f.sign).
 func (f *peerFlags) applyConfig(c *whispernet.Config) {
 	c.Generate, c.GenerateInterval, c.GenerateDelay = f.gossipCount, f.gossipInterval, f.gossipDelay
 	c.LivenessInterval, c.LivenessMisses = f.livenessInterval, f.livenessMisses

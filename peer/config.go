@@ -24,6 +24,17 @@ type Config struct {
 	// derived key is made on first use: a simulation of a million unsigned
 	// peers does not pay for a million keys.
 	Key *identity.Key
+	// Sign makes the peer sign the gossip it originates and refuse gossip
+	// that is not signed by its origin's key (docs/security.md). Off, the
+	// peer sends and accepts unsigned gossip (and still accepts signed
+	// gossip, checked): for experiments, and the simulator.
+	Sign bool
+	// MaxSeqAhead is how far ahead of the newest sequence number seen from
+	// an origin a message may be (signing on); further is refused.
+	MaxSeqAhead uint32
+	// MaxBadGossip cuts off a neighbour after this many gossip messages
+	// that were unsigned, badly signed, or signed by the wrong key.
+	MaxBadGossip int
 	// Verifier checks signatures; nil checks each one afresh. A process
 	// running many peers gives them one identity.Cache, so that a message
 	// is verified about once per process instead of once per peer.
@@ -129,6 +140,9 @@ func DefaultConfig() Config {
 		CacheSize:        512,
 		CacheTime:        5 * time.Second,
 		MaxMissing:       1024,
+		Sign:             true,
+		MaxSeqAhead:      1 << 16,
+		MaxBadGossip:     10,
 	}
 }
 
@@ -166,6 +180,8 @@ func (c *Config) validate() error {
 		return bad("unknown broadcast mode %v", c.Broadcast)
 	case c.LazyInterval <= 0 || c.GraftTimeout <= 0 || c.CacheTime <= 0:
 		return bad("lazy interval, graft timeout and cache time must be positive")
+	case c.MaxBadGossip < 1 || c.MaxSeqAhead < 1:
+		return bad("max bad gossip %d and max sequence ahead %d must be positive", c.MaxBadGossip, c.MaxSeqAhead)
 	case c.CacheSize < 1 || c.MaxMissing < 1:
 		return bad("cache size %d and max missing %d must be positive", c.CacheSize, c.MaxMissing)
 	}

@@ -11,6 +11,12 @@ import (
 
 // onGossip handles gossip from neighbour i.
 func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
+	// Check a signature before the message list records the message, or a
+	// forgery would make the real message a duplicate; but only for a
+	// message not seen yet, so that duplicates cost no verification.
+	if (p.cfg.Sign || m.Auth != nil) && !p.ml.seen(m.Addr, m.Seq) && !p.authentic(now, p.neighbours[i], &m) {
+		return
+	}
 	switch p.ml.check(now, m.Time, m.Addr, m.Seq) {
 	case duplicate:
 		p.stats.Duplicates++
@@ -52,6 +58,9 @@ func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
 func (p *Peer) Publish(now time.Time, text string) wire.Message {
 	p.seq++
 	m := wire.Message{Kind: wire.KindGossip, Addr: p.cfg.Self, Seq: p.seq, Time: wire.TimestampOf(now), Text: text}
+	if p.cfg.Sign {
+		wire.SignGossip(&m, p.Key())
+	}
 	p.ml.check(now, wire.TimestampOf(now), p.cfg.Self, p.seq)
 	p.stats.Generated++
 	p.emit(Action{Kind: Deliver, Addr: p.cfg.Self, Msg: m})

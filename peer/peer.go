@@ -91,6 +91,13 @@ type Stats struct {
 	GraftServed    uint64 `json:"graft_served"`    // messages sent in answer to a graft
 	PruneSent      uint64 `json:"prune_sent"`      // prunes sent after a duplicate
 	MissingDropped uint64 `json:"missing_dropped"` // announcements ignored because the missing table was full
+
+	// Trust counters (docs/security.md).
+	Unsigned     uint64 `json:"unsigned"`      // gossip dropped for carrying no signature (signing on)
+	BadSignature uint64 `json:"bad_signature"` // gossip dropped for a signature that does not verify
+	KeyMismatch  uint64 `json:"key_mismatch"`  // gossip dropped for a key other than the one bound to its origin
+	SeqAhead     uint64 `json:"seq_ahead"`     // gossip dropped for a sequence number too far ahead of its origin's
+	CutOff       uint64 `json:"cut_off"`       // neighbours cut off for sending bad gossip
 }
 
 type connState uint8
@@ -123,6 +130,8 @@ type conn struct {
 	unacked   int            // requests sent since the last reply
 	rtt       time.Duration  // round trip of the last answered request
 	capacity  int
+
+	bad int // bad gossip messages received on this link (trust.go)
 }
 
 // known is a candidate peer learned from a seed.
@@ -238,6 +247,8 @@ type Peer struct {
 	lostToSilence bool      // the last neighbour declared dead was found by silence (cutOff)
 	leaving       bool      // Leave was called (stopped is set too)
 	leavePending  int       // Leaving requests to seeds not yet answered
+
+	keys map[netip.AddrPort]binding // origin keys (trust.go)
 
 	// Lazy push (plumtree.go).
 	cache       []cached // recent messages, oldest first from cacheHead, for grafts

@@ -524,6 +524,8 @@ func scriptConfig(kv map[string]string) (Config, *rand.Rand, error) {
 	cfg.Self = netip.MustParseAddrPort("127.0.0.1:5000")
 	cfg.Seeds = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:8080")}
 	cfg.Target = 2
+	// The scripts type classic unsigned gossip; signing is on with sign=on.
+	cfg.Sign = false
 	var s1, s2 uint64 = 1, 2
 	var err error
 	dur := func(v string, d *time.Duration) {
@@ -551,6 +553,8 @@ func scriptConfig(kv map[string]string) (Config, *rand.Rand, error) {
 			}
 		case "target":
 			num(v, &cfg.Target)
+		case "sign":
+			cfg.Sign = v == "on"
 		case "rng":
 			a, b, _ := strings.Cut(v, ",")
 			if s1, err = strconv.ParseUint(a, 10, 64); err == nil {

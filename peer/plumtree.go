@@ -69,6 +69,7 @@ type cached struct {
 	ts     wire.Timestamp
 	at     wire.Timestamp // when it was cached
 	text   string
+	auth   *wire.Auth // the origin's signature, nil if unsigned
 }
 
 // missing is a message announced by ihave and not yet received.
@@ -94,7 +95,7 @@ func (p *Peer) remember(now time.Time, m wire.Message) {
 		p.cache = p.cache[:n]
 		p.cacheHead = 0
 	}
-	p.cache = append(p.cache, cached{origin: m.Addr, seq: m.Seq, hops: m.Hops, ts: m.Time, at: wire.TimestampOf(now), text: m.Text})
+	p.cache = append(p.cache, cached{origin: m.Addr, seq: m.Seq, hops: m.Hops, ts: m.Time, at: wire.TimestampOf(now), text: m.Text, auth: m.Auth})
 }
 
 func (p *Peer) expireCache(now time.Time) {
@@ -112,7 +113,7 @@ func (p *Peer) expireCache(now time.Time) {
 func (p *Peer) lookup(id wire.MsgID) (wire.Message, bool) {
 	for i := len(p.cache) - 1; i >= p.cacheHead; i-- {
 		if e := &p.cache[i]; e.seq == id.Seq && e.origin == id.Origin {
-			return wire.Message{Kind: wire.KindGossip, Addr: e.origin, Seq: e.seq, Hops: e.hops, Time: e.ts, Text: e.text}, true
+			return wire.Message{Kind: wire.KindGossip, Addr: e.origin, Seq: e.seq, Hops: e.hops, Time: e.ts, Text: e.text, Auth: e.auth}, true
 		}
 	}
 	return wire.Message{}, false

@@ -194,6 +194,12 @@ func (c *Config) Set(name, value string) error {
 			return fmt.Errorf("broadcast: %q is not flood or plumtree", value)
 		}
 		c.Peer.Broadcast = b
+	case "sign":
+		on, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("sign: %q is not true or false", value)
+		}
+		c.Peer.Sign = on
 	case "lazy-interval":
 		return dur(&c.Peer.LazyInterval)
 	case "graft-timeout":

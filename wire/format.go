@@ -94,6 +94,9 @@ func (m *Message) Append(b []byte) []byte {
 		b = appendAddr(b, m.From)
 	case KindGossip:
 		text := IsText(m.Text)
+		if m.Auth != nil {
+			b = append(b, 's')
+		}
 		if text {
 			b = append(b, VerbGossip...)
 		} else {
@@ -107,6 +110,12 @@ func (m *Message) Append(b []byte) []byte {
 		b = append(b, ':')
 		b = m.Time.Append(b)
 		b = append(b, ':')
+		if m.Auth != nil {
+			b = m.Auth.Key.AppendText(b)
+			b = append(b, ':')
+			b = m.Auth.Sig.AppendText(b)
+			b = append(b, ':')
+		}
 		if text {
 			b = append(b, m.Text...)
 		} else {

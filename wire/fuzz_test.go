@@ -46,6 +46,8 @@ func parseSeeds() []string {
 		"ihave:" + strings.Repeat("127.0.0.1#5000#1:", 256) + "127.0.0.1#5000#1",
 		strings.Repeat("v", 100) + ":x",
 		"gossip64:127.0.0.1:5000:1:0:1.5:YQ==", "gossip64:127.0.0.1:5000:1:0:1.5:AAo6", "gossip64:[::1]:5000:1:0:1.5:",
+		"sgossip:127.0.0.1:5000:1:0:1.5:" + strings.Repeat("A", 43) + ":" + strings.Repeat("A", 86) + ":hi:there",
+		"sgossip64:127.0.0.1:5000:1:0:1.5:" + strings.Repeat("A", 43) + ":" + strings.Repeat("A", 86) + ":YQ==",
 		"gossip64:127.0.0.1:5000:1:0:1.5:YWJ=", "gossip64:127.0.0.1:5000:1:0:1.5", "gossip64:127.0.0.1:5000:1:0:1.5:" + strings.Repeat("/+", 40),
 	}
 	for _, tc := range canonical {

@@ -58,7 +58,7 @@ func (lr *LineReader) ReadLine() (string, error) {
 		frag, err := lr.r.ReadSlice('\n')
 		n += len(frag)
 		if !tooLong {
-			if len(lr.buf)+len(frag) > limit+2 && limit < lr.long && startsWith(lr.buf, frag, gossip64Prefix) {
+			if len(lr.buf)+len(frag) > limit+2 && limit < lr.long && longVerb(lr.buf, frag) {
 				limit = lr.long
 			}
 			if len(lr.buf)+len(frag) > limit+2 { // +2 for "\r\n"
@@ -77,7 +77,7 @@ func (lr *LineReader) ReadLine() (string, error) {
 			if len(line) > 0 && line[len(line)-1] == '\r' {
 				line = line[:len(line)-1]
 			}
-			if len(line) > limit && limit < lr.long && startsWith(line, nil, gossip64Prefix) {
+			if len(line) > limit && limit < lr.long && longVerb(line, nil) {
 				limit = lr.long // the "+2" let it through without a look at its verb
 			}
 			if len(line) > limit {
@@ -100,7 +100,7 @@ func (lr *LineReader) ReadLine() (string, error) {
 			if line[len(line)-1] == '\r' {
 				line = line[:len(line)-1]
 			}
-			if len(line) > limit && limit < lr.long && startsWith(line, nil, gossip64Prefix) {
+			if len(line) > limit && limit < lr.long && longVerb(line, nil) {
 				limit = lr.long // the "+2" let it through without a look at its verb
 			}
 			if len(line) > limit {
@@ -111,6 +111,12 @@ func (lr *LineReader) ReadLine() (string, error) {
 			return "", err
 		}
 	}
+}
+
+// longVerb reports whether a followed by b starts with the verb of a line
+// that may be longer than MaxLineLen (gossip64, sgossip64).
+func longVerb(a, b []byte) bool {
+	return startsWith(a, b, gossip64Prefix) || startsWith(a, b, sgossip64Prefix)
 }
 
 // startsWith reports whether a followed by b starts with prefix.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/whispernet/whispernet/identity"
 )
 
 // Hard limits. Decoders check them before they allocate.
@@ -49,6 +51,8 @@ const (
 	VerbLivenessReply   = "Liveness Reply"
 	VerbGossip          = "gossip"
 	VerbGossip64        = "gossip64"
+	VerbSGossip         = "sgossip"
+	VerbSGossip64       = "sgossip64"
 	VerbIHave           = "ihave"
 	VerbGraft           = "graft"
 	VerbPrune           = "prune"
@@ -172,6 +176,10 @@ type Message struct {
 	// IDs are the message IDs of an ihave line (1 to MaxIDsPerLine of
 	// them) or a graft line (0 to MaxIDsPerLine).
 	IDs []MsgID
+	// Auth is a signed gossip message's origin key and signature
+	// (sgossip, sgossip64 lines); nil for an unsigned message. A pointer,
+	// so that unsigned messages (the simulator's) stay small.
+	Auth *Auth
 	// Seq is the gossip sequence number, unique per origin.
 	Seq uint32
 	// Hops counts how many links a gossip message has crossed.
@@ -204,13 +212,14 @@ var (
 	ErrTimestamp   = errors.New("bad timestamp")
 	ErrTooMany     = errors.New("too many peers in list")
 	ErrPayload     = errors.New("bad payload")
+	ErrKey         = errors.New("bad key or signature")
 )
 
 // Parse decodes one line (without its '\n'; a trailing "\r" is tolerated).
 // Errors wrap one of the sentinel errors and read well after "error:".
 func Parse(line string) (Message, error) {
 	line = strings.TrimSuffix(line, "\r")
-	if len(line) > MaxLineLen && !(len(line) <= MaxGossip64LineLen && strings.HasPrefix(line, gossip64Prefix)) {
+	if len(line) > MaxLineLen && !(len(line) <= MaxGossip64LineLen && (strings.HasPrefix(line, gossip64Prefix) || strings.HasPrefix(line, sgossip64Prefix))) {
 		return Message{}, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLong, len(line), MaxLineLen)
 	}
 	if line == "" {
@@ -336,6 +345,19 @@ func Parse(line string) (Message, error) {
 	case VerbGossip64:
 		m.Kind = KindGossip
 		if err = f.gossipHeader(&m); err == nil {
+			m.Text, err = f.payload()
+		}
+	case VerbSGossip, VerbSGossip64:
+		m.Kind = KindGossip
+		if err = f.gossipHeader(&m); err != nil {
+			break
+		}
+		if m.Auth, err = f.auth(); err != nil {
+			break
+		}
+		if verb == VerbSGossip {
+			m.Text, err = f.text(true)
+		} else {
 			m.Text, err = f.payload()
 		}
 	case VerbIHave:
@@ -568,8 +590,31 @@ func IsText(s string) bool {
 	return utf8.ValidString(s)
 }
 
-// gossip64Prefix starts every gossip64 line; the line limits look for it.
-const gossip64Prefix = VerbGossip64 + ":"
+// gossip64Prefix and sgossip64Prefix start every gossip64 and sgossip64
+// line; the line limits look for them.
+const (
+	gossip64Prefix  = VerbGossip64 + ":"
+	sgossip64Prefix = VerbSGossip64 + ":"
+)
+
+// auth reads the KEY:SIG fields of a signed gossip line.
+func (f *fields) auth() (*Auth, error) {
+	if f.eof {
+		return nil, f.errf(ErrFields, "missing origin key")
+	}
+	key, err := identity.ParsePublicKey(f.next())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+	}
+	if f.eof {
+		return nil, f.errf(ErrFields, "missing signature")
+	}
+	sig, err := identity.ParseSignature(f.next())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+	}
+	return &Auth{Key: key, Sig: sig}, nil
+}
 
 // text returns everything that is left, ':' included.
 func (f *fields) text(required bool) (string, error) {
@@ -676,11 +721,11 @@ func parseEntry(e string, info bool) (PeerInfo, error) {
 	if info {
 		c, err := parseUint(parts[2], maxCount)
 		if err != nil {
-			return PeerInfo{}, fmt.Errorf("capacity %q is not a number", parts[2])
+			return PeerInfo{}, fmt.Errorf("capacity %q is not a number", truncate(parts[2]))
 		}
 		d, err := parseUint(parts[3], maxCount)
 		if err != nil {
-			return PeerInfo{}, fmt.Errorf("degree %q is not a number", parts[3])
+			return PeerInfo{}, fmt.Errorf("degree %q is not a number", truncate(parts[3]))
 		}
 		p.Cap, p.Degree = int(c), int(d)
 	}

@@ -1,0 +1,100 @@
+// Trust: signed gossip, origin keys, and neighbours that send bad gossip.
+
+package peer
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/whispernet/whispernet/identity"
+	"github.com/whispernet/whispernet/wire"
+)
+
+// binding is the key an origin address signs with, as this peer knows it.
+// Proven bindings come from the origin itself (its handshake, where it
+// signed this peer's nonce) or from a seed that checked it (a peer-info
+// entry with a key); others were first seen on a validly signed message.
+type binding struct {
+	key    identity.PublicKey
+	proven bool
+}
+
+// authentic reports whether gossip m from neighbour c may enter the
+// message list: signed, by the key bound to its origin, and not too far
+// ahead of the origin's newest sequence number. A message that fails is
+// counted, and c is struck: a neighbour that keeps sending such messages is
+// cut off. It runs only for messages the message list has not seen, so a
+// flooded duplicate costs no verification.
+func (p *Peer) authentic(now time.Time, c *conn, m *wire.Message) bool {
+	if m.Auth == nil {
+		p.stats.Unsigned++
+		if c.bad == 0 {
+			// Once per link, so that a person typing gossip by hand
+			// learns why nothing happens (docs/protocol.md).
+			p.send(c, wire.Message{Kind: wire.KindError, Text: "unsigned gossip refused: this network signs gossip (sgossip lines; see docs/security.md)"})
+		}
+		p.strike(now, c)
+		return false
+	}
+	b, bound := p.keys[m.Addr]
+	if bound && b.key != m.Auth.Key {
+		p.stats.KeyMismatch++
+		p.strike(now, c)
+		return false
+	}
+	if w := p.ml.window(m.Addr); w != nil && m.Seq > w.max && m.Seq-w.max > p.cfg.MaxSeqAhead {
+		p.stats.SeqAhead++
+		p.strike(now, c)
+		return false
+	}
+	if !wire.VerifyGossip(m, p.cfg.Verifier) {
+		p.stats.BadSignature++
+		p.strike(now, c)
+		return false
+	}
+	if !bound && !p.bind(m.Addr, m.Auth.Key, false) {
+		p.stats.Overflow++
+		return false
+	}
+	return true
+}
+
+// bind records key as origin's. A proven binding replaces any other; an
+// unproven one never replaces a binding. It reports false when the table
+// is full.
+func (p *Peer) bind(origin netip.AddrPort, key identity.PublicKey, proven bool) bool {
+	b, ok := p.keys[origin]
+	switch {
+	case ok && (b.proven || !proven):
+		return b.key == key || !b.proven && !proven
+	case !ok && len(p.keys) >= p.cfg.MaxOrigins:
+		return false
+	}
+	if p.keys == nil {
+		p.keys = make(map[netip.AddrPort]binding)
+	}
+	p.keys[origin] = binding{key: key, proven: proven}
+	return true
+}
+
+// OriginKey returns the key this peer has bound to origin, and whether
+// the binding is proven (docs/security.md).
+func (p *Peer) OriginKey(origin netip.AddrPort) (key identity.PublicKey, proven, ok bool) {
+	b, ok := p.keys[origin]
+	return b.key, b.proven, ok
+}
+
+// strike counts one bad message from neighbour c; at MaxBadGossip the
+// link is cut and the address is not dialled again for a refresh interval.
+func (p *Peer) strike(now time.Time, c *conn) {
+	c.bad++
+	if c.bad < p.cfg.MaxBadGossip {
+		return
+	}
+	p.stats.CutOff++
+	p.logf("cutting off %s: %d bad gossip messages", c.addr, c.bad)
+	p.emit(Action{Kind: Close, Conn: c.id})
+	p.drop(c)
+	p.dead[c.addr] = now.Add(p.cfg.RefreshInterval)
+	p.fill(now)
+}

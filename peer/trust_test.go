@@ -1,0 +1,231 @@
+package peer
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/whispernet/whispernet/identity"
+	"github.com/whispernet/whispernet/wire"
+)
+
+// trustRig is one signing peer with neighbours linked by hand.
+type trustRig struct {
+	t   *testing.T
+	p   *Peer
+	now time.Time
+	id  ConnID
+}
+
+func newTrustRig(t *testing.T, mod func(*Config)) *trustRig {
+	cfg := testConfig(1)
+	cfg.Target = 8
+	cfg.Broadcast = Flood
+	cfg.GossipCount = 0
+	if mod != nil {
+		mod(&cfg)
+	}
+	r := &trustRig{t: t, p: mustNew(t, cfg, 1, 2), now: base}
+	r.p.Start(r.now)
+	r.p.Ready()
+	return r
+}
+
+// link accepts an inbound link from a (its listening address) and returns
+// the connection.
+func (r *trustRig) link(a netip.AddrPort) ConnID {
+	r.id++
+	r.p.Opened(r.now, r.id, netip.AddrPortFrom(a.Addr(), 40000+uint16(r.id)), false)
+	r.p.Receive(r.now, r.id, wire.Message{Kind: wire.KindConnect, Addr: a, Cap: 4})
+	r.p.Ready()
+	if r.p.neighbour(a) == nil {
+		r.t.Fatalf("link from %s not established", a)
+	}
+	return r.id
+}
+
+// recv passes m across the wire (Format, Parse) on id and returns the
+// messages delivered and the lines sent back on id.
+func (r *trustRig) recv(id ConnID, m wire.Message) (delivered []wire.Message, replies []string) {
+	r.t.Helper()
+	line := wire.Format(m)
+	m2, err := wire.Parse(line)
+	if err != nil {
+		r.t.Fatalf("%q: %v", line, err)
+	}
+	r.now = r.now.Add(10 * time.Millisecond)
+	r.p.Receive(r.now, id, m2)
+	for _, a := range r.p.Ready() {
+		switch {
+		case a.Kind == Deliver:
+			delivered = append(delivered, a.Msg)
+		case a.Kind == Send && a.Conn == id:
+			replies = append(replies, wire.Format(a.Msg))
+		}
+	}
+	return delivered, replies
+}
+
+// signed returns origin's message seq, signed with k, created now.
+func (r *trustRig) signed(k *identity.Key, origin netip.AddrPort, seq uint32, text string) wire.Message {
+	m := wire.Message{Kind: wire.KindGossip, Addr: origin, Seq: seq, Hops: 1, Time: wire.TimestampOf(r.now), Text: text}
+	wire.SignGossip(&m, k)
+	return m
+}
+
+var (
+	victim   = netip.MustParseAddrPort("127.0.0.1:5007")
+	relay    = netip.MustParseAddrPort("127.0.0.1:5008")
+	attacker = netip.MustParseAddrPort("127.0.0.1:6666")
+)
+
+// TestSignedGossipAttacks drives one signing peer with forged gossip and
+// checks the exact outcome of each: nothing forged is delivered, the
+// counters say why, and the real origin is never silenced.
+func TestSignedGossipAttacks(t *testing.T) {
+	vk, ak := DerivedKey(victim), identity.FromSeed([]byte("attacker"))
+	r := newTrustRig(t, nil)
+	good := r.link(relay)
+	bad := r.link(attacker)
+
+	// The victim's first message arrives through the honest relay: its
+	// key is bound to its address.
+	if got, _ := r.recv(good, r.signed(vk, victim, 1, "real 1")); len(got) != 1 {
+		t.Fatalf("real message 1: %d deliveries", len(got))
+	}
+	attacks := []struct {
+		name string
+		m    func() wire.Message
+		stat func(Stats) uint64
+	}{
+		{"unsigned gossip in the victim's name", func() wire.Message {
+			return wire.Message{Kind: wire.KindGossip, Addr: victim, Seq: 2, Time: wire.TimestampOf(r.now), Text: "forged"}
+		}, func(s Stats) uint64 { return s.Unsigned }},
+		{"forged origin signed with the attacker's key", func() wire.Message { return r.signed(ak, victim, 2, "forged") },
+			func(s Stats) uint64 { return s.KeyMismatch }},
+		{"the victim's key with a signature that is not the victim's", func() wire.Message {
+			m := r.signed(ak, victim, 2, "forged")
+			m.Auth.Key = vk.Public()
+			return m
+		}, func(s Stats) uint64 { return s.BadSignature }},
+		{"sequence pre-emption (seq 4294967295)", func() wire.Message {
+			m := r.signed(ak, victim, 1<<32-1, "pre-empt")
+			m.Auth.Key = vk.Public()
+			return m
+		}, func(s Stats) uint64 { return s.SeqAhead }},
+		{"replay of message 1 as a new sequence number", func() wire.Message {
+			m := r.signed(vk, victim, 1, "real 1")
+			m.Seq = 3
+			return m
+		}, func(s Stats) uint64 { return s.BadSignature }},
+		{"replay with a fresh timestamp", func() wire.Message {
+			m := r.signed(vk, victim, 4, "real 4")
+			m.Time += 1
+			return m
+		}, func(s Stats) uint64 { return s.BadSignature }},
+		{"tampered payload", func() wire.Message {
+			m := r.signed(vk, victim, 5, "pay 10")
+			m.Text = "pay 99"
+			return m
+		}, func(s Stats) uint64 { return s.BadSignature }},
+	}
+	for i, a := range attacks {
+		before := r.p.Stats()
+		got, replies := r.recv(bad, a.m())
+		after := r.p.Stats()
+		if len(got) != 0 {
+			t.Errorf("%s: delivered %v", a.name, got)
+		}
+		if a.stat(after)-a.stat(before) != 1 {
+			t.Errorf("%s: counter moved %d, want 1 (stats %+v)", a.name, a.stat(after)-a.stat(before), after)
+		}
+		if i == 0 && (len(replies) != 1 || replies[0][:len("error:unsigned gossip refused")] != "error:unsigned gossip refused") {
+			t.Errorf("%s: replies %q, want one error line", a.name, replies)
+		}
+		if i > 0 && len(replies) != 0 {
+			t.Errorf("%s: replies %q, want none after the first", a.name, replies)
+		}
+	}
+	// The real origin is not silenced: its next messages are delivered.
+	for seq := uint32(2); seq <= 5; seq++ {
+		if got, _ := r.recv(good, r.signed(vk, victim, seq, fmt.Sprint("real ", seq))); len(got) != 1 || got[0].Text != fmt.Sprint("real ", seq) {
+			t.Fatalf("real message %d after the attacks: delivered %v", seq, got)
+		}
+	}
+	// An exact replay of a real message is a duplicate.
+	if got, _ := r.recv(bad, r.signed(vk, victim, 2, "real 2")); len(got) != 0 {
+		t.Fatalf("exact replay delivered %v", got)
+	}
+	if s := r.p.Stats(); s.Received != 5 || s.CutOff != 0 {
+		t.Fatalf("received %d (want 5), cut off %d (want 0)", s.Received, s.CutOff)
+	}
+}
+
+// TestBadGossipCutsOffNeighbour: MaxBadGossip bad messages close the
+// link; the honest neighbour stays.
+func TestBadGossipCutsOffNeighbour(t *testing.T) {
+	r := newTrustRig(t, func(c *Config) { c.MaxBadGossip = 3 })
+	r.link(relay)
+	bad := r.link(attacker)
+	ak := identity.FromSeed([]byte("attacker"))
+	for i := range 3 {
+		m := r.signed(ak, victim, uint32(i+1), "x")
+		m.Text = "tampered"
+		r.now = r.now.Add(time.Millisecond)
+		r.p.Receive(r.now, bad, wireCopy(t, m))
+	}
+	closed := false
+	for _, a := range r.p.Ready() {
+		closed = closed || a.Kind == Close && a.Conn == bad
+	}
+	if !closed || r.p.neighbour(attacker) != nil || r.p.neighbour(relay) == nil || r.p.Stats().CutOff != 1 {
+		t.Fatalf("closed %v, attacker linked %v, relay linked %v, cut off %d", closed, r.p.neighbour(attacker) != nil, r.p.neighbour(relay) != nil, r.p.Stats().CutOff)
+	}
+}
+
+// TestDuplicatesAreNotVerified: a copy of a message already seen costs no
+// signature check (the verifier counts them).
+func TestDuplicatesAreNotVerified(t *testing.T) {
+	c := identity.NewCache(16)
+	r := newTrustRig(t, func(cfg *Config) { cfg.Verifier = c })
+	ids := []ConnID{r.link(relay), r.link(attacker)}
+	m := r.signed(DerivedKey(victim), victim, 1, "once")
+	for i := range 6 {
+		r.recv(ids[i%2], m)
+	}
+	if s := c.Stats(); s.Hits+s.Misses != 1 || r.p.Stats().Received != 1 || r.p.Stats().Duplicates != 5 {
+		t.Fatalf("verifications %+v, received %d, duplicates %d", s, r.p.Stats().Received, r.p.Stats().Duplicates)
+	}
+}
+
+// TestUnsignedModeAcceptsBoth: with Sign off, unsigned gossip is accepted
+// and signed gossip is still checked.
+func TestUnsignedModeAcceptsBoth(t *testing.T) {
+	r := newTrustRig(t, func(c *Config) { c.Sign = false })
+	id := r.link(relay)
+	if got, _ := r.recv(id, wire.Message{Kind: wire.KindGossip, Addr: victim, Seq: 1, Time: wire.TimestampOf(r.now), Text: "plain"}); len(got) != 1 {
+		t.Fatal("unsigned gossip refused with signing off")
+	}
+	m := r.signed(DerivedKey(victim), victim, 2, "signed")
+	m.Text = "tampered"
+	if got, _ := r.recv(id, m); len(got) != 0 {
+		t.Fatal("badly signed gossip accepted with signing off")
+	}
+	if got, _ := r.recv(id, r.signed(DerivedKey(victim), victim, 3, "signed")); len(got) != 1 {
+		t.Fatal("signed gossip refused with signing off")
+	}
+}
+
+// TestPublishSigns: an origin's messages carry a signature that verifies
+// under its key, and Format writes them as sgossip.
+func TestPublishSigns(t *testing.T) {
+	r := newTrustRig(t, nil)
+	m := r.p.Publish(r.now, "hello")
+	if m.Auth == nil || m.Auth.Key != r.p.Key().Public() || !wire.VerifyGossip(&m, nil) {
+		t.Fatalf("published message not signed by the peer's key: %+v", m)
+	}
+	if line := wire.Format(m); line[:len("sgossip:")] != "sgossip:" {
+		t.Fatalf("line %q", line)
+	}
+}

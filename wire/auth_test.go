@@ -1,0 +1,66 @@
+package wire
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/whispernet/whispernet/identity"
+)
+
+func TestSignedGossipLines(t *testing.T) {
+	k := identity.FromSeed([]byte("origin"))
+	for _, text := range []string{"hello", "a:b:c", "", "line\nbreak\x00", strings.Repeat("x", 2000)} {
+		m := Message{Kind: KindGossip, Addr: netip.MustParseAddrPort("[::1]:5000"), Seq: 7, Hops: 3, Time: 1764072000123456, Text: text}
+		SignGossip(&m, k)
+		line := Format(m)
+		wantVerb := "sgossip:"
+		if !IsText(text) {
+			wantVerb = "sgossip64:"
+		}
+		if !strings.HasPrefix(line, wantVerb) {
+			t.Fatalf("%q: line %q", text, line)
+		}
+		got, err := Parse(line)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if got.Text != text || got.Auth == nil || *got.Auth != *m.Auth || got.Seq != 7 || got.Hops != 3 || got.Addr != m.Addr {
+			t.Fatalf("round trip of %q: %+v", line, got)
+		}
+		if !VerifyGossip(&got, nil) {
+			t.Fatalf("%q does not verify after the wire", line)
+		}
+		got.Hops = 9 // hops are not signed
+		if !VerifyGossip(&got, identity.NewCache(4)) {
+			t.Fatal("hop count change breaks the signature")
+		}
+		for _, tamper := range []func(*Message){
+			func(m *Message) { m.Seq++ },
+			func(m *Message) { m.Time++ },
+			func(m *Message) { m.Text += "!" },
+			func(m *Message) { m.Addr = netip.MustParseAddrPort("[::1]:5001") },
+		} {
+			c := got
+			tamper(&c)
+			if VerifyGossip(&c, nil) {
+				t.Fatalf("tampered %+v verifies", c)
+			}
+		}
+	}
+	m := Message{Kind: KindGossip, Addr: netip.MustParseAddrPort("127.0.0.1:5000"), Seq: 1, Time: 1}
+	if VerifyGossip(&m, nil) {
+		t.Fatal("unsigned message verifies")
+	}
+	for _, bad := range []string{
+		"sgossip:127.0.0.1:5000:1:0:1.5:hi",
+		"sgossip:127.0.0.1:5000:1:0:1.5:" + strings.Repeat("A", 43) + ":hi",
+		"sgossip:127.0.0.1:5000:1:0:1.5:" + strings.Repeat("A", 42) + ":" + strings.Repeat("A", 86) + ":hi",
+		"sgossip:127.0.0.1:5000:1:0:1.5:" + strings.Repeat("A", 43) + ":" + strings.Repeat("+", 86) + ":hi",
+	} {
+		if _, err := Parse(bad); !errors.Is(err, ErrKey) && !errors.Is(err, ErrFields) {
+			t.Errorf("Parse(%q) = %v, want ErrKey or ErrFields", bad, err)
+		}
+	}
+}
