@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -86,6 +87,11 @@ type Network struct {
 	owner   map[netip.AddrPort]group
 	local   *localGroup
 	started atomic.Int64
+
+	// observed: the nodes run elsewhere (see Observed); remoteUp is
+	// whether each seed answered the observer last.
+	observed bool
+	remoteUp map[netip.AddrPort]bool
 }
 
 // PeerAddrs returns the addresses the network's peers use.
@@ -242,6 +248,9 @@ func (n *Network) addGroup(g group, addrs []netip.AddrPort) {
 func (n *Network) group(a netip.AddrPort) (group, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.observed {
+		return nil, ErrObserved
+	}
 	g, ok := n.owner[a]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, a)
@@ -286,7 +295,11 @@ func (n *Network) Kill(a netip.AddrPort) error {
 	n.mu.Lock()
 	g, ok := n.owner[a]
 	delete(n.owner, a)
+	observed := n.observed
 	n.mu.Unlock()
+	if observed {
+		return ErrObserved
+	}
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownPeer, a)
 	}
@@ -364,6 +377,9 @@ func (n *Network) RemoteSamples() []status.PeerSample {
 func (n *Network) Seeds() map[netip.AddrPort]bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.observed {
+		return maps.Clone(n.remoteUp)
+	}
 	out := map[netip.AddrPort]bool{}
 	for a, s := range n.seeds {
 		out[a] = s != nil
@@ -383,6 +399,9 @@ func (n *Network) Seed(a netip.AddrPort) (*node.Seed, bool) {
 func (n *Network) StartSeed(a netip.AddrPort) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.observed {
+		return ErrObserved
+	}
 	if s := n.seeds[a]; s != nil {
 		return fmt.Errorf("localnet: seed %s is already running", a)
 	}
@@ -415,6 +434,10 @@ func (n *Network) StartSeed(a netip.AddrPort) error {
 func (n *Network) StopSeed(a netip.AddrPort) error {
 	n.mu.Lock()
 	s := n.seeds[a]
+	if n.observed {
+		n.mu.Unlock()
+		return ErrObserved
+	}
 	if s == nil {
 		n.mu.Unlock()
 		return fmt.Errorf("localnet: seed %s is not running", a)
@@ -444,6 +467,9 @@ func (n *Network) Close() error {
 		if s != nil {
 			s.Stop()
 		}
+	}
+	if n.log == nil { // observed: no log of its own
+		return nil
 	}
 	return n.log.Close()
 }

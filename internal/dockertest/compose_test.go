@@ -194,9 +194,9 @@ func TestComposeNetwork(t *testing.T) {
 		len(want), len(live), len(live)-1, quantile(spread, 0.5), quantile(spread, 0.99), quantile(spread, 1))
 
 	// 5. The image's HEALTHCHECK ("whispernet health" on /healthz) reports
-	// every live node healthy.
+	// every live node and the dashboard healthy.
 	waitFor(t, 30*time.Second, "every live container healthy", func() string {
-		for _, k := range append(slices.Clone(seeds), live...) {
+		for _, k := range append(append(slices.Clone(seeds), live...), c.one("dashboard")) {
 			if h := strings.TrimSpace(docker(t, ctx, "inspect", "-f", "{{.State.Health.Status}}", k.id)); h != "healthy" {
 				return fmt.Sprintf("%s is %s", k, h)
 			}
@@ -204,7 +204,34 @@ func TestComposeNetwork(t *testing.T) {
 		return ""
 	})
 
-	// 6. No live peer was removed: every seed that listed one at the start
+	// 6. The dashboard ("whispernet watch" in its own container) draws the
+	// overlay the live peers report, link for link, without the victims.
+	dash := c.one("dashboard")
+	waitFor(t, 15*time.Second, "the dashboard's graph equal to the live peers' overlay", func() string {
+		g, err := c.overlay(live)
+		if err != nil {
+			return err.Error()
+		}
+		want := linkSet(g)
+		nodes, got, err := dashboardGraph(dash.dashboard)
+		if err != nil {
+			return err.Error()
+		}
+		var wantNodes []string
+		for _, p := range live {
+			wantNodes = append(wantNodes, net.JoinHostPort(p.ip, "5000"))
+		}
+		slices.Sort(wantNodes)
+		if !slices.Equal(nodes, wantNodes) {
+			return fmt.Sprintf("live nodes %q, want %q", nodes, wantNodes)
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Sprintf("links %q, the peers report %q", got, want)
+		}
+		return ""
+	})
+
+	// 7. No live peer was removed: every seed that listed one at the start
 	// lists it still, and no seed logged its removal.
 	final := c.registrations(seeds)
 	for _, p := range live {
@@ -241,7 +268,7 @@ type cluster struct {
 // container is one node's container and its addresses.
 type container struct {
 	id, service, hostname, ip string
-	http, tcp                 string // published host addresses of :9000 and :8080
+	http, tcp, dashboard      string // published host addresses of :9000, :8080 and :7070
 }
 
 func (c *container) String() string { return c.service + "(" + c.hostname + " " + c.ip + ")" }
@@ -304,7 +331,7 @@ func newCluster(t *testing.T, ctx context.Context) *cluster {
 		"WHISPERNET_GOSSIP_COUNT="+strconv.Itoa(gossipCount),
 		"WHISPERNET_GOSSIP_DELAY="+gossipDelay.String(),
 		// Free host ports: the defaults (9100, 8080, ...) may be taken.
-		"WHISPERNET_PEER_HTTP=127.0.0.1:")
+		"WHISPERNET_PEER_HTTP=127.0.0.1:", "WHISPERNET_DASHBOARD=127.0.0.1:")
 	for i := range 3 {
 		c.env = append(c.env, fmt.Sprintf("WHISPERNET_SEED%d_HTTP=127.0.0.1:", i), fmt.Sprintf("WHISPERNET_SEED%d_TCP=127.0.0.1:", i))
 	}
@@ -379,7 +406,7 @@ func (c *cluster) all(service string) []*container {
 			}
 			return ""
 		}
-		k := &container{id: id, service: service, hostname: parts[0], ip: parts[1], http: hostAddr("9000/tcp"), tcp: hostAddr("8080/tcp")}
+		k := &container{id: id, service: service, hostname: parts[0], ip: parts[1], http: hostAddr("9000/tcp"), tcp: hostAddr("8080/tcp"), dashboard: hostAddr("7070/tcp")}
 		c.byName[k.hostname], c.byName[k.ip] = k, k
 		out = append(out, k)
 	}
@@ -580,4 +607,58 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() strin
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return l
+}
+
+// linkSet returns an overlay's links, each once as "a-b" with a < b (IP
+// addresses on the peer port).
+func linkSet(g map[*container][]*container) []string {
+	var out []string
+	for p, nbs := range g {
+		for _, q := range nbs {
+			a, b := net.JoinHostPort(p.ip, "5000"), net.JoinHostPort(q.ip, "5000")
+			if a < b {
+				out = append(out, a+"-"+b)
+			} else if !slices.Contains(g[q], p) {
+				out = append(out, b+"-"+a) // reported by one end only
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// dashboardGraph reads the dashboard's /api/graph: its live (not dead, not
+// frozen) nodes and its links in linkSet's form.
+func dashboardGraph(addr string) (nodes, links []string, err error) {
+	client := http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + addr + "/api/graph")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	var g struct {
+		Nodes []struct {
+			Addr         string
+			Dead, Frozen bool
+		}
+		Edges []int
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&g); err != nil {
+		return nil, nil, fmt.Errorf("dashboard /api/graph: %w", err)
+	}
+	for _, n := range g.Nodes {
+		if !n.Dead && !n.Frozen {
+			nodes = append(nodes, n.Addr)
+		}
+	}
+	for i := 0; i+1 < len(g.Edges); i += 2 {
+		a, b := g.Nodes[g.Edges[i]].Addr, g.Nodes[g.Edges[i+1]].Addr
+		if b < a {
+			a, b = b, a
+		}
+		links = append(links, a+"-"+b)
+	}
+	slices.Sort(nodes)
+	slices.Sort(links)
+	return nodes, slices.Compact(links), nil
 }
