@@ -238,7 +238,7 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
 		t.Fatalf("last line is not JSON: %v\n%s", err, r.out)
 	}
-	for _, k := range []string{"source", "peers", "live", "links", "components", "degree", "fit", "formation_s", "propagation_ms", "false_deaths", "net"} {
+	for _, k := range []string{"source", "peers", "live", "links", "components", "degree", "fit", "formation_s", "propagation_ms", "false_deaths", "slow_closes", "cpu_us_per_delivery", "peak_rss_mb"} {
 		if _, ok := sum[k]; !ok {
 			t.Errorf("summary lacks %q: %s", k, lines[len(lines)-1])
 		}
@@ -269,10 +269,11 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 	if fd := sum["false_deaths"].(map[string]any); fd["dead_reports"] != float64(0) || fd["seed_removals"] != float64(0) {
 		t.Errorf("false deaths %v in a quiet network", fd)
 	}
-	nt := sum["net"].(map[string]any)
+	nt := sum // net's own fields are at the top level
 	if nt["processes"] != float64(1) || nt["slow_closes"] != float64(0) || !(nt["cpu_s"].(float64) > 0) ||
 		!(nt["cpu_us_per_delivery"].(float64) > 0) || !(nt["peak_rss_mb"].(float64) > 0) {
-		t.Errorf("net section %v: want 1 process, no slow close, positive CPU and RSS", nt)
+		t.Errorf("net fields %v %v %v %v %v: want 1 process, no slow close, positive CPU and RSS",
+			nt["processes"], nt["slow_closes"], nt["cpu_s"], nt["cpu_us_per_delivery"], nt["peak_rss_mb"])
 	}
 	for _, f := range []string{"outputfile.log", "freqtrack.log", "degrees.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {

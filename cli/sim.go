@@ -178,7 +178,7 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 		wall.Seconds(), float64(rep.Events)/wall.Seconds(), rss, runtime.NumCPU())
 
 	if *jsonOut {
-		b, err := json.Marshal(rep)
+		b, err := json.Marshal(rep.Summary())
 		if err != nil {
 			return fail(stdio, "sim", err)
 		}

@@ -35,8 +35,8 @@ func TestCLIJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || strings.Count(strings.TrimSpace(out), "\n") != 0 {
 		t.Fatalf("stdout is not one JSON object (%v):\n%s", err, out)
 	}
-	for _, k := range []string{"peers", "seeds", "formation_s", "components", "fit", "delivery_ratio", "propagation_ms",
-		"ldh", "rmr", "detection_s", "false_positives", "crashed", "events", "virtual_s"} {
+	for _, k := range []string{"source", "peers", "seeds", "formation_s", "components", "fit", "messages", "delivery_ratio", "propagation_ms",
+		"ldh", "rmr", "detection_s", "false_deaths", "crashed", "events", "virtual_s"} {
 		if _, ok := doc[k]; !ok {
 			t.Errorf("no %q in %s", k, out)
 		}
@@ -49,8 +49,18 @@ func TestCLIJSON(t *testing.T) {
 	if nb, ok := doc["detection_s"].(map[string]any)["neighbours"].(map[string]any); !ok || nb["p50"] == nil || nb["max"] == nil {
 		t.Errorf("detection_s.neighbours lacks p50 or max: %s", out)
 	}
-	if doc["peers"] != 150.0 || doc["crashed"] != 3.0 {
-		t.Errorf("peers %v crashed %v, want 150 and 3", doc["peers"], doc["crashed"])
+	if doc["source"] != "sim" || doc["peers"] != 150.0 || doc["crashed"] != 3.0 {
+		t.Errorf("source %v peers %v crashed %v, want sim, 150 and 3", doc["source"], doc["peers"], doc["crashed"])
+	}
+	// The simulator measures no process cost: net's own fields are absent.
+	for _, k := range []string{"slow_closes", "cpu_us_per_delivery", "peak_rss_mb"} {
+		if _, ok := doc[k]; ok {
+			t.Errorf("sim summary has net's %q: %s", k, out)
+		}
+	}
+	msgs := doc["messages"].(map[string]any)
+	if msgs["seen"] != 10.0 || msgs["complete"] != 10.0 || msgs["coverage"] != 1.0 {
+		t.Errorf("messages %v, want 10 seen, 10 complete, coverage 1", msgs)
 	}
 	if _, again, _ := runCLI(t, args...); again != out {
 		t.Errorf("same seed, different output:\n%s\n%s", out, again)

@@ -37,7 +37,7 @@ gossip-interval 1s
 crash 0
 at 1s freeze 1
 expect frozen = 1
-expect false_positives = 0
+expect false_deaths.dead_reports = 0
 `), sim.DefaultConfig())
 	if err != nil {
 		fmt.Println(err)

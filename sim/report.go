@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/whispernet/whispernet/powerlaw"
+	"github.com/whispernet/whispernet/summary"
 )
 
 // Report is what a run measured. Every number comes from virtual time and
@@ -34,6 +35,8 @@ type Report struct {
 	Degree     DegreeStats  `json:"degree"`
 	Fit        *FitSummary  `json:"fit"` // nil when the degrees cannot be fitted
 	Registry   RegistryInfo `json:"registry"`
+	// BelowTarget counts the live peers below their target degree.
+	BelowTarget int `json:"below_target"`
 
 	// Messages is how many gossip messages were published; Complete how
 	// many reached every peer alive throughout the run.
@@ -43,6 +46,14 @@ type Report struct {
 	// (joined at the start, never crashed or frozen; the origin excluded)
 	// divided by the deliveries expected, messages × such peers.
 	DeliveryRatio float64 `json:"delivery_ratio"`
+	// Coverage is the mean over messages of the share of the peers alive
+	// throughout (the origin excluded) that received the message.
+	Coverage float64 `json:"coverage"`
+	// Deliveries counts first receipts (the origins' own excluded);
+	// MaxHops is the most links a first receipt of a complete message
+	// crossed.
+	Deliveries uint64 `json:"deliveries"`
+	MaxHops    int    `json:"max_hops"`
 	// Duplicates counts second deliveries of one message to one peer,
 	// which the protocol forbids: it must be 0.
 	Duplicates uint64 `json:"duplicates"`
@@ -70,6 +81,8 @@ type Report struct {
 	// FalsePositives counts live peers declared dead (declarations, not
 	// distinct peers).
 	FalsePositives int `json:"false_positives"`
+	// FalseRemovals counts seeds' removals of live peers from their lists.
+	FalseRemovals int `json:"false_removals"`
 	// Crashed and Frozen count the peers crashed and frozen.
 	Crashed int `json:"crashed"`
 	Frozen  int `json:"frozen"`
@@ -88,46 +101,35 @@ type Report struct {
 	SeedDetection []float64     `json:"-"` // s, seeds' detection of each failure
 }
 
-// DegreeStats summarises the degrees of the live peers.
-type DegreeStats struct {
-	Min int     `json:"min"`
-	Avg float64 `json:"avg"`
-	Max int     `json:"max"`
-}
+// The parts of a report that package summary defines, under the names sim
+// has always used.
+type (
+	// DegreeStats summarises the degrees of the live peers.
+	DegreeStats = summary.Degree
+	// FitSummary is the power-law fit of the live peers' degrees (see
+	// package powerlaw): no numbers on a tail under summary.MinTail.
+	FitSummary = summary.Fit
+	// RegistryInfo checks the seeds' peer lists at the end.
+	RegistryInfo = summary.Registry
+	// Quantiles are nearest-rank quantiles of a sample.
+	Quantiles = summary.Quantiles
+	// Detection holds failure-detection times.
+	Detection = summary.Detection
+	// Quantiles2 is the median and maximum of a sample.
+	Quantiles2 = summary.Quantiles2
+)
 
-// FitSummary is the power-law fit of the live peers' degrees (see package
-// powerlaw).
-type FitSummary struct {
-	Alpha float64 `json:"alpha"`
-	Xmin  int     `json:"xmin"`
-	KS    float64 `json:"ks"`
-}
-
-// RegistryInfo checks the seeds' peer lists at the end: Stale counts
-// registrations of failed peers that some seed still holds, Unlisted the
-// live peers no seed lists.
-type RegistryInfo struct {
-	Stale    int `json:"stale"`
-	Unlisted int `json:"unlisted"`
-}
-
-// Quantiles are nearest-rank quantiles of a sample.
-type Quantiles struct {
-	P50 float64 `json:"p50"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
-// Detection holds failure-detection times.
-type Detection struct {
-	Neighbours Quantiles2 `json:"neighbours"`
-	Seeds      Quantiles2 `json:"seeds"`
-}
-
-// Quantiles2 is the median and maximum of a sample.
-type Quantiles2 struct {
-	P50 float64 `json:"p50"`
-	Max float64 `json:"max"`
+// Summary is the report in the schema `whispernet net --json` prints too:
+// the common fields at the top, the simulator's own in Summary.Sim.
+func (r *Report) Summary() summary.Summary {
+	return summary.Summary{Source: summary.SourceSim, Peers: r.Peers, Seeds: r.Seeds, RandSeed: r.RandSeed, FormationS: r.FormationS,
+		Live: r.Live, Links: r.Links, Components: r.Components, Degree: r.Degree, BelowTarget: r.BelowTarget, Fit: r.Fit,
+		Messages:      summary.Messages{Seen: r.Messages, Complete: r.Complete, Coverage: r.Coverage},
+		PropagationMs: r.PropagationMs, Deliveries: r.Deliveries, MaxHops: r.MaxHops,
+		FalseDeaths: summary.FalseDeaths{DeadReports: r.FalsePositives, SeedRemovals: r.FalseRemovals},
+		Sim: &summary.Sim{DeliveryRatio: r.DeliveryRatio, Duplicates: r.Duplicates, Lost: r.Lost, LDH: r.LDH, LDHMax: r.LDHMax,
+			RMR: r.RMR, DetectionS: r.DetectionS, Undetected: r.Undetected, Crashed: r.Crashed, Frozen: r.Frozen,
+			Registry: r.Registry, Events: r.Events, VirtualS: r.VirtualS}}
 }
 
 func round(x float64, digits int) float64 {
@@ -167,6 +169,9 @@ func (w *world) reportOverlay(r *Report) {
 		r.Live++
 		d := int(p.degree)
 		r.Degrees = append(r.Degrees, d)
+		if d < p.core.Target() {
+			r.BelowTarget++
+		}
 		total += d
 		for _, i := range p.in {
 			if !live(i) {
@@ -185,7 +190,7 @@ func (w *world) reportOverlay(r *Report) {
 	}
 	if fit, err := powerlaw.Estimate(r.Degrees); err == nil {
 		r.PowerLaw = &fit
-		r.Fit = &FitSummary{Alpha: round(fit.Alpha, 4), Xmin: fit.Xmin, KS: round(fit.KS, 4)}
+		r.Fit = summary.NewFit(fit)
 	}
 	for j := range w.peers {
 		p := &w.peers[j]
@@ -210,13 +215,18 @@ func (w *world) reportGossip(r *Report) {
 	r.Lost = w.lost
 	live := w.liveMask()
 	got, want := 0, 0
-	var ldh, rmr float64
-	nRMR := 0
+	var ldh, rmr, coverage float64
+	nRMR, covered := 0, 0
 	for gi := range w.msgs {
 		m := &w.msgs[gi]
 		g, wt := w.delivered(m, live)
 		got += g
 		want += wt
+		r.Deliveries += uint64(m.receipts)
+		if wt > 0 {
+			coverage += float64(g) / float64(wt)
+			covered++
+		}
 		if m.receipts > 0 {
 			rmr += float64(m.copies)/float64(m.receipts) - 1
 			nRMR++
@@ -226,10 +236,14 @@ func (w *world) reportGossip(r *Report) {
 			r.Propagation = append(r.Propagation, float64(m.last-m.created))
 			ldh += float64(m.lastHops)
 			r.LDHMax = max(r.LDHMax, int(m.lastHops))
+			r.MaxHops = max(r.MaxHops, int(m.maxHops))
 		}
 	}
 	if want > 0 {
 		r.DeliveryRatio = round(float64(got)/float64(want), 6)
+	}
+	if covered > 0 {
+		r.Coverage = round(coverage/float64(covered), 6)
 	}
 	if r.Complete > 0 {
 		r.LDH = round(ldh/float64(r.Complete), 2)
@@ -296,7 +310,7 @@ func (w *world) reportFailures(r *Report) {
 			r.Undetected++
 		}
 	}
-	r.FalsePositives = w.falsePositives
+	r.FalsePositives, r.FalseRemovals = w.falsePositives, w.falseRemovals
 	r.Detections, r.SeedDetection = nb, sd
 	nb, sd = slices.Clone(nb), slices.Clone(sd)
 	sort.Float64s(nb)
@@ -323,8 +337,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	pf("overlay      %d live peers, %d links, %d component(s); degree min %d avg %.2f max %d\n",
 		r.Live, r.Links, r.Components, r.Degree.Min, r.Degree.Avg, r.Degree.Max)
-	if f := r.Fit; f != nil {
-		pf("power law    alpha %.3f  xmin %d  KS %.4f\n", f.Alpha, f.Xmin, f.KS)
+	if f := r.Fit; f.Meaningful() {
+		pf("power law    alpha %.3f  xmin %d  KS %.4f\n", *f.Alpha, f.Xmin, *f.KS)
+	} else if f != nil {
+		pf("power law    %s (xmin %d)\n", f.Note, f.Xmin)
 	} else {
 		pf("power law    too few distinct degrees to fit\n")
 	}
@@ -332,7 +348,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		r.Messages, r.Complete, r.DeliveryRatio, r.Duplicates, r.Lost)
 	pf("propagation  p50 %.0f ms  p99 %.0f ms  max %.0f ms; last delivery hop %.2f (max %d); RMR %.3f\n",
 		r.PropagationMs.P50, r.PropagationMs.P99, r.PropagationMs.Max, r.LDH, r.LDHMax, r.RMR)
-	pf("failures     %d crashed, %d frozen, %d undetected, %d false positives\n", r.Crashed, r.Frozen, r.Undetected, r.FalsePositives)
+	pf("failures     %d crashed, %d frozen, %d undetected, %d false positives", r.Crashed, r.Frozen, r.Undetected, r.FalsePositives)
+	if r.FalseRemovals > 0 {
+		// Only when there are any: the line of a run without stays as it
+		// always was.
+		pf(", %d seed removals of live peers", r.FalseRemovals)
+	}
+	pf("\n")
 	pf("detection    neighbours p50 %.3f s  max %.3f s; seeds p50 %.3f s  max %.3f s\n",
 		r.DetectionS.Neighbours.P50, r.DetectionS.Neighbours.Max, r.DetectionS.Seeds.P50, r.DetectionS.Seeds.Max)
 	pf("registry     %d stale entries of failed peers, %d live peers unlisted\n", r.Registry.Stale, r.Registry.Unlisted)

@@ -18,6 +18,7 @@ type msgInfo struct {
 	receipts int32    // first receipts (the origin's own excluded)
 	last     int64    // millisecond of the last first receipt
 	lastHops int32    // links crossed by that receipt
+	maxHops  int32    // the most links any first receipt crossed
 }
 
 // failure follows one crashed or frozen peer until it is detected.
@@ -46,6 +47,7 @@ type stats struct {
 	lost           uint64   // messages lost to the loss rate
 	duplicates     uint64   // second deliveries of a message to a peer (must stay 0)
 	falsePositives int      // live peers declared dead
+	falseRemovals  int      // live peers removed by a seed
 	hist           []uint64 // first receipts by delay in milliseconds
 	words          int      // bitset words per message
 	linkHist       []int    // Link actions by 100 ms of virtual time
@@ -91,6 +93,7 @@ func (w *world) onDeliver(i int32, a *peer.Action) {
 	}
 	w.hist[d]++
 	hops := int32(a.Msg.Hops) + 1
+	m.maxHops = max(m.maxHops, hops)
 	if w.now > m.last || w.now == m.last && hops > m.lastHops {
 		m.last, m.lastHops = w.now, hops
 	}
@@ -157,6 +160,9 @@ func (w *world) onDead(i int32, a netip.AddrPort) {
 
 func (w *world) onRemoved(k int32, a netip.AddrPort) {
 	j := w.peerIndex(a)
+	if j >= 0 && w.peers[j].state == psAlive {
+		w.falseRemovals++ // as onDead counts false positives
+	}
 	if j < 0 || w.peers[j].fail < 0 {
 		return
 	}

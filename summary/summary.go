@@ -4,11 +4,14 @@
 // script that reads one reads the other, and a run of one can be set beside
 // a run of the other field by field.
 //
-// The top-level fields mean the same for both commands. What only one side
-// can measure lives in its own section: Net (process CPU and memory, links
-// closed as too slow) and Sim (the simulator's detection times, registry
-// check and event count); the other side leaves that section out. Every
-// field's comment says which side fills it when it is not both.
+// The fields of Summary itself mean the same for both commands. What only
+// one side can measure lives in its own section: Net (process CPU and
+// memory, links closed as too slow) and Sim (the simulator's delivery
+// ratio, detection times, registry check and event count). A section is
+// embedded, so its fields sit at the top level of the JSON object beside
+// the common ones, and the other side's are absent: a script reads
+// "slow_closes" from net and "delivery_ratio" from sim, and "messages" or
+// "false_deaths" from either.
 package summary
 
 import (
@@ -66,10 +69,10 @@ type Summary struct {
 	// FalseDeaths counts verdicts of death about peers that were alive.
 	FalseDeaths FalseDeaths `json:"false_deaths"`
 
-	// Net holds what only `net` measures; nil from sim.
-	Net *Net `json:"net,omitempty"`
-	// Sim holds what only `sim` measures; nil from net.
-	Sim *Sim `json:"sim,omitempty"`
+	// *Net holds what only `net` measures; nil from sim.
+	*Net
+	// *Sim holds what only `sim` measures; nil from net.
+	*Sim
 }
 
 // Degree summarises the live peers' degrees.
