@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ const (
 
 const (
 	nSeeds = 3
-	nPeers = 10
+	nPeers = 10 // in TestFaultsAcrossHosts
 )
 
 // node is one whispernet process of the lab.
@@ -48,6 +49,7 @@ type node struct {
 
 type lab struct {
 	t     *testing.T
+	loop  bool // all hosts on one loopback (NewLoopback)
 	net   *netns.Lab
 	bin   string
 	dir   string
@@ -60,6 +62,12 @@ type lab struct {
 	expected  map[string][]string  // text -> peers that must receive it exactly once
 	propagate map[string]time.Time // text -> when the last expected peer got it
 	faults    map[string][]window  // peer -> when it may be removed (its faults)
+
+	// Measured: how long each message took to reach every expected peer
+	// and each of them, and how long each failure took to be dropped.
+	spreads    []spread
+	receipts   []time.Duration
+	detections []detection
 }
 
 // window is a span during which a peer's removal by the seeds is expected
@@ -98,7 +106,7 @@ func TestFaultsAcrossHosts(t *testing.T) {
 		t.Logf("removed %d stale namespaces of an earlier run: %v", len(removed), removed)
 	}
 	began := time.Now()
-	l := newLab(t)
+	l := newLab(t, nPeers, false)
 	t.Logf("lab built in %v (binary, %d namespaces)", time.Since(began).Round(time.Millisecond), nSeeds+nPeers+1)
 
 	for _, s := range l.seeds {
@@ -254,26 +262,57 @@ func TestFaultsAcrossHosts(t *testing.T) {
 	l.report(began)
 }
 
-func newLab(t *testing.T) *lab {
-	dir := t.TempDir()
+// TestMain removes the binary buildBinary built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
+var builtDir string
+
+// buildBinary builds the static whispernet binary once per test binary.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "whispernet-netns-")
+	if err != nil {
+		return "", err
+	}
+	builtDir = dir
 	bin := filepath.Join(dir, "whispernet")
 	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/whispernet/whispernet/cmd/whispernet")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building whispernet: %v\n%s", err, out)
+		return "", fmt.Errorf("building whispernet: %v\n%s", err, out)
 	}
+	return bin, nil
+})
+
+// newLab builds a lab of nSeeds seeds and peers peers, each on a host of
+// its own, or (loop) all on one namespace's loopback for comparison.
+func newLab(t *testing.T, peers int, loop bool) *lab {
+	dir := t.TempDir()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	var names []string
 	for i := range nSeeds {
 		names = append(names, fmt.Sprintf("seed-%d", i))
 	}
-	for i := range nPeers {
+	for i := range peers {
 		names = append(names, fmt.Sprintf("peer-%d", i))
 	}
 	n, err := netns.New(prefix, names)
+	if loop {
+		n, err = netns.NewLoopback(prefix, names)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &lab{t: t, net: n, bin: bin, dir: dir, tr: newTracker(), expected: map[string][]string{},
+	l := &lab{t: t, loop: loop, net: n, bin: bin, dir: dir, tr: newTracker(), expected: map[string][]string{},
 		propagate: map[string]time.Time{}, faults: map[string][]window{}}
 	t.Cleanup(func() {
 		for _, x := range append(slices.Clone(l.seeds), l.peers...) {
@@ -305,14 +344,14 @@ func newLab(t *testing.T) *lab {
 		name := fmt.Sprintf("seed-%d", i)
 		h := n.Host(name)
 		s := &node{name: name, host: h, addr: h.IP.String() + ":8080", args: []string{"seed",
-			"--listen", "0.0.0.0:8080", "--advertise", name + ":8080", "--config", config, "--log-dir", filepath.Join(dir, name), "--quiet"}}
+			"--listen", listenOn(h, loop, 8080), "--advertise", name + ":8080", "--config", config, "--log-dir", filepath.Join(dir, name), "--quiet"}}
 		l.seeds = append(l.seeds, s)
 	}
-	for i := range nPeers {
+	for i := range peers {
 		name := fmt.Sprintf("peer-%d", i)
 		h := n.Host(name)
 		p := &node{name: name, host: h, addr: h.IP.String() + ":5000", args: []string{"peer",
-			"--listen", "0.0.0.0:5000", "--advertise", name + ":5000", "--config", config, "--log-dir", filepath.Join(dir, name), "--quiet",
+			"--listen", listenOn(h, loop, 5000), "--advertise", name + ":5000", "--config", config, "--log-dir", filepath.Join(dir, name), "--quiet",
 			"--gossip-count", "0", "--target", "3", "--refresh", "2s", "--publish-stdin", "--leave-timeout", "3s",
 			"--liveness-interval", livenessInterval.String(), "--liveness-misses", fmt.Sprint(livenessMisses)}}
 		l.peers = append(l.peers, p)
@@ -325,6 +364,15 @@ func newLab(t *testing.T) *lab {
 		}
 	}
 	return l
+}
+
+// listenOn is a node's --listen: every address of its host, or, where all
+// hosts share one loopback, its own address there.
+func listenOn(h *netns.Host, loop bool, port int) string {
+	if loop {
+		return fmt.Sprintf("%s:%d", h.IP, port)
+	}
+	return fmt.Sprintf("0.0.0.0:%d", port)
 }
 
 // start runs x's process on its host (again, for a restart).
@@ -474,7 +522,7 @@ func (l *lab) checkGone(x *node, at time.Time, what string) {
 	if last.IsZero() || took > detectBound {
 		l.t.Errorf("%s peer %s: removed from the last seed %v after the fault, over the %v bound", what, x.name, took, detectBound)
 	}
-	detections = append(detections, detection{what: what, took: took})
+	l.detections = append(l.detections, detection{what: what, took: took})
 }
 
 // round publishes one message from `from` and waits until every live peer
@@ -502,6 +550,12 @@ func (l *lab) round(from *node, label string) {
 		l.t.Fatalf("publishing from %s: %v", from.name, err)
 	}
 	l.waitFor(15*time.Second, "every live peer received "+text, func() error {
+		l.tr.mu.Lock()
+		_, logged := l.tr.generated[text]
+		l.tr.mu.Unlock()
+		if !logged {
+			return fmt.Errorf("%s has not logged that it published it", from.name)
+		}
 		for _, a := range want {
 			if n := l.tr.receipts(a, text); n != 1 {
 				return fmt.Errorf("%s received it %d times", a, n)
@@ -517,10 +571,15 @@ func (l *lab) round(from *node, label string) {
 		}
 	}
 	sent := l.tr.generated[text]
+	if !sent.IsZero() {
+		for _, a := range want {
+			l.receipts = append(l.receipts, l.tr.received[a][text][0].Sub(sent))
+		}
+	}
 	l.tr.mu.Unlock()
 	l.propagate[text] = last
 	if !sent.IsZero() {
-		spreads = append(spreads, spread{text: text, took: last.Sub(sent), n: len(want)})
+		l.spreads = append(l.spreads, spread{text: text, took: last.Sub(sent), n: len(want)})
 	}
 }
 
@@ -577,25 +636,21 @@ type spread struct {
 	n    int
 }
 
-var (
-	detections []detection
-	spreads    []spread
-)
 
 func (l *lab) report(began time.Time) {
 	var ds []time.Duration
-	for _, s := range spreads {
+	for _, s := range l.spreads {
 		ds = append(ds, s.took)
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	if len(ds) > 0 {
-		l.t.Logf("propagation to every live peer (%d messages, %d-%d receivers): median %v, max %v",
-			len(ds), spreads[len(spreads)-1].n, spreads[0].n, ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+		l.t.Logf("propagation to every live peer (%d messages): median %v, max %v",
+			len(ds), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
 	}
-	for _, s := range spreads {
+	for _, s := range l.spreads {
 		l.t.Logf("  %-40s %3d receivers  %v", s.text, s.n, s.took.Round(time.Millisecond))
 	}
-	for _, d := range detections {
+	for _, d := range l.detections {
 		l.t.Logf("detection: %s peer gone from every seed after %v", d.what, d.took.Round(time.Millisecond))
 	}
 	l.t.Logf("whole test %v", time.Since(began).Round(time.Millisecond))

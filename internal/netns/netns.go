@@ -115,6 +115,38 @@ func New(prefix string, names []string) (l *Lab, err error) {
 	return l, nil
 }
 
+// NewLoopback builds the same hosts as New, for comparison, but all in one
+// namespace, on its loopback interface: host i gets 127.0.0.(i+1). Nothing
+// crosses a link; Cut and Heal do not apply.
+func NewLoopback(prefix string, names []string) (l *Lab, err error) {
+	l = &Lab{Prefix: fmt.Sprintf("%s%d-", prefix, os.Getpid())}
+	l.hub = l.Prefix + "lo"
+	defer func() {
+		if err != nil {
+			l.Close()
+			l = nil
+		}
+	}()
+	if err = ip("netns", "add", l.hub); err != nil {
+		return l, err
+	}
+	if err = ip("-n", l.hub, "link", "set", "lo", "up"); err != nil {
+		return l, err
+	}
+	var hosts strings.Builder
+	hosts.WriteString("127.0.0.1 localhost\n")
+	for i, name := range names {
+		h := &Host{Name: name, NS: l.hub, IP: netip.AddrFrom4([4]byte{127, 0, byte((i + 1) / 256), byte((i + 1) % 256)})}
+		l.Hosts = append(l.Hosts, h)
+		fmt.Fprintf(&hosts, "%s %s\n", h.IP, h.Name)
+	}
+	dir := filepath.Join("/etc/netns", l.hub)
+	if err = os.MkdirAll(dir, 0o755); err != nil {
+		return l, err
+	}
+	return l, os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts.String()), 0o644)
+}
+
 // Host returns the host called name (nil if there is none).
 func (l *Lab) Host(name string) *Host {
 	for _, h := range l.Hosts {
@@ -144,7 +176,9 @@ func (l *Lab) Heal(h *Host) error { return ip("-n", h.NS, "link", "set", "eth0",
 func (l *Lab) Close() error {
 	var errs []error
 	for _, h := range l.Hosts {
-		errs = append(errs, remove(h.NS))
+		if h.NS != l.hub {
+			errs = append(errs, remove(h.NS))
+		}
 	}
 	errs = append(errs, remove(l.hub))
 	return errors.Join(errs...)
