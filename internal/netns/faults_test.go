@@ -636,7 +636,6 @@ type spread struct {
 	n    int
 }
 
-
 func (l *lab) report(began time.Time) {
 	var ds []time.Duration
 	for _, s := range l.spreads {
