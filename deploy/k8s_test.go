@@ -146,11 +146,12 @@ func TestStrictDecodingRejectsUnknownFields(t *testing.T) {
 
 func TestKubernetesManifests(t *testing.T) {
 	m := decodeAll(t, "k8s")
-	if len(m.statefulSets) != 1 || len(m.deployments) != 1 || len(m.configMaps) != 1 {
-		t.Fatalf("want one seed StatefulSet, one peer Deployment and one ConfigMap; got %d, %d, %d",
+	if len(m.statefulSets) != 1 || len(m.deployments) != 2 || len(m.configMaps) != 1 {
+		t.Fatalf("want one seed StatefulSet, the peer and dashboard Deployments and one ConfigMap; got %d, %d, %d",
 			len(m.statefulSets), len(m.deployments), len(m.configMaps))
 	}
-	sts, dep, cm := m.statefulSets[0], m.deployments[0], m.configMaps[0]
+	sts, cm := m.statefulSets[0], m.configMaps[0]
+	dep, dashDep := findDeployment(t, m, "peer"), findDeployment(t, m, "dashboard")
 
 	// No object pins a namespace: config.txt's short names
 	// (seed-0.seed) resolve in whichever namespace the files are applied to.
@@ -166,7 +167,7 @@ func TestKubernetesManifests(t *testing.T) {
 	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
 		t.Errorf("service %s: clusterIP %q, want None (headless, for stable pod names)", svc.Name, svc.Spec.ClusterIP)
 	}
-	seedPod, peerPod := &sts.Spec.Template, &dep.Spec.Template
+	seedPod, peerPod, dashPod := &sts.Spec.Template, &dep.Spec.Template, &dashDep.Spec.Template
 	if !selects(svc.Spec.Selector, seedPod.Labels) {
 		t.Errorf("service %s selector %v does not select the seed pods' labels %v", svc.Name, svc.Spec.Selector, seedPod.Labels)
 	}
@@ -177,7 +178,8 @@ func TestKubernetesManifests(t *testing.T) {
 		name     string
 		selector *metav1.LabelSelector
 		pod      *corev1.PodTemplateSpec
-	}{{"statefulset " + sts.Name, sts.Spec.Selector, seedPod}, {"deployment " + dep.Name, dep.Spec.Selector, peerPod}} {
+	}{{"statefulset " + sts.Name, sts.Spec.Selector, seedPod}, {"deployment " + dep.Name, dep.Spec.Selector, peerPod},
+		{"deployment " + dashDep.Name, dashDep.Spec.Selector, dashPod}} {
 		sel, err := metav1.LabelSelectorAsSelector(w.selector)
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(w.pod.Labels)) {
 			t.Errorf("%s: selector %v does not match its pod template's labels %v (%v)", w.name, w.selector, w.pod.Labels, err)
@@ -186,21 +188,39 @@ func TestKubernetesManifests(t *testing.T) {
 
 	seed := onlyContainer(t, "seed", seedPod)
 	peer := onlyContainer(t, "peer", peerPod)
-	for _, sp := range svc.Spec.Ports {
-		if _, err := containerPort(seed, sp.TargetPort); err != nil {
-			t.Errorf("service %s port %s: %v", svc.Name, sp.Name, err)
+	dash := onlyContainer(t, "dashboard", dashPod)
+
+	// Every Service selects the pods of exactly one workload, and its
+	// target ports are ports their container declares.
+	pods := map[string]*corev1.PodTemplateSpec{"seed": seedPod, "peer": peerPod, "dashboard": dashPod}
+	for _, sv := range m.services {
+		var hit []string
+		for name, pod := range pods {
+			if selects(sv.Spec.Selector, pod.Labels) {
+				hit = append(hit, name)
+			}
+		}
+		if len(hit) != 1 {
+			t.Errorf("service %s selects the pods of %q, want exactly one workload", sv.Name, hit)
+			continue
+		}
+		for _, sp := range sv.Spec.Ports {
+			if _, err := containerPort(&pods[hit[0]].Spec.Containers[0], sp.TargetPort); err != nil {
+				t.Errorf("service %s port %s: %v", sv.Name, sp.Name, err)
+			}
 		}
 	}
 	seedPort := servicePort(t, svc, seed, "--listen")
 
-	// Every node: probes on /healthz at the port --http serves, Prometheus
-	// annotations on that port, the ConfigMap mounted where --config
-	// points, every $(VAR) in args defined, and a non-root user.
+	// Every node and the dashboard: probes on /healthz at the port --http
+	// serves, the ConfigMap mounted where --config points, every $(VAR) in
+	// args defined, and a non-root user; the nodes also Prometheus
+	// annotations on that port (the dashboard has no whispernet_* series).
 	for _, n := range []struct {
-		name string
-		pod  *corev1.PodTemplateSpec
-		c    *corev1.Container
-	}{{"seed", seedPod, seed}, {"peer", peerPod, peer}} {
+		name, command string
+		pod           *corev1.PodTemplateSpec
+		c             *corev1.Container
+	}{{"seed", "seed", seedPod, seed}, {"peer", "peer", peerPod, peer}, {"dashboard", "watch", dashPod, dash}} {
 		httpPort := flagPort(t, n.c, "--http")
 		for _, p := range []struct {
 			kind  string
@@ -217,8 +237,7 @@ func TestKubernetesManifests(t *testing.T) {
 				t.Errorf("%s: %s probe port %s is %d (%v), but --http serves %d", n.name, p.kind, p.probe.HTTPGet.Port.String(), port, err, httpPort)
 			}
 		}
-		a := n.pod.Annotations
-		if a["prometheus.io/scrape"] != "true" || a["prometheus.io/path"] != "/metrics" || a["prometheus.io/port"] != strconv.Itoa(httpPort) {
+		if a := n.pod.Annotations; n.name != "dashboard" && (a["prometheus.io/scrape"] != "true" || a["prometheus.io/path"] != "/metrics" || a["prometheus.io/port"] != strconv.Itoa(httpPort)) {
 			t.Errorf("%s: prometheus annotations %v, want scrape true, path /metrics, port %d", n.name, a, httpPort)
 		}
 		checkConfigMount(t, n.name, n.pod, n.c, cm.Name)
@@ -227,12 +246,16 @@ func TestKubernetesManifests(t *testing.T) {
 		if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || *sc.RunAsUser == 0 {
 			t.Errorf("%s: pod security context %+v does not run as a non-root user", n.name, sc)
 		}
-		if len(n.c.Args) == 0 || n.c.Args[0] != n.name {
-			t.Errorf("%s: args %q do not start with the %q subcommand", n.name, n.c.Args, n.name)
+		if len(n.c.Args) == 0 || n.c.Args[0] != n.command {
+			t.Errorf("%s: args %q do not start with the %q subcommand", n.name, n.c.Args, n.command)
 		}
 	}
-	if seed.Image != peer.Image {
-		t.Errorf("seed image %q and peer image %q differ", seed.Image, peer.Image)
+	if seed.Image != peer.Image || dash.Image != peer.Image {
+		t.Errorf("images differ: seed %q, peer %q, dashboard %q", seed.Image, peer.Image, dash.Image)
+	}
+	// The dashboard asks each peer for /status on the peers' --http port.
+	if sp, hp := flagValue(dash, "--status-port"), flagPort(t, peer, "--http"); sp != strconv.Itoa(hp) {
+		t.Errorf("dashboard --status-port %q, but the peers serve /status on %d", sp, hp)
 	}
 
 	// config.txt names exactly the StatefulSet pods' DNS names on the seed
@@ -278,6 +301,17 @@ func allObjects(m *manifests) []metav1.ObjectMeta {
 		out = append(out, o.ObjectMeta)
 	}
 	return out
+}
+
+func findDeployment(t *testing.T, m *manifests, name string) *appsv1.Deployment {
+	t.Helper()
+	for _, d := range m.deployments {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Fatalf("no deployment %q", name)
+	return nil
 }
 
 func findService(t *testing.T, m *manifests, name string) *corev1.Service {
