@@ -1,8 +1,9 @@
 package node
 
 import (
-	"bufio"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,94 +11,219 @@ import (
 	"github.com/whispernet/whispernet/wire"
 )
 
-// tconn is one peer-to-peer TCP connection: a writer goroutine draining a
-// bounded queue of lines. Reading is done by the owner.
+// tconn is one peer-to-peer TCP connection: a writer goroutine draining
+// two bounded lanes of encoded lines. Reading is done by the owner.
+//
+// The control lane (handshakes, liveness, ihave/graft/prune, errors) is
+// always written first and never waits behind gossip; the gossip lane
+// takes what is left of each write. A full gossip lane is backpressure,
+// not a verdict on the neighbour: the line is not queued and the caller
+// decides (Plumtree demotes it to an announcement, flooding drops it and
+// counts it). A connection is closed for slowness only when its writes make
+// no progress at all for the stall timeout, or when it has not taken a
+// control line while ctrlMax of them piled up: then it has stopped reading.
 type tconn struct {
-	c       net.Conn
-	queue   chan []byte
-	closed  chan struct{}
-	drain   chan struct{} // close after writing what is queued
-	once    sync.Once
-	dOnce   sync.Once
-	drops   *atomic.Uint64
-	full    int // consecutive sends that found the queue full (loop-owned)
-	timeout time.Duration
+	c      net.Conn
+	wake   chan struct{} // capacity 1: lines are queued, or a drain was asked
+	closed chan struct{} // closed once, by shut
+	once   sync.Once
+
+	mu       sync.Mutex
+	ctrl     [][]byte // queued control lines, in order
+	gossip   [][]byte // queued gossip lines, in order
+	draining bool     // write what is queued, then close
+	shutDown bool     // closed: queue nothing more
+	kicked   bool     // a wake is due at the next kick (the loop batches them)
+
+	listed bool // in the loop's list of connections to kick (loop-owned)
+
+	gossipMax, ctrlMax int
+	stall              time.Duration
+	counters           *connCounters
 }
 
-func newTConn(c net.Conn, queueLen int, writeTimeout time.Duration, drops *atomic.Uint64) *tconn {
-	t := &tconn{c: c, queue: make(chan []byte, queueLen), closed: make(chan struct{}), drain: make(chan struct{}), drops: drops, timeout: writeTimeout}
+// connCounters are a peer's runtime counters shared by its connections.
+type connCounters struct {
+	drops      atomic.Uint64 // gossip lines not queued (flood mode) or not demoted
+	demoted    atomic.Uint64 // gossip lines announced (ihave) instead of queued
+	slowCloses atomic.Uint64 // connections closed because they stopped reading
+	writes     atomic.Uint64 // write calls (each one batch of lines)
+	lines      atomic.Uint64 // lines written
+}
+
+// ctrlMaxLines bounds the control lane. Control lines are few (a liveness
+// request per interval, an ihave line per lazy flush): a neighbour that
+// leaves this many unread has stopped reading for minutes.
+const ctrlMaxLines = 4096
+
+// writeChunk is the most bytes of gossip put into one write call, so that
+// a control line queued meanwhile waits for at most one chunk.
+const writeChunk = 64 << 10
+
+func newTConn(c net.Conn, gossipMax int, stall time.Duration, counters *connCounters) *tconn {
+	t := &tconn{c: c, wake: make(chan struct{}, 1), closed: make(chan struct{}),
+		gossipMax: gossipMax, ctrlMax: ctrlMaxLines, stall: stall, counters: counters}
 	go t.writer()
 	return t
 }
 
-// send queues one message without blocking. It reports false when the
-// queue is full (the message is dropped and counted).
-func (t *tconn) send(m *wire.Message) bool {
+// send encodes and queues one control message and wakes the writer.
+func (t *tconn) send(m *wire.Message) {
 	line := m.Append(make([]byte, 0, 96))
-	return t.sendLine(append(line, '\n'))
+	t.queue(append(line, '\n'), true)
+	t.kick()
 }
 
-// sendLine queues an encoded line ('\n' included) without blocking, like
-// send. The line is shared, never modified: one forwarded message is
-// encoded once for all neighbours.
-func (t *tconn) sendLine(line []byte) bool {
-	select {
-	case t.queue <- line:
-		t.full = 0
+// queue adds an encoded line ('\n' included) to its lane without waking
+// the writer (kick does); the line is shared, never modified: one
+// forwarded message is encoded once for all neighbours. It reports false
+// when a gossip line found its lane full and was not queued. A control
+// line is always queued, unless the control lane is full: then the
+// neighbour has stopped reading and the connection is closed.
+func (t *tconn) queue(line []byte, control bool) bool {
+	t.mu.Lock()
+	if t.draining || t.shutDown {
+		t.mu.Unlock()
 		return true
-	case <-t.closed:
-		return true
-	default:
-		t.drops.Add(1)
-		t.full++
-		return false
 	}
+	if control {
+		if len(t.ctrl) >= t.ctrlMax {
+			t.mu.Unlock()
+			t.counters.slowCloses.Add(1)
+			t.shut()
+			return true
+		}
+		t.ctrl = append(t.ctrl, line)
+	} else {
+		if len(t.gossip) >= t.gossipMax {
+			t.mu.Unlock()
+			return false
+		}
+		t.gossip = append(t.gossip, line)
+	}
+	t.kicked = true
+	t.mu.Unlock()
+	return true
 }
 
-func (t *tconn) writer() {
-	w := bufio.NewWriterSize(t.c, 4096)
-	for {
+// kick wakes the writer if lines were queued since the last kick. The
+// loop queues a whole batch of lines, then kicks each connection once: one
+// wake-up and one write call per connection and batch.
+func (t *tconn) kick() {
+	t.mu.Lock()
+	k := t.kicked
+	t.kicked = false
+	t.mu.Unlock()
+	if k {
 		select {
-		case line := <-t.queue:
-			t.c.SetWriteDeadline(time.Now().Add(t.timeout))
-			if _, err := w.Write(line); err != nil {
-				t.close()
-				return
-			}
-			// Batch what is already queued into one write.
-			for n := len(t.queue); n > 0; n-- {
-				if _, err := w.Write(<-t.queue); err != nil {
-					t.close()
-					return
-				}
-			}
-			if err := w.Flush(); err != nil {
-				t.close()
-				return
-			}
-		case <-t.drain:
-			// Deliver what is queued (a refusal, an error line), then close.
-			t.c.SetWriteDeadline(time.Now().Add(t.timeout))
-			for n := len(t.queue); n > 0; n-- {
-				if _, err := w.Write(<-t.queue); err != nil {
-					break
-				}
-			}
-			w.Flush()
-			t.close()
-			return
-		case <-t.closed:
-			return
+		case t.wake <- struct{}{}:
+		default:
 		}
 	}
 }
 
-// closeAfterFlush closes the connection once the queued lines are written
-// (bounded by the write timeout).
-func (t *tconn) closeAfterFlush() { t.dOnce.Do(func() { close(t.drain) }) }
+func (t *tconn) writer() {
+	var buf []byte
+	var ctrl, gossip [][]byte // the writer's side of the lanes, swapped with the queue's
+	for {
+		select {
+		case <-t.wake:
+		case <-t.closed:
+			return
+		}
+		for {
+			t.mu.Lock()
+			ctrl, t.ctrl = t.ctrl, ctrl[:0]
+			gossip, t.gossip = t.gossip, gossip[:0]
+			drain := t.draining
+			t.mu.Unlock()
+			if len(ctrl) == 0 && len(gossip) == 0 {
+				if drain {
+					t.shut()
+					return
+				}
+				break
+			}
+			buf = buf[:0]
+			for _, l := range ctrl {
+				buf = append(buf, l...)
+			}
+			lines := len(ctrl)
+			clear(ctrl)
+			for i, l := range gossip {
+				if len(buf) >= writeChunk {
+					// Put the rest back in front of what came meanwhile,
+					// behind any control line that came meanwhile.
+					rest := gossip[i:len(gossip):len(gossip)]
+					t.mu.Lock()
+					if !t.shutDown {
+						t.gossip = append(rest, t.gossip...)
+					}
+					t.mu.Unlock()
+					clear(gossip[:i])
+					gossip = nil
+					break
+				}
+				buf = append(buf, l...)
+				lines++
+			}
+			if gossip != nil {
+				clear(gossip)
+			}
+			if err := t.write(buf); err != nil {
+				t.shut()
+				return
+			}
+			t.counters.writes.Add(1)
+			t.counters.lines.Add(uint64(lines))
+			if cap(buf) > 4*writeChunk {
+				buf = nil // a burst's buffer is not kept by an idle link
+			}
+		}
+	}
+}
 
-func (t *tconn) close() {
+// write writes b whole. A write deadline that passes while bytes still
+// move is no reason to give up: only a stall (no byte taken for t.stall)
+// closes the connection, and counts as a slow close.
+func (t *tconn) write(b []byte) error {
+	for len(b) > 0 {
+		t.c.SetWriteDeadline(time.Now().Add(t.stall))
+		n, err := t.c.Write(b)
+		b = b[n:]
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if n > 0 {
+				continue
+			}
+			t.counters.slowCloses.Add(1)
+		}
+		return err
+	}
+	return nil
+}
+
+// closeAfterFlush closes the connection once the queued lines are written
+// (bounded by the stall timeout).
+func (t *tconn) closeAfterFlush() {
+	t.mu.Lock()
+	t.draining = true
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// shut closes the connection at once; queued lines are lost.
+func (t *tconn) shut() {
 	t.once.Do(func() {
+		t.mu.Lock()
+		t.shutDown = true
+		t.ctrl, t.gossip = nil, nil
+		t.mu.Unlock()
 		close(t.closed)
 		t.c.Close()
 	})

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -44,13 +45,19 @@ type PeerConfig struct {
 	Logger *slog.Logger
 	// RandSeed seeds the core's RNG; 0 picks a random seed.
 	RandSeed uint64
-	// QueueLen bounds each connection's writer queue, in lines.
+	// QueueLen bounds each connection's gossip lane, in lines (the writer
+	// holds at most as many again while it writes them). A full lane is
+	// backpressure, never a reason to close: in Plumtree mode the message
+	// is announced instead (an ihave, repaired by a graft), in flood mode
+	// it is dropped and counted. Control lines (handshakes, liveness,
+	// ihave/graft/prune) have a lane of their own, written first
+	// (docs/load.md).
 	QueueLen int
-	// SlowAfter closes a neighbour whose queue was found full this many
-	// times in a row: it is not keeping up.
-	SlowAfter int
 	// DialTimeout bounds a TCP dial to a peer or seed; RequestTimeout a
-	// seed's reply; WriteTimeout one write to a neighbour.
+	// seed's reply. WriteTimeout closes a link whose writes make no
+	// progress at all for this long: the neighbour has stopped reading
+	// (counted in SlowCloses). It is longer than the classic liveness
+	// verdict (3 × 13 s), so that liveness decides first.
 	DialTimeout, RequestTimeout, WriteTimeout time.Duration
 	// MaxErrors closes a connection after this many malformed lines.
 	MaxErrors int
@@ -88,11 +95,10 @@ type Hooks struct {
 func DefaultPeerConfig() PeerConfig {
 	return PeerConfig{
 		Core:           peer.DefaultConfig(),
-		QueueLen:       256,
-		SlowAfter:      8,
+		QueueLen:       1024,
 		DialTimeout:    3 * time.Second,
 		RequestTimeout: 5 * time.Second,
-		WriteTimeout:   5 * time.Second,
+		WriteTimeout:   60 * time.Second,
 		MaxErrors:      10,
 	}
 }
@@ -100,12 +106,14 @@ func DefaultPeerConfig() PeerConfig {
 // PeerStats are the runtime counters beside the core's.
 type PeerStats struct {
 	peer.Stats `json:"core"`
-	QueueDrops uint64 `json:"queue_drops"` // lines dropped because a neighbour's queue was full
-	BadLines   uint64 `json:"bad_lines"`   // malformed lines received
-	Accepted   uint64 `json:"accepted"`    // inbound TCP connections accepted
-	// SlowCloses counts links this peer closed because the neighbour's
-	// queue stayed full (SlowAfter sends in a row found it full).
-	SlowCloses uint64 `json:"slow_closes"`
+	QueueDrops uint64  `json:"queue_drops"` // gossip lines dropped because a neighbour's queue was full (flood mode)
+	Demoted    uint64  `json:"demoted"`     // gossip lines announced (ihave) instead, because a neighbour's queue was full (Plumtree)
+	SlowCloses uint64  `json:"slow_closes"` // links closed because the neighbour stopped reading (no write progress for WriteTimeout)
+	Writes     uint64  `json:"writes"`      // write calls to neighbours (each one batch of lines)
+	Lines      uint64  `json:"lines"`       // lines written to neighbours
+	MaxLagMs   float64 `json:"max_lag_ms"`  // the event loop's largest lag so far: a timer's lateness, or an event's wait in the queue
+	BadLines   uint64  `json:"bad_lines"`   // malformed lines received
+	Accepted   uint64  `json:"accepted"`    // inbound TCP connections accepted
 }
 
 type evKind uint8
@@ -114,21 +122,32 @@ const (
 	evAccepted evKind = iota
 	evDialed
 	evDialFailed
-	evLine
+	evLine   // one control line (msg)
+	evGossip // a batch of gossip lines (batch)
 	evBadLine
 	evClosed
 	evSeed
 )
 
+// event is what reader, dialer, accept and seed goroutines hand the loop.
+// Control events go on the urgent lane, which the loop always empties
+// first; gossip batches and closes on the other.
 type event struct {
-	kind evKind
-	id   peer.ConnID
-	addr netip.AddrPort
-	tc   *tconn
-	msg  wire.Message
-	req  wire.Message
-	err  error
+	kind  evKind
+	id    peer.ConnID
+	addr  netip.AddrPort
+	tc    *tconn
+	msg   *wire.Message
+	req   *wire.Message
+	batch *[]wire.Message
+	err   error
+	at    time.Time // when it was posted (the loop's lag)
 }
+
+// maxBatch is the most gossip lines a reader hands the loop at once.
+const maxBatch = 64
+
+var batchPool = sync.Pool{New: func() any { b := make([]wire.Message, 0, maxBatch); return &b }}
 
 // Peer is a WhisperNet peer over TCP.
 type Peer struct {
@@ -139,14 +158,15 @@ type Peer struct {
 	dialer *dialer
 
 	ln      net.Listener
-	events  chan event
+	urgent  chan event // control lines, connection events, seed replies
+	events  chan event // gossip batches and closes
 	ctl     chan func()
 	cancel  context.CancelFunc
 	ctx     context.Context
 	done    chan struct{}
 	wg      sync.WaitGroup
 	nextID  atomic.Uint64
-	drops   atomic.Uint64
+	cnt     connCounters
 	bad     atomic.Uint64
 	accepts atomic.Uint64
 	slow    atomic.Uint64 // links closed as too slow (PeerStats.SlowCloses)
@@ -158,6 +178,10 @@ type Peer struct {
 	frozen bool
 	start  time.Time
 	leftCh chan struct{} // closed when the core says Left (Leave)
+	kicks  []*tconn      // connections with lines queued since the last kick
+	demote []demotion
+	maxLag time.Duration
+	lagMax atomic.Int64 // maxLag for Stats, in nanoseconds
 
 	started time.Time // set by Start, read-only afterwards
 }
@@ -185,8 +209,8 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.QueueLen <= 0 || cfg.SlowAfter <= 0 || cfg.MaxErrors <= 0 {
-		return nil, fmt.Errorf("%w: QueueLen, SlowAfter and MaxErrors must be positive", peer.ErrConfig)
+	if cfg.QueueLen <= 0 || cfg.MaxErrors <= 0 {
+		return nil, fmt.Errorf("%w: QueueLen and MaxErrors must be positive", peer.ErrConfig)
 	}
 	if cfg.DialTimeout <= 0 || cfg.RequestTimeout <= 0 || cfg.WriteTimeout <= 0 {
 		return nil, fmt.Errorf("%w: timeouts must be positive", peer.ErrConfig)
@@ -212,7 +236,8 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		log:    logger.With("peer", self.String()),
 		tr:     tr,
 		dialer: newDialer(tr, sourceIP(cfg.Listen.Addr(), self.Addr()), cfg.DialTimeout),
-		events: make(chan event, 1024),
+		urgent: make(chan event, 1024),
+		events: make(chan event, 256),
 		ctl:    make(chan func(), 16),
 		done:   make(chan struct{}),
 		conns:  make(map[peer.ConnID]*tconn),
@@ -221,7 +246,7 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	}
 	for i, s := range cfg.Core.Seeds {
 		sc := newSeedClient(s, p.dialer, cfg.RequestTimeout, &p.wg, func(req, reply wire.Message, err error) {
-			p.post(event{kind: evSeed, addr: s, req: req, msg: reply, err: err})
+			p.postUrgent(event{kind: evSeed, addr: s, req: &req, msg: &reply, err: err})
 		})
 		if cfg.SeedNames != nil {
 			sc.name, sc.resolver, sc.log = cfg.SeedNames[i], cfg.Resolver, p.log
@@ -297,12 +322,18 @@ func (p *Peer) Stop() {
 func (p *Peer) Done() <-chan struct{} { return p.done }
 
 // post hands an event to the loop; it gives up when the peer stops.
-func (p *Peer) post(e event) {
+func (p *Peer) post(e event) { p.postOn(p.events, e) }
+
+// postUrgent hands a control event to the loop, ahead of any gossip.
+func (p *Peer) postUrgent(e event) { p.postOn(p.urgent, e) }
+
+func (p *Peer) postOn(ch chan event, e event) {
+	e.at = time.Now()
 	select {
-	case p.events <- e:
+	case ch <- e:
 	case <-p.ctx.Done():
 		if e.tc != nil {
-			e.tc.close()
+			e.tc.shut()
 		}
 	}
 }
@@ -409,7 +440,10 @@ func (p *Peer) SlowCloses() uint64 { return p.slow.Load() }
 func (p *Peer) Stats() PeerStats {
 	var s PeerStats
 	p.do(func() { s.Stats = p.core.Stats() })
-	s.QueueDrops, s.BadLines, s.Accepted, s.SlowCloses = p.drops.Load(), p.bad.Load(), p.accepts.Load(), p.slow.Load()
+	s.QueueDrops, s.BadLines, s.Accepted = p.cnt.drops.Load(), p.bad.Load(), p.accepts.Load()
+	s.Demoted, s.SlowCloses = p.cnt.demoted.Load(), p.cnt.slowCloses.Load()
+	s.Writes, s.Lines = p.cnt.writes.Load(), p.cnt.lines.Load()
+	s.MaxLagMs = float64(p.lagMax.Load()) / 1e6
 	return s
 }
 
@@ -427,9 +461,9 @@ func (p *Peer) acceptLoop() {
 		}
 		p.accepts.Add(1)
 		id := peer.ConnID(p.nextID.Add(1))
-		tc := newTConn(c, p.cfg.QueueLen, p.cfg.WriteTimeout, &p.drops)
+		tc := newTConn(c, p.cfg.QueueLen, p.cfg.WriteTimeout, &p.cnt)
 		remote, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-		p.post(event{kind: evAccepted, id: id, addr: remote, tc: tc})
+		p.postUrgent(event{kind: evAccepted, id: id, addr: remote, tc: tc})
 	}
 }
 
@@ -437,22 +471,35 @@ func (p *Peer) dial(id peer.ConnID, addr netip.AddrPort) {
 	defer p.wg.Done()
 	c, err := p.dialer.dial(p.ctx, addr)
 	if err != nil {
-		p.post(event{kind: evDialFailed, addr: addr, err: err})
+		p.postUrgent(event{kind: evDialFailed, addr: addr, err: err})
 		return
 	}
-	p.post(event{kind: evDialed, id: id, addr: addr, tc: newTConn(c, p.cfg.QueueLen, p.cfg.WriteTimeout, &p.drops)})
+	p.postUrgent(event{kind: evDialed, id: id, addr: addr, tc: newTConn(c, p.cfg.QueueLen, p.cfg.WriteTimeout, &p.cnt)})
 }
 
 // read decodes lines from one connection into events until it closes.
+// Gossip lines already in the buffer go to the loop as one batch (one
+// channel send and one wake-up for many lines); every other line goes at
+// once, on the urgent lane, so that a liveness request or a handshake never
+// waits behind gossip.
 func (p *Peer) read(id peer.ConnID, tc *tconn) {
 	defer p.wg.Done()
-	lr := wire.NewPeerLineReader(tc.c)
+	br := bufio.NewReaderSize(tc.c, readBuffer)
+	lr := wire.NewPeerLineReader(br)
+	var batch *[]wire.Message
+	flush := func() {
+		if batch != nil {
+			p.post(event{kind: evGossip, id: id, batch: batch})
+			batch = nil
+		}
+	}
 	for {
 		line, err := lr.ReadLine()
 		if err != nil && !errors.Is(err, wire.ErrTooLong) {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				p.log.Debug("read failed", "conn", id, "err", err)
 			}
+			flush()
 			p.post(event{kind: evClosed, id: id})
 			return
 		}
@@ -460,14 +507,30 @@ func (p *Peer) read(id peer.ConnID, tc *tconn) {
 		if err == nil {
 			m, err = wire.Parse(line)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			p.bad.Add(1)
-			p.post(event{kind: evBadLine, id: id, err: err})
-			continue
+			p.postUrgent(event{kind: evBadLine, id: id, err: err})
+		case m.Kind == wire.KindGossip:
+			if batch == nil {
+				batch = batchPool.Get().(*[]wire.Message)
+			}
+			*batch = append(*batch, m)
+			if len(*batch) == maxBatch {
+				flush()
+			}
+		default:
+			p.postUrgent(event{kind: evLine, id: id, msg: &m})
 		}
-		p.post(event{kind: evLine, id: id, msg: m})
+		if lr.Buffered() == 0 && br.Buffered() == 0 {
+			flush() // nothing more without a system call: hand over what there is
+		}
 	}
 }
+
+// readBuffer is each connection's read buffer: a burst of gossip lines
+// comes in with one system call per this many bytes.
+const readBuffer = 4096
 
 // loop runs the core. It is the one goroutine not in p.wg, which counts
 // those that post to it (the accept loop, dials, readers, seed clients):
@@ -476,6 +539,7 @@ func (p *Peer) loop() {
 	defer close(p.done)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var due, fireAt time.Time // the deadline the timer is set for; when it should fire (not before it was set)
 	p.start = time.Now()
 	if p.cfg.Log != nil {
 		k := p.cfg.Core.Key
@@ -484,8 +548,11 @@ func (p *Peer) loop() {
 	p.core.Start(p.start)
 	p.apply(p.start)
 	for {
-		if d := p.core.NextDeadline(); !d.IsZero() {
-			timer.Reset(max(time.Until(d), 0))
+		if d := p.core.NextDeadline(); !d.IsZero() && !d.Equal(due) {
+			due = d
+			now := time.Now()
+			fireAt = later(d, now)
+			timer.Reset(fireAt.Sub(now))
 		}
 		if p.frozen {
 			select {
@@ -497,13 +564,26 @@ func (p *Peer) loop() {
 			}
 			continue
 		}
+		// The urgent lane first: control lines never wait behind gossip.
 		select {
+		case e := <-p.urgent:
+			p.handle(e)
+			p.apply(time.Now())
+			continue
+		default:
+		}
+		select {
+		case e := <-p.urgent:
+			p.handle(e)
 		case e := <-p.events:
 			p.handle(e)
 		case fn := <-p.ctl:
 			fn()
 		case <-timer.C:
-			p.core.Tick(time.Now())
+			now := time.Now()
+			p.lagged(now, now.Sub(fireAt))
+			due = time.Time{}
+			p.core.Tick(now)
 		case <-p.ctx.Done():
 			p.shutdown()
 			return
@@ -512,12 +592,30 @@ func (p *Peer) loop() {
 	}
 }
 
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// lagged reports how late the loop handled something it should have
+// handled at once: the core stretches its deadlines while the loop is the
+// slow one (peer.Peer.LoopLag).
+func (p *Peer) lagged(now time.Time, lag time.Duration) {
+	if lag > p.maxLag {
+		p.maxLag = lag
+		p.lagMax.Store(int64(lag))
+	}
+	p.core.LoopLag(now, lag)
+}
+
 func (p *Peer) shutdown() {
 	p.ln.Close()
 	p.core.Stop(time.Now())
 	p.apply(time.Now())
 	for id, tc := range p.conns {
-		tc.close()
+		tc.shut()
 		delete(p.conns, id)
 	}
 	// Drain events until every poster has given up (each does once the
@@ -529,14 +627,22 @@ func (p *Peer) shutdown() {
 		select {
 		case e := <-p.events:
 			if e.tc != nil {
-				e.tc.close()
+				e.tc.shut()
+			}
+		case e := <-p.urgent:
+			if e.tc != nil {
+				e.tc.shut()
 			}
 		case <-posters:
 			for {
 				select {
 				case e := <-p.events:
 					if e.tc != nil {
-						e.tc.close()
+						e.tc.shut()
+					}
+				case e := <-p.urgent:
+					if e.tc != nil {
+						e.tc.shut()
 					}
 				default:
 					return
@@ -552,7 +658,7 @@ func (p *Peer) handle(e event) {
 	case evAccepted:
 		if len(p.conns) >= p.cfg.Core.MaxPeers+64 {
 			e.tc.send(&wire.Message{Kind: wire.KindError, Text: "too many connections"})
-			time.AfterFunc(time.Second, e.tc.close)
+			time.AfterFunc(time.Second, e.tc.shut)
 			return
 		}
 		p.conns[e.id] = e.tc
@@ -568,8 +674,18 @@ func (p *Peer) handle(e event) {
 		p.core.DialFailed(now, e.addr)
 	case evLine:
 		if _, ok := p.conns[e.id]; ok {
-			p.core.Receive(now, e.id, e.msg)
+			p.core.Receive(now, e.id, *e.msg)
 		}
+	case evGossip:
+		p.lagged(now, now.Sub(e.at))
+		if _, ok := p.conns[e.id]; ok {
+			for _, m := range *e.batch {
+				p.core.Receive(now, e.id, m)
+			}
+		}
+		clear(*e.batch)
+		*e.batch = (*e.batch)[:0]
+		batchPool.Put(e.batch)
 	case evBadLine:
 		tc, ok := p.conns[e.id]
 		if !ok {
@@ -583,16 +699,16 @@ func (p *Peer) handle(e event) {
 		}
 	case evClosed:
 		if tc, ok := p.conns[e.id]; ok {
-			tc.close()
+			tc.shut()
 			delete(p.conns, e.id)
 			delete(p.errs, e.id)
 			p.core.Closed(now, e.id)
 		}
 	case evSeed:
 		if e.err != nil {
-			p.core.SeedFailed(now, e.addr, e.req)
+			p.core.SeedFailed(now, e.addr, *e.req)
 		} else {
-			p.core.SeedReply(now, e.addr, e.req, e.msg)
+			p.core.SeedReply(now, e.addr, *e.req, *e.msg)
 		}
 	}
 }
@@ -605,8 +721,41 @@ func (p *Peer) closeConn(id peer.ConnID) {
 	}
 }
 
-// apply carries out the core's actions.
+// demotion is a gossip message a neighbour's full queue did not take.
+type demotion struct {
+	conn peer.ConnID
+	msg  wire.Message
+}
+
+// apply carries out the core's actions, then wakes each writer that got
+// lines, once.
 func (p *Peer) apply(now time.Time) {
+	for {
+		p.applyOnce(now)
+		if len(p.demote) == 0 {
+			break
+		}
+		// Plumtree: announce what could not be pushed (Demote may emit
+		// actions of its own, hence the second round).
+		for _, d := range p.demote {
+			if p.core.Demote(now, d.conn, d.msg) {
+				p.cnt.demoted.Add(1)
+			} else {
+				p.cnt.drops.Add(1)
+			}
+		}
+		clear(p.demote)
+		p.demote = p.demote[:0]
+	}
+	for _, tc := range p.kicks {
+		tc.listed = false
+		tc.kick()
+	}
+	clear(p.kicks)
+	p.kicks = p.kicks[:0]
+}
+
+func (p *Peer) applyOnce(now time.Time) {
 	self := p.cfg.Core.Self
 	var lastMsg wire.Message
 	var lastLine []byte
@@ -621,15 +770,19 @@ func (p *Peer) apply(now time.Time) {
 			if !ok {
 				continue
 			}
+			gossip := a.Msg.Kind == wire.KindGossip
 			// A forwarded message goes to every neighbour in a row:
 			// encode it once.
-			if a.Msg.Kind != wire.KindGossip || lastLine == nil || !sameGossip(&a.Msg, &lastMsg) {
+			if !gossip || lastLine == nil || !sameGossip(&a.Msg, &lastMsg) {
 				lastMsg, lastLine = a.Msg, append(a.Msg.Append(make([]byte, 0, 96)), '\n')
 			}
-			if !tc.sendLine(lastLine) && tc.full >= p.cfg.SlowAfter {
-				p.log.Warn("neighbour too slow; closing", "conn", a.Conn)
-				p.slow.Add(1)
-				tc.close() // the reader reports the close to the core
+			if !tc.queue(lastLine, !gossip) {
+				p.demote = append(p.demote, demotion{a.Conn, a.Msg})
+				continue
+			}
+			if !tc.listed {
+				tc.listed = true
+				p.kicks = append(p.kicks, tc)
 			}
 		case peer.Close:
 			p.closeConn(a.Conn)

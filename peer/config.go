@@ -104,6 +104,15 @@ type Config struct {
 	// MaxMissing bounds the announced-but-not-received messages tracked.
 	MaxMissing int
 
+	// Stagger starts the periodic timers (gossip generation, liveness,
+	// seed refresh) at a random phase drawn from the peer's RNG, so that
+	// peers started at the same moment do not fire in step and flood the
+	// network in bursts (docs/load.md). The first message still comes no
+	// earlier than GossipDelay; the count and the intervals are unchanged.
+	// Off: every timer starts exactly one interval after Start (the
+	// classic behaviour, which the scripted tests pin).
+	Stagger bool
+
 	// DisableLog stops the peer from emitting Log actions (and from
 	// formatting their text), for a driver that would discard them, such
 	// as the simulator. Every other action is unchanged.
@@ -135,6 +144,7 @@ func DefaultConfig() Config {
 		MessageTTL:       10 * time.Minute,
 		MaxOrigins:       1 << 16,
 		Broadcast:        Plumtree,
+		Stagger:          true,
 		LazyInterval:     100 * time.Millisecond,
 		GraftTimeout:     500 * time.Millisecond,
 		CacheSize:        512,

@@ -153,6 +153,7 @@ func (p *Peer) drop(c *conn) {
 		p.nbrIDs = slices.Delete(p.nbrIDs, i, i+1)
 		p.nbrAddrs = slices.Delete(p.nbrAddrs, i, i+1)
 		p.updateAliveDue()
+		p.heard = slices.Delete(p.heard, i, i+1)
 	}
 	p.emit(Action{Kind: Link, Addr: c.addr, N: 0})
 	p.degreeChanged()
@@ -181,6 +182,7 @@ func (p *Peer) establish(now time.Time, c *conn) {
 	p.nbrIDs = append(p.nbrIDs, c.id)
 	p.nbrAddrs = append(p.nbrAddrs, c.addr)
 	p.updateAliveDue()
+	p.heard = append(p.heard, 0)
 	p.stats.ConnsOpened++
 	if c.probe {
 		p.logf("%s is alive again; link restored", c.addr)
@@ -229,6 +231,7 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 	// flooded duplicate, the only state it needs).
 	for i, nid := range p.nbrIDs {
 		if nid == id {
+			p.heard[i] = now.UnixNano() // anything a neighbour sends is a sign of life
 			// Gossip by the index: a flooded duplicate, the commonest
 			// message of all, never reads the neighbour's connection.
 			if m.Kind == wire.KindGossip {
@@ -371,6 +374,7 @@ func lessAddr(a, b netip.AddrPort) bool { return a.Compare(b) < 0 }
 
 // onNeighbourMessage handles a message other than gossip from neighbour c.
 func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
+	c.lastAlive = now // a sign of life (gossip, the commonest line, sets heard instead)
 	switch m.Kind {
 	case wire.KindLivenessRequest:
 		p.send(c, wire.Message{Kind: wire.KindLivenessReply, Time: m.Time, Addr: m.Addr, From: p.cfg.Self})

@@ -292,6 +292,17 @@ func TestMiniNetworkCrash(t *testing.T) {
 
 // connected reports whether the neighbour links of peers form one
 // connected graph.
+// without returns peers without p.
+func without(peers []*Peer, p *Peer) []*Peer {
+	var out []*Peer
+	for _, q := range peers {
+		if q != p {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 func connected(peers []*Peer) bool {
 	if len(peers) == 0 {
 		return true
@@ -488,10 +499,15 @@ func TestMiniNetworkPlumtree(t *testing.T) {
 		}
 	}
 
-	// Crash the peer with the most tree (eager) links.
+	// Crash the peer with the most tree (eager) links whose loss leaves
+	// the overlay connected (a cut vertex's loss would split it, and no
+	// repair could reach the other part).
 	var victim *Peer
 	most := -1
 	for _, p := range net.order {
+		if !connected(without(net.order, p)) {
+			continue
+		}
 		eager := 0
 		for _, c := range p.neighbours {
 			if !c.lazy {

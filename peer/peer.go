@@ -91,6 +91,10 @@ type Stats struct {
 	GraftServed    uint64 `json:"graft_served"`    // messages sent in answer to a graft
 	PruneSent      uint64 `json:"prune_sent"`      // prunes sent after a duplicate
 	MissingDropped uint64 `json:"missing_dropped"` // announcements ignored because the missing table was full
+	Demoted        uint64 `json:"demoted"`         // messages announced instead of pushed because the driver's queue to the link was full
+
+	// Loop lag (timers.go).
+	LagStretched uint64 `json:"lag_stretched"` // liveness and handshake verdicts postponed because the driver's loop lagged
 
 	// Trust counters (docs/security.md).
 	Unsigned     uint64 `json:"unsigned"`      // gossip dropped for carrying no signature (signing on)
@@ -199,6 +203,11 @@ type Peer struct {
 	// And what a first receipt reads as well, in flood mode.
 	nbrAddrs []netip.AddrPort // the neighbours' addresses, in the order of neighbours
 	addrBuf  [8]netip.AddrPort
+	// heard is when each neighbour last sent gossip (Unix nanoseconds; 0:
+	// not since the last liveness scan), in the order of neighbours: a
+	// sign of life, noted with one store (timers.go).
+	heard    []int64
+	heardBuf [8]int64
 
 	cfg    Config
 	rng    *rand.Rand
@@ -243,6 +252,13 @@ type Peer struct {
 	firstMisses int                     // first-link dials refused or failed since the peer was last linked
 	lastDegree  int
 
+	// Loop lag (timers.go): the largest recent lag the driver reported,
+	// when, and the stretch of deadlines it gives as of the last Tick or
+	// report.
+	lag     time.Duration
+	lagAt   time.Time
+	stretch time.Duration
+
 	lastTick      time.Time // the previous Tick, to notice a stall of our own
 	lostToSilence bool      // the last neighbour declared dead was found by silence (cutOff)
 	leaving       bool      // Leave was called (stopped is set too)
@@ -282,7 +298,7 @@ func New(cfg Config, rng *rand.Rand) (*Peer, error) {
 		quorum:   len(cfg.Seeds)/2 + 1,
 	}
 	p.box = &p.out
-	p.nbrIDs, p.nbrAddrs = p.nbrBuf[:0], p.addrBuf[:0]
+	p.nbrIDs, p.nbrAddrs, p.heard = p.nbrBuf[:0], p.addrBuf[:0], p.heardBuf[:0]
 	p.target = cfg.Target
 	if p.target == 0 {
 		p.target = min(cfg.Degrees.Sample(rng), cfg.MaxPeers)
@@ -380,9 +396,13 @@ func (p *Peer) send(c *conn, m wire.Message) { p.emit(Action{Kind: Send, Conn: c
 // registers with each.
 func (p *Peer) Start(now time.Time) {
 	p.started = now
-	p.nextGossip = now.Add(p.cfg.GossipDelay)
-	p.nextLive = now.Add(p.cfg.LivenessInterval)
-	p.nextRefresh = now.Add(p.cfg.RefreshInterval)
+	// Periodic timers start at a random phase within their interval, so
+	// that peers started together do not fire in step: a network started
+	// by one command behaves like one whose peers came up at different
+	// times (docs/load.md). The count and the interval stay as configured.
+	p.nextGossip = now.Add(p.cfg.GossipDelay + p.phase(p.cfg.GossipInterval))
+	p.nextLive = now.Add(p.staggered(p.cfg.LivenessInterval))
+	p.nextRefresh = now.Add(p.staggered(p.cfg.RefreshInterval))
 	p.nextFill = now.Add(p.cfg.FillInterval)
 	p.rng.Shuffle(len(p.seeds), func(i, j int) { p.seeds[i], p.seeds[j] = p.seeds[j], p.seeds[i] })
 	for i := 0; i < p.quorum; i++ {
@@ -392,13 +412,31 @@ func (p *Peer) Start(now time.Time) {
 	p.contactSeeds(now)
 }
 
+// phase returns a random offset in [0, interval), from the peer's RNG.
+func (p *Peer) phase(interval time.Duration) time.Duration {
+	if !p.cfg.Stagger || interval <= 0 {
+		return 0
+	}
+	return time.Duration(p.rng.Int64N(int64(interval)))
+}
+
+// staggered returns when a periodic timer first fires after Start: one
+// interval, or with Stagger anywhere from half an interval to one and a
+// half (the same mean).
+func (p *Peer) staggered(interval time.Duration) time.Duration {
+	if !p.cfg.Stagger {
+		return interval
+	}
+	return interval/2 + p.phase(interval)
+}
+
 // Stop closes every connection; the peer does nothing afterwards.
 func (p *Peer) Stop(now time.Time) {
 	for _, id := range p.connIDs() {
 		p.emit(Action{Kind: Close, Conn: id})
 	}
 	clear(p.conns)
-	p.neighbours, p.nbrIDs, p.nbrAddrs = nil, nil, nil
+	p.neighbours, p.nbrIDs, p.nbrAddrs, p.heard = nil, nil, nil, nil
 	p.aliveDue = time.Time{}
 	p.stopped = true
 	p.logf("stopped")

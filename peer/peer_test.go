@@ -33,6 +33,7 @@ func testConfig(seeds int) Config {
 	cfg.Self = netip.MustParseAddrPort("127.0.0.1:5000")
 	cfg.Seeds = seedAddrs(seeds)
 	cfg.Target = 2
+	cfg.Stagger = false // exact times
 	return cfg
 }
 

@@ -163,6 +163,33 @@ func (p *Peer) push(now time.Time, m wire.Message, skip int) {
 	}
 }
 
+// Demote reports that the driver could not queue gossip m (as the core
+// asked it to Send) on connection id, because the neighbour's queue was
+// full. In Plumtree mode m is announced to the neighbour instead, with the
+// next lazy flush; a neighbour that lacks it grafts it from the cache, as
+// from any lazy link. It reports false, with nothing done, in flood mode
+// (the copy is lost, and the other links of a flood usually carry it) or
+// when id is no neighbour's.
+func (p *Peer) Demote(now time.Time, id ConnID, m wire.Message) bool {
+	if p.cfg.Broadcast != Plumtree || m.Kind != wire.KindGossip {
+		return false
+	}
+	for i, nid := range p.nbrIDs {
+		if nid == id {
+			c := p.neighbours[i]
+			p.stats.Demoted++
+			c.ihave = append(c.ihave, wire.MsgID{Origin: m.Addr, Seq: m.Seq})
+			if len(c.ihave) == wire.MaxIDsPerLine {
+				p.flushIHave(c)
+			} else {
+				p.scheduleLazy(now)
+			}
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Peer) flushIHave(c *conn) {
 	p.send(c, wire.Message{Kind: wire.KindIHave, IDs: c.ihave})
 	c.ihave = nil // the action owns the slice now

@@ -19,17 +19,29 @@ func (p *Peer) Tick(now time.Time) {
 		p.resumed(now, now.Sub(p.lastTick))
 	}
 	p.lastTick = now
+	p.setStretch(now)
 	// Liveness: a neighbour silent for LivenessMisses intervals is dead.
+	// Silent means it sent nothing at all: any line is a sign of life
+	// (gossip, the commonest, only notes when in heard; it counts here).
 	if !p.aliveDue.IsZero() && !now.Before(p.aliveDue) {
-		limit := p.aliveLimit()
+		base, limit := p.deadLimit(), p.aliveLimit()
 		for i := 0; i < len(p.neighbours); {
 			c := p.neighbours[i]
-			if now.Sub(c.lastAlive) >= limit {
+			if h := p.heard[i]; h != 0 {
+				p.heard[i] = 0
+				if t := time.Unix(0, h); t.After(c.lastAlive) {
+					c.lastAlive = t
+				}
+			}
+			if d := now.Sub(c.lastAlive); d >= limit {
 				p.declareDead(now, c.addr, fmt.Sprintf("no liveness reply to %d requests", c.unacked), true)
 				continue // declareDead removed it from p.neighbours
+			} else if d >= base {
+				p.stats.LagStretched++ // spared: our loop lagged
 			}
 			i++
 		}
+		p.updateAliveDue()
 	}
 	if !now.Before(p.nextLive) {
 		p.nextLive = now.Add(p.cfg.LivenessInterval)
@@ -45,9 +57,12 @@ func (p *Peer) Tick(now time.Time) {
 		}
 	}
 	// Handshake timeouts (a frozen peer accepts TCP but never answers).
+	hsLimit := p.cfg.HandshakeTimeout + min(p.stretch, 2*p.cfg.HandshakeTimeout)
 	for _, id := range p.pendingIDs() {
 		c := p.conns[id]
-		if now.Sub(c.opened) >= p.cfg.HandshakeTimeout {
+		if d := now.Sub(c.opened); d < hsLimit && d >= p.cfg.HandshakeTimeout {
+			p.stats.LagStretched++
+		} else if d >= hsLimit {
 			p.emit(Action{Kind: Close, Conn: c.id})
 			p.drop(c)
 			if c.probe {
@@ -157,9 +172,10 @@ func (p *Peer) NextDeadline() time.Time {
 	upd(p.nextGraft)
 	upd(p.aliveDue)
 	if p.handshaking() {
+		hsLimit := p.cfg.HandshakeTimeout + min(p.stretch, 2*p.cfg.HandshakeTimeout)
 		for _, c := range p.conns {
 			if c.state != established {
-				upd(c.opened.Add(p.cfg.HandshakeTimeout))
+				upd(c.opened.Add(hsLimit))
 			}
 		}
 	}
@@ -174,9 +190,17 @@ func (p *Peer) NextDeadline() time.Time {
 	return d
 }
 
-// aliveLimit is how long a neighbour may stay silent before it is dead.
-func (p *Peer) aliveLimit() time.Duration {
+// deadLimit is how long a neighbour may stay silent before it is dead,
+// our loop's lag aside.
+func (p *Peer) deadLimit() time.Duration {
 	return time.Duration(p.cfg.LivenessMisses) * p.cfg.LivenessInterval
+}
+
+// aliveLimit is how long a neighbour may stay silent before it is dead:
+// deadLimit, stretched while our loop lags.
+func (p *Peer) aliveLimit() time.Duration {
+	base := p.deadLimit()
+	return base + min(p.stretch, 2*base)
 }
 
 // updateAliveDue recomputes aliveDue after a neighbour came, went or
@@ -190,3 +214,66 @@ func (p *Peer) updateAliveDue() {
 		}
 	}
 }
+
+// The loop-lag rule, after memberlist's Lifeguard (Dadgar et al., 2018):
+// when the driver's own event loop runs late, the replies that would prove
+// a neighbour alive may be sitting, unread, in its queue; declaring the
+// neighbour dead then would blame it for our slowness. So the driver
+// reports every lag it measures (a timer that fired late, an event that
+// waited in the queue), and the liveness and handshake deadlines stretch
+// by LagStretch times the largest recent lag, at most by twice their own
+// length (a loop that is always slow still declares the dead dead, only
+// later). The remembered lag fades by one second for every LagFade
+// seconds that pass. Lags under MinLag are scheduling noise and ignored.
+const (
+	// LagStretch is how many times the recent lag the deadlines stretch.
+	LagStretch = 2
+	// LagFade is how many seconds a second of remembered lag lasts.
+	LagFade = 4
+	// MinLag is the smallest lag that stretches anything.
+	MinLag = 50 * time.Millisecond
+	// maxLag bounds a reported lag (the stretch is capped far below it;
+	// this keeps the arithmetic from overflowing).
+	maxLag = 24 * time.Hour
+)
+
+// LoopLag reports that the driver's loop handled a timer or an event lag
+// late at now. The core stretches its liveness and handshake deadlines
+// while the loop is slow (see LagStretch). The simulator, whose loop is
+// never late, does not call it.
+func (p *Peer) LoopLag(now time.Time, lag time.Duration) {
+	if lag < MinLag {
+		return
+	}
+	lag = min(lag, maxLag)
+	if lag > p.recentLag(now) {
+		p.lag, p.lagAt = lag, now
+	}
+	p.setStretch(now)
+}
+
+// setStretch brings the stretch up to date, and the liveness deadline
+// with it when it changed (never, in a driver that reports no lag).
+func (p *Peer) setStretch(now time.Time) {
+	if s := p.lagStretch(now); s != p.stretch {
+		p.stretch = s
+		p.updateAliveDue()
+	}
+}
+
+// recentLag is the remembered lag as of now, faded.
+func (p *Peer) recentLag(now time.Time) time.Duration {
+	if p.lag == 0 {
+		return 0
+	}
+	l := p.lag - now.Sub(p.lagAt)/LagFade
+	if l <= 0 {
+		p.lag = 0
+		return 0
+	}
+	return l
+}
+
+// lagStretch is how far the deadlines stretch as of now (before each
+// deadline's own cap).
+func (p *Peer) lagStretch(now time.Time) time.Duration { return LagStretch * p.recentLag(now) }

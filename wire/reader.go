@@ -137,3 +137,8 @@ func startsWith(a, b []byte, prefix string) bool {
 	}
 	return true
 }
+
+// Buffered returns how many bytes are already read from the stream and not
+// yet returned: a reader that batches lines reads on while it is not 0,
+// without another system call.
+func (lr *LineReader) Buffered() int { return lr.r.Buffered() }
