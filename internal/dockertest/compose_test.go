@@ -262,6 +262,40 @@ func TestComposeNetwork(t *testing.T) {
 			}
 		}
 	}
+
+	// 8. A graceful leave: "docker stop" sends SIGTERM, the peer tells its
+	// seeds and neighbours it is leaving before it exits. Every seed that
+	// listed it logs it as left, none as dead, and no neighbour reports it.
+	leaver := live[0]
+	leaverAddr := net.JoinHostPort(leaver.ip, "5000")
+	docker(t, ctx, "stop", "-t", "10", leaver.id)
+	stoppedAt := time.Now()
+	waitFor(t, 2*time.Second, "the stopped peer gone from every seed", func() string {
+		if l := c.registrations(seeds)[leaver]; len(l) > 0 {
+			return fmt.Sprintf("listed by %v", l)
+		}
+		return ""
+	})
+	t.Logf("the peer stopped with SIGTERM left every seed %.2f s after docker stop returned", time.Since(stoppedAt).Seconds())
+	for _, s := range seeds {
+		left := false
+		for _, line := range c.logLines(s) {
+			left = left || strings.Contains(line, "peer "+leaverAddr+" left")
+			if strings.Contains(line, "removed dead node "+leaverAddr) {
+				t.Errorf("seed %s counted the leaving peer as dead: %s", s, line)
+			}
+		}
+		if !left && slices.Contains(regs[leaver], s) {
+			t.Errorf("seed %s did not log the leaving peer %s as left", s, leaverAddr)
+		}
+	}
+	for _, p := range live[1:] {
+		for _, line := range c.logLines(p) {
+			if strings.Contains(line, "neighbour "+leaverAddr+" is dead") {
+				t.Errorf("%s reported the leaving peer dead: %s", p, line)
+			}
+		}
+	}
 }
 
 // cluster is one compose project: its image, its containers, the
