@@ -25,8 +25,9 @@ WORKDIR /var/lib/whispernet
 USER 65532:65532
 
 # Peers listen on 5000 and seeds on 8080 (TCP, the line protocol); every
-# node serves /metrics, /status and /healthz on 9000.
-EXPOSE 5000 8080 9000
+# node serves /metrics, /status and /healthz on 9000; "whispernet watch" (the
+# dashboard of deploy/compose.yaml) serves the page on 7070.
+EXPOSE 5000 8080 9000 7070
 
 # scratch has no shell and no curl: the binary checks its own /healthz.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
