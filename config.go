@@ -43,6 +43,11 @@ type Config struct {
 	// (nil: a fresh key at Start, a new identity each run; keep one with
 	// identity.LoadOrCreate).
 	Key *identity.Key
+	// Sign (the default) makes the node sign what it publishes and refuse
+	// gossip its origin did not sign, so that nobody can publish in
+	// another node's name. Off, it sends unsigned gossip and still checks
+	// signed gossip: for experiments only.
+	Sign bool
 	// Logger receives operational diagnostics (nil: discarded).
 	Logger *slog.Logger
 	// EventLog receives the product logs outputfile.log and freqtrack.log
@@ -138,6 +143,7 @@ func DefaultConfig() Config {
 	c := d.Core
 	return Config{
 		Listen:           "127.0.0.1:0",
+		Sign:             c.Sign,
 		MessageBuffer:    256,
 		EventBuffer:      256,
 		Target:           c.Target,
@@ -180,7 +186,7 @@ func (c *Config) runtimeConfig() node.PeerConfig {
 	k.GossipCount, k.GossipInterval, k.GossipDelay = c.Generate, c.GenerateInterval, c.GenerateDelay
 	d.DialTimeout, d.RequestTimeout, d.WriteTimeout, d.QueueLen = c.DialTimeout, c.RequestTimeout, c.WriteTimeout, c.QueueLen
 	d.Log, d.Logger, d.Transport, d.RandSeed = c.EventLog, c.Logger, c.Transport, c.RandSeed
-	k.Key = c.Key
+	k.Key, k.Sign = c.Key, c.Sign
 	return d
 }
 

@@ -40,6 +40,11 @@ var (
 type Message struct {
 	// Origin is the publishing node's address, "IP:PORT".
 	Origin string
+	// OriginKey is the public key that signed the message, checked by
+	// every node on the way (zero for unsigned gossip, which a node
+	// accepts only with Config.Sign off). OriginKey.ID() is the origin's
+	// node ID.
+	OriginKey identity.PublicKey
 	// Seq is the message's sequence number at its origin, from 1.
 	Seq uint32
 	// Data is the payload, exactly as published. The application owns it.
@@ -264,6 +269,9 @@ func (n *Node) hook(h *node.Hooks) {
 			return // our own (the application has it), or nobody reads them
 		}
 		msg := Message{Origin: m.Addr.String(), Seq: m.Seq, Data: []byte(m.Text), Sent: m.Time.Time(), Received: at, From: from.String(), Hops: int(m.Hops) + 1}
+		if m.Auth != nil {
+			msg.OriginKey = m.Auth.Key
+		}
 		select {
 		case n.msgs <- msg:
 		default:

@@ -158,6 +158,9 @@ func testExactDelivery(t *testing.T, tr node.Transport) {
 				t.Errorf("%s: message %d = %s#%d, %d bytes %.40q; want %s#%d, %d bytes %.40q", nd.Addr(), i,
 					m.Origin, m.Seq, len(m.Data), m.Data, net.nodes[0].Addr(), i+1, len(want[i]), want[i])
 			}
+			if m.OriginKey != net.nodes[0].Key().Public() {
+				t.Errorf("%s: message %d signed by %v, want the origin's key %v", nd.Addr(), i, m.OriginKey, net.nodes[0].Key().Public())
+			}
 			if m.Received.Before(m.Sent.Add(-time.Second)) || m.Hops < 1 || m.Hops > 2 {
 				t.Errorf("%s: message %d sent %v received %v hops %d", nd.Addr(), i, m.Sent, m.Received, m.Hops)
 			}
@@ -663,5 +666,20 @@ func TestSeedLifecycle(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
+	}
+}
+
+// With signing off, messages travel unsigned and arrive without a key.
+func TestUnsigned(t *testing.T) {
+	net := startNetwork(t, 2, new(memnet.Network), func(c *whispernet.Config) { c.Sign = false })
+	if err := net.nodes[0].Publish(context.Background(), []byte("plain\x00")); err != nil {
+		t.Fatal(err)
+	}
+	m := receive(t, net.nodes[1], 1)[0]
+	if string(m.Data) != "plain\x00" || !m.OriginKey.IsZero() {
+		t.Errorf("got %q signed by %v, want unsigned", m.Data, m.OriginKey)
+	}
+	if !whispernet.DefaultConfig().Sign {
+		t.Error("DefaultConfig does not sign")
 	}
 }

@@ -65,13 +65,11 @@ func (f *peerFlags) apply(c *peer.Config) {
 
 // applyConfig sets the library configuration from the flags, for the
 // commands built on package whispernet.
-//
-// Sign is not a field of whispernet.Config: the caller sets it through
-// Config.Runtime (f.sign).
 func (f *peerFlags) applyConfig(c *whispernet.Config) {
 	c.Generate, c.GenerateInterval, c.GenerateDelay = f.gossipCount, f.gossipInterval, f.gossipDelay
 	c.LivenessInterval, c.LivenessMisses = f.livenessInterval, f.livenessMisses
 	c.MaxPeers, c.Target, c.RefreshInterval = f.maxPeers, f.target, f.refresh
 	c.Degrees.Alpha, c.Degrees.Min, c.Degrees.Max = f.alpha, f.minDegree, f.maxDegree
 	c.Broadcast, c.LazyInterval, c.GraftTimeout = f.broadcast.b, f.lazyInterval, f.graftTimeout
+	c.Sign = f.sign
 }

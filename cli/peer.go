@@ -121,7 +121,6 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	reg := status.NewRegistry()
 	cfg.Key = key
 	cfg.Runtime = func(rc *node.PeerConfig) {
-		rc.Core.Sign = pf.sign
 		rc.SeedNames = names // the seeds were resolved above; look names up again when one is lost
 		rc.Hooks.Deliver = func(self, from netip.AddrPort, m wire.Message, at time.Time) {
 			if from != self {
