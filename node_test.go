@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -681,5 +682,50 @@ func TestUnsigned(t *testing.T) {
 	}
 	if !whispernet.DefaultConfig().Sign {
 		t.Error("DefaultConfig does not sign")
+	}
+}
+
+// Publish, Members and Stats may be called from many goroutines at once;
+// every message arrives exactly once, with the payload its publisher gave.
+func TestConcurrentUse(t *testing.T) {
+	net := startNetwork(t, 3, new(memnet.Network), func(c *whispernet.Config) { c.MessageBuffer = 1024 })
+	a, b := net.nodes[0], net.nodes[1]
+	ctx := context.Background()
+	const goroutines, each = 4, 50
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				if err := a.Publish(ctx, fmt.Appendf(nil, "g%d:%d\n", g, i)); err != nil {
+					t.Error(err)
+					return
+				}
+				a.Members()
+				a.Stats()
+			}
+		})
+	}
+	got := receive(t, b, goroutines*each)
+	wg.Wait()
+	seqs := map[uint32]bool{}
+	payloads := map[string]bool{}
+	for _, m := range got {
+		seqs[m.Seq] = true
+		payloads[string(m.Data)] = true
+	}
+	for g := range goroutines {
+		for i := range each {
+			if p := fmt.Sprintf("g%d:%d\n", g, i); !payloads[p] {
+				t.Errorf("b never got %q", p)
+			}
+		}
+	}
+	if len(seqs) != goroutines*each || len(payloads) != goroutines*each {
+		t.Errorf("%d distinct sequence numbers and %d distinct payloads in %d messages", len(seqs), len(payloads), len(got))
+	}
+	for s := uint32(1); s <= goroutines*each; s++ {
+		if !seqs[s] {
+			t.Errorf("sequence number %d missing", s)
+		}
 	}
 }
