@@ -80,6 +80,7 @@ const (
 	EventDown
 )
 
+// String returns the kind's name: join, leave, dead or down.
 func (k EventKind) String() string {
 	switch k {
 	case EventJoin:
@@ -121,6 +122,7 @@ const (
 	StateDead
 )
 
+// String returns the state's name: neighbour, known, down, left or dead.
 func (s MemberState) String() string {
 	switch s {
 	case StateNeighbour:
