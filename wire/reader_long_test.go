@@ -43,6 +43,7 @@ func FuzzLongLineReader(f *testing.F) {
 	for _, s := range []string{
 		"", "gossip64:\n", "gossip64:" + strings.Repeat("x", 30) + "\nok\n", "gossip6" + strings.Repeat("x", 30) + "\n",
 		"gossip:" + strings.Repeat("x", 30) + "\r\ngossip64:xx\r\n", strings.Repeat("gossip64:", 9),
+		"sgossip64:" + strings.Repeat("y", 30) + "\nsgossip6" + strings.Repeat("y", 30) + "\n",
 	} {
 		f.Add([]byte(s), uint8(10), uint8(40))
 		f.Add([]byte(s), uint8(4), uint8(12))
@@ -92,7 +93,7 @@ func splitTwoLimits(data []byte, max, long int) []string {
 		}
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		limit := max
-		if bytes.HasPrefix(line, []byte(gossip64Prefix)) {
+		if bytes.HasPrefix(line, []byte(gossip64Prefix)) || bytes.HasPrefix(line, []byte(sgossip64Prefix)) {
 			limit = long
 		}
 		if len(line) > limit {
