@@ -85,6 +85,9 @@ func (c *cluster) startSeed(a netip.AddrPort) *Seed {
 	cfg.Log = c.log
 	cfg.Transport = &c.net
 	cfg.RandSeed = uint64(a.Port())
+	// A frozen peer holds a probe for the whole timeout: keep it within
+	// the tests' removal deadlines, as the peers' fast timers are.
+	cfg.Core.ProbeTimeout = 500 * time.Millisecond
 	s, err := NewSeed(cfg)
 	if err != nil {
 		c.t.Fatal(err)

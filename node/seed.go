@@ -105,6 +105,7 @@ type Seed struct {
 	perIP map[netip.Addr]int
 
 	relays  map[netip.AddrPort]*seedClient
+	prober  *dialer   // dials peers to check dead reports (seed.Probe)
 	started time.Time // set by Start
 
 	conns       atomic.Int64
@@ -149,6 +150,7 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 		s.cfg.Transport = TCP{}
 	}
 	dialer := newDialer(s.cfg.Transport, sourceIP(cfg.Listen.Addr(), cfg.Core.Self.Addr()), cfg.RequestTimeout)
+	s.prober = newDialer(s.cfg.Transport, sourceIP(cfg.Listen.Addr(), cfg.Core.Self.Addr()), cfg.Core.ProbeTimeout)
 	for i, a := range cfg.Core.Seeds {
 		if a == cfg.Core.Self {
 			continue
@@ -379,10 +381,44 @@ func (s *Seed) applyLocked(now time.Time) {
 			if rc, ok := s.relays[a.Addr]; ok {
 				rc.request(s.ctx, a.Msg)
 			}
+		case seed.Probe:
+			s.wg.Add(1)
+			go s.probe(a.Addr, a.Msg)
 		case seed.Removed, seed.Left:
 			if s.cfg.Removed != nil {
 				s.cfg.Removed(s.cfg.Core.Self, a.Addr, now)
 			}
 		}
 	}
+}
+
+// probe challenges the peer at a on a connection of its own, as the core
+// asked (seed.Probe), and hands the core the reply.
+func (s *Seed) probe(a netip.AddrPort, challenge wire.Message) {
+	defer s.wg.Done()
+	reply, err := s.exchangeProbe(a, challenge)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.core.ProbeReply(now, a, reply, err)
+	s.applyLocked(now)
+}
+
+func (s *Seed) exchangeProbe(a netip.AddrPort, challenge wire.Message) (wire.Message, error) {
+	conn, err := s.prober.dial(s.ctx, a)
+	if err != nil {
+		return wire.Message{}, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(s.ctx, func() { conn.Close() })
+	defer stop()
+	conn.SetDeadline(time.Now().Add(s.cfg.Core.ProbeTimeout))
+	if _, err := conn.Write(append(challenge.Append(nil), '\n')); err != nil {
+		return wire.Message{}, err
+	}
+	line, err := wire.NewLineReader(conn, wire.MaxLineLen).ReadLine()
+	if err != nil {
+		return wire.Message{}, err
+	}
+	return wire.Parse(line)
 }

@@ -72,7 +72,12 @@ func (p *Peer) Opened(now time.Time, id ConnID, addr netip.AddrPort, outbound bo
 	p.outbound[id] = true
 	isolated := p.isolated[addr] && len(p.neighbours) == 0
 	delete(p.isolated, addr)
-	p.send(c, wire.Message{Kind: wire.KindConnect, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours), Isolated: isolated})
+	hs := wire.Message{Kind: wire.KindConnect, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours), Isolated: isolated}
+	if p.cfg.Sign {
+		c.nonce = p.nonce()
+		hs.Auth, hs.Text = &wire.Auth{Key: p.Key().Public()}, c.nonce
+	}
+	p.send(c, hs)
 }
 
 // DialFailed reports that a Dial to addr could not connect.
@@ -250,6 +255,10 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 	}
 	switch c.state {
 	case pendingIn:
+		if m.Kind == wire.KindChallenge {
+			p.answerChallenge(c, m)
+			return
+		}
 		if m.Kind != wire.KindConnect {
 			p.stats.Unexpected++
 			p.send(c, wire.Message{Kind: wire.KindError, Text: "handshake first: Connection with Peer:IP:PORT"})
@@ -282,6 +291,9 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 				p.logf("%s is alive, but this peer is full now; not restoring the link", c.addr)
 				p.emit(Action{Kind: Close, Conn: c.id})
 				p.drop(c)
+				return
+			}
+			if !p.acceptedAuth(now, c, m) {
 				return
 			}
 			if m.Cap > 0 {
@@ -319,6 +331,7 @@ const (
 	RefuseDuplicate = "duplicate"
 	RefuseSelf      = "self"
 	RefuseMismatch  = "address mismatch"
+	RefuseKey       = "key mismatch"
 )
 
 func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
@@ -360,9 +373,21 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 		// An isolated peer: take it beyond the target to keep the
 		// overlay connected.
 	}
+	acc := wire.Message{Kind: wire.KindConnectAccepted, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)}
+	if m.Auth != nil {
+		if b, ok := p.keys[a]; ok && b.key != m.Auth.Key {
+			// Somebody else's key for this address: a borrowed port.
+			p.stats.BadHandshake++
+			p.refuse(c, RefuseKey)
+			return
+		}
+		c.key, c.nonce, c.awaitProof = m.Auth.Key, p.nonce(), true
+		acc.Auth = &wire.Auth{Key: p.Key().Public(), Sig: wire.SignChallenge(p.Key(), m.Text, p.cfg.Self)}
+		acc.Text = c.nonce
+	}
 	c.addr = a
 	c.capacity = m.Cap
-	p.send(c, wire.Message{Kind: wire.KindConnectAccepted, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)})
+	p.send(c, acc)
 	if i, ok := p.knownIdx.get(a); ok {
 		p.known[i].capacity = m.Cap
 	}
@@ -394,6 +419,8 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 		p.onPrune(c)
 	case wire.KindLeaving:
 		p.onLeaving(now, c, m)
+	case wire.KindConnectProof:
+		p.onProof(now, c, m)
 	default:
 		p.stats.Unexpected++
 	}

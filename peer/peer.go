@@ -102,6 +102,8 @@ type Stats struct {
 	KeyMismatch  uint64 `json:"key_mismatch"`  // gossip dropped for a key other than the one bound to its origin
 	SeqAhead     uint64 `json:"seq_ahead"`     // gossip dropped for a sequence number too far ahead of its origin's
 	CutOff       uint64 `json:"cut_off"`       // neighbours cut off for sending bad gossip
+	BadHandshake uint64 `json:"bad_handshake"` // handshakes refused or links closed for a wrong key or signature
+	Challenges   uint64 `json:"challenges"`    // seeds' challenges answered
 }
 
 type connState uint8
@@ -136,6 +138,11 @@ type conn struct {
 	capacity  int
 
 	bad int // bad gossip messages received on this link (trust.go)
+	// The authenticated handshake (trust.go): our nonce, the other end's
+	// key, and (inbound) whether its proof is still due.
+	nonce      string
+	key        identity.PublicKey
+	awaitProof bool
 }
 
 // known is a candidate peer learned from a seed.
@@ -264,7 +271,8 @@ type Peer struct {
 	leaving       bool      // Leave was called (stopped is set too)
 	leavePending  int       // Leaving requests to seeds not yet answered
 
-	keys map[netip.AddrPort]binding // origin keys (trust.go)
+	keys   map[netip.AddrPort]binding // origin keys (trust.go)
+	nonces uint64                     // nonces made so far
 
 	// Lazy push (plumtree.go).
 	cache       []cached // recent messages, oldest first from cacheHead, for grafts

@@ -3,7 +3,9 @@
 package peer
 
 import (
+	"encoding/base64"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/whispernet/whispernet/identity"
@@ -26,6 +28,12 @@ type binding struct {
 // cut off. It runs only for messages the message list has not seen, so a
 // flooded duplicate costs no verification.
 func (p *Peer) authentic(now time.Time, c *conn, m *wire.Message) bool {
+	if c.awaitProof {
+		// The dialler sends its proof before anything else.
+		p.stats.BadHandshake++
+		p.strike(now, c)
+		return false
+	}
 	if m.Auth == nil {
 		p.stats.Unsigned++
 		if c.bad == 0 {
@@ -97,4 +105,68 @@ func (p *Peer) strike(now time.Time, c *conn) {
 	p.drop(c)
 	p.dead[c.addr] = now.Add(p.cfg.RefreshInterval)
 	p.fill(now)
+}
+
+// nonce returns a fresh handshake nonce: the first 16 bytes of the peer's
+// signature of a counter, which nobody without the key can predict, and
+// which takes nothing from the RNG (a signing peer makes the same choices
+// as an unsigned one).
+func (p *Peer) nonce() string {
+	p.nonces++
+	sig := p.Key().Sign(strconv.AppendUint([]byte("whispernet nonce\n"), p.nonces, 10))
+	return base64.RawURLEncoding.EncodeToString(sig[:16])
+}
+
+// acceptedAuth checks the accepter's answer to our nonce on an outbound
+// handshake. An accepter that sends no key is an unauthenticated peer (an
+// older node, or a person typing): the link stands, but nothing is bound.
+// One that sends a key must have signed our nonce as the address we
+// dialled, which proves the key is that address's: we reached it there.
+func (p *Peer) acceptedAuth(now time.Time, c *conn, m wire.Message) bool {
+	if c.nonce == "" || m.Auth == nil {
+		return true
+	}
+	b, bound := p.keys[c.addr]
+	if !wire.VerifyChallenge(m.Auth.Key, m.Auth.Sig, c.nonce, c.addr) || bound && b.proven && b.key != m.Auth.Key {
+		p.stats.BadHandshake++
+		p.logf("%s answered the handshake with a wrong key or signature; closing", c.addr)
+		p.emit(Action{Kind: Close, Conn: c.id})
+		p.drop(c)
+		p.penalise(now, c.addr)
+		return false
+	}
+	p.bind(c.addr, m.Auth.Key, true)
+	c.key = m.Auth.Key
+	p.send(c, wire.Message{Kind: wire.KindConnectProof, Auth: &wire.Auth{Sig: wire.SignChallenge(p.Key(), m.Text, p.cfg.Self)}})
+	return true
+}
+
+// onProof checks the dialler's answer to our nonce on an inbound link.
+// A good proof binds its key to the address it claimed, unproven: only the
+// IP of that address is the connection's, not the port.
+func (p *Peer) onProof(now time.Time, c *conn, m wire.Message) {
+	if !c.awaitProof {
+		p.stats.Unexpected++
+		return
+	}
+	c.awaitProof = false
+	if !wire.VerifyChallenge(c.key, m.Auth.Sig, c.nonce, c.addr) {
+		p.stats.BadHandshake++
+		p.logf("%s sent a wrong handshake proof; closing", c.addr)
+		p.emit(Action{Kind: Close, Conn: c.id})
+		p.drop(c)
+		p.fill(now)
+		return
+	}
+	p.bind(c.addr, c.key, false)
+}
+
+// answerChallenge answers a seed's probe on a fresh connection: signed,
+// as this peer's address, then the connection closes.
+func (p *Peer) answerChallenge(c *conn, m wire.Message) {
+	p.stats.Challenges++
+	k := p.Key()
+	p.send(c, wire.Message{Kind: wire.KindChallengeReply, Addr: p.cfg.Self, Auth: &wire.Auth{Key: k.Public(), Sig: wire.SignChallenge(k, m.Text, p.cfg.Self)}})
+	p.emit(Action{Kind: Close, Conn: c.id})
+	delete(p.conns, c.id)
 }

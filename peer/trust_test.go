@@ -35,14 +35,33 @@ func newTrustRig(t *testing.T, mod func(*Config)) *trustRig {
 // link accepts an inbound link from a (its listening address) and returns
 // the connection.
 func (r *trustRig) link(a netip.AddrPort) ConnID {
+	r.t.Helper()
+	id, acts := r.handshake(a, DerivedKey(a), DerivedKey(a))
+	if r.p.neighbour(a) == nil {
+		r.t.Fatalf("link from %s not established: %v", a, acts)
+	}
+	return id
+}
+
+// handshake opens an inbound link claiming address a with key claimed,
+// answering the nonce with signer's signature; it returns the actions.
+func (r *trustRig) handshake(a netip.AddrPort, claimed, signer *identity.Key) (ConnID, []Action) {
 	r.id++
 	r.p.Opened(r.now, r.id, netip.AddrPortFrom(a.Addr(), 40000+uint16(r.id)), false)
-	r.p.Receive(r.now, r.id, wire.Message{Kind: wire.KindConnect, Addr: a, Cap: 4})
-	r.p.Ready()
-	if r.p.neighbour(a) == nil {
-		r.t.Fatalf("link from %s not established", a)
+	r.p.Receive(r.now, r.id, wireCopy(r.t, wire.Message{Kind: wire.KindConnect, Addr: a, Cap: 4, Auth: &wire.Auth{Key: claimed.Public()}, Text: "dialler-nonce-0123456"}))
+	acts := r.p.Ready()
+	for _, x := range acts {
+		if x.Kind == Send && x.Msg.Kind == wire.KindConnectAccepted {
+			acc := wireCopy(r.t, x.Msg)
+			if !wire.VerifyChallenge(acc.Auth.Key, acc.Auth.Sig, "dialler-nonce-0123456", r.p.Self()) {
+				r.t.Fatalf("accepter's signature of our nonce does not verify")
+			}
+			proof := wire.Message{Kind: wire.KindConnectProof, Auth: &wire.Auth{Sig: wire.SignChallenge(signer, acc.Text, a)}}
+			r.p.Receive(r.now, r.id, wireCopy(r.t, proof))
+			acts = append(acts, r.p.Ready()...)
+		}
 	}
-	return r.id
+	return r.id, acts
 }
 
 // recv passes m across the wire (Format, Parse) on id and returns the
@@ -129,6 +148,8 @@ func TestSignedGossipAttacks(t *testing.T) {
 			m.Text = "pay 99"
 			return m
 		}, func(s Stats) uint64 { return s.BadSignature }},
+		{"a message in the relay's name from the attacker's link", func() wire.Message { return r.signed(ak, relay, 1, "forged") },
+			func(s Stats) uint64 { return s.KeyMismatch }},
 	}
 	for i, a := range attacks {
 		before := r.p.Stats()
@@ -227,5 +248,116 @@ func TestPublishSigns(t *testing.T) {
 	}
 	if line := wire.Format(m); line[:len("sgossip:")] != "sgossip:" {
 		t.Fatalf("line %q", line)
+	}
+}
+
+// TestHandshakeAttacks: a link under a borrowed port or key is refused or
+// closed; the honest links stand.
+func TestHandshakeAttacks(t *testing.T) {
+	r := newTrustRig(t, nil)
+	r.link(relay)
+	ak := identity.FromSeed([]byte("attacker"))
+	closedOrRefused := func(acts []Action, id ConnID) bool {
+		for _, a := range acts {
+			if a.Kind == Close && a.Conn == id {
+				return true
+			}
+		}
+		return false
+	}
+	// The victim's key is known from its gossip, relayed.
+	r.recv(1, r.signed(DerivedKey(victim), victim, 1, "real"))
+	// The victim's port, the attacker's key.
+	id, acts := r.handshake(victim, ak, ak)
+	if !closedOrRefused(acts, id) || r.p.neighbour(victim) != nil || r.p.Stats().BadHandshake != 1 {
+		t.Fatalf("borrowed port: actions %v, bad handshakes %d", acts, r.p.Stats().BadHandshake)
+	}
+	// Another peer's port and key, without its private key.
+	other := netip.MustParseAddrPort("127.0.0.1:5009")
+	id, acts = r.handshake(other, DerivedKey(other), ak)
+	if !closedOrRefused(acts, id) || r.p.neighbour(other) != nil || r.p.Stats().BadHandshake != 2 {
+		t.Fatalf("borrowed key: actions %v, linked %v, bad handshakes %d", acts, r.p.neighbour(other) != nil, r.p.Stats().BadHandshake)
+	}
+	if _, _, ok := r.p.OriginKey(other); ok {
+		t.Fatal("a failed proof bound a key")
+	}
+	if r.p.neighbour(relay) == nil || r.p.Degree() != 1 {
+		t.Fatalf("the honest link is gone (degree %d)", r.p.Degree())
+	}
+	// The real owner still links.
+	r.link(victim)
+	if k, proven, ok := r.p.OriginKey(victim); !ok || proven || k != DerivedKey(victim).Public() {
+		t.Fatalf("binding %v %v %v", k, proven, ok)
+	}
+}
+
+// TestOutboundHandshakeProvesAccepter: the dialled end's signature of our
+// nonce binds its key, proven; a wrong one closes the link.
+func TestOutboundHandshakeProvesAccepter(t *testing.T) {
+	for _, honest := range []bool{true, false} {
+		r := newTrustRig(t, func(c *Config) { c.Target = 1 })
+		r.p.Receive(r.now, 0, wire.Message{}) // nothing
+		r.p.SeedReply(r.now, r.p.cfg.Seeds[0], wire.Message{Kind: wire.KindPeerInfoRequest}, wire.Message{Kind: wire.KindPeerInfo, Peers: []wire.PeerInfo{{Addr: relay, Cap: 4}}})
+		r.now = r.now.Add(2 * time.Second)
+		r.p.Tick(r.now)
+		dialled := false
+		for _, a := range r.p.Ready() {
+			dialled = dialled || a.Kind == Dial && a.Addr == relay
+		}
+		if !dialled {
+			t.Fatal("no dial to the candidate")
+		}
+		r.p.Opened(r.now, 99, relay, true)
+		var hs wire.Message
+		for _, a := range r.p.Ready() {
+			if a.Kind == Send && a.Conn == 99 {
+				hs = wireCopy(t, a.Msg)
+			}
+		}
+		if hs.Kind != wire.KindConnect || hs.Auth == nil || hs.Auth.Key != r.p.Key().Public() {
+			t.Fatalf("handshake %+v carries no key", hs)
+		}
+		signer := DerivedKey(relay)
+		if !honest {
+			signer = identity.FromSeed([]byte("impostor"))
+		}
+		acc := wire.Message{Kind: wire.KindConnectAccepted, Addr: relay, Cap: 4, Auth: &wire.Auth{Key: DerivedKey(relay).Public(), Sig: wire.SignChallenge(signer, hs.Text, relay)}, Text: "accepter-nonce-012345"}
+		r.p.Receive(r.now, 99, wireCopy(t, acc))
+		var proof wire.Message
+		for _, a := range r.p.Ready() {
+			if a.Kind == Send && a.Conn == 99 && a.Msg.Kind == wire.KindConnectProof {
+				proof = wireCopy(t, a.Msg)
+			}
+		}
+		_, proven, _ := r.p.OriginKey(relay)
+		if honest {
+			if r.p.neighbour(relay) == nil || !proven || !wire.VerifyChallenge(r.p.Key().Public(), proof.Auth.Sig, "accepter-nonce-012345", r.p.Self()) {
+				t.Fatalf("honest accepter: linked %v, proven %v, proof %+v", r.p.neighbour(relay) != nil, proven, proof)
+			}
+		} else if r.p.neighbour(relay) != nil || proven || r.p.Stats().BadHandshake != 1 {
+			t.Fatalf("impostor: linked %v, proven %v", r.p.neighbour(relay) != nil, proven)
+		}
+	}
+}
+
+// TestChallengeAnswered: a seed's probe on a fresh connection gets one
+// signed reply and the connection closes.
+func TestChallengeAnswered(t *testing.T) {
+	r := newTrustRig(t, nil)
+	r.p.Opened(r.now, 50, netip.MustParseAddrPort("127.0.0.1:41000"), false)
+	r.p.Receive(r.now, 50, wireCopy(t, wire.Message{Kind: wire.KindChallenge, Text: "seed-nonce-0123456789"}))
+	var reply wire.Message
+	closed := false
+	for _, a := range r.p.Ready() {
+		switch {
+		case a.Kind == Send && a.Conn == 50:
+			reply = wireCopy(t, a.Msg)
+		case a.Kind == Close && a.Conn == 50:
+			closed = true
+		}
+	}
+	if reply.Kind != wire.KindChallengeReply || reply.Addr != r.p.Self() || !closed ||
+		!wire.VerifyChallenge(r.p.Key().Public(), reply.Auth.Sig, "seed-nonce-0123456789", r.p.Self()) {
+		t.Fatalf("reply %+v, closed %v", reply, closed)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -34,14 +36,30 @@ type Config struct {
 	// it names (the reporter's IP for Dead Node). Relayed reports must come
 	// from one of Seeds.
 	Verify bool
+	// Probe makes the seed check a dead report itself before it acts on
+	// it: it challenges the reported peer (a Probe action) and removes it
+	// only if no signed answer comes within ProbeTimeout. A peer that
+	// still answers stays listed, on every seed (docs/security.md). Off,
+	// a report removes the peer at once (the simulator's model).
+	Probe bool
+	// ProbeTimeout bounds a probe, dial included.
+	ProbeTimeout time.Duration
+	// ReportRate and ReportBurst bound the dead reports accepted from one
+	// reporter IP, per second after a burst; more get an error reply.
+	ReportRate  float64
+	ReportBurst int
 }
 
 // DefaultConfig returns the configuration the CLI starts from.
 func DefaultConfig() Config {
 	return Config{
 		MaxPeers: 1 << 20,
-		Expiry:   5 * time.Minute,
-		Verify:   true,
+		Expiry:       5 * time.Minute,
+		Verify:       true,
+		Probe:        true,
+		ProbeTimeout: 5 * time.Second,
+		ReportRate:   1,
+		ReportBurst:  20,
 	}
 }
 
@@ -60,6 +78,9 @@ func (c *Config) validate() error {
 	}
 	if c.Expiry < 0 {
 		return fmt.Errorf("seed: Expiry %v is negative", c.Expiry)
+	}
+	if c.Probe && (c.ProbeTimeout <= 0 || c.ReportRate <= 0 || c.ReportBurst < 1) {
+		return fmt.Errorf("seed: ProbeTimeout, ReportRate and ReportBurst must be positive")
 	}
 	if c.Key == nil {
 		// A seed is one of a handful: deriving its key now costs nothing.
@@ -83,6 +104,10 @@ const (
 	// Left: Addr left the registry because it said it was leaving (a
 	// graceful leave): no failure, so no detection time.
 	Left
+	// Probe: dial Addr, send Msg (a challenge) as the first line, read one
+	// reply line within Config.ProbeTimeout and pass it to ProbeReply (or
+	// the error, if there is none).
+	Probe
 )
 
 // Action is a side effect the driver carries out.
@@ -94,6 +119,7 @@ type Action struct {
 }
 
 type entry struct {
+	key         identity.PublicKey // learned from its first answer to a probe (zero: not yet)
 	addr        netip.AddrPort
 	cap, degree int
 	seen        time.Time
@@ -113,6 +139,9 @@ type Stats struct {
 	RelaysSent      uint64 `json:"relays_sent"`       // reports relayed to other seeds
 	PeerListsServed uint64 `json:"peer_lists_served"` // peer list and peer info replies
 	Left            uint64 `json:"left"`              // peers removed because they said they were leaving
+	Probes          uint64 `json:"probes"`            // peers challenged after a dead report
+	Refuted         uint64 `json:"refuted"`           // dead reports refuted: the peer answered the probe
+	ReportsLimited  uint64 `json:"reports_limited"`   // dead reports refused over the reporter's rate
 }
 
 // Seed is the registry state machine. It is not safe for concurrent use;
@@ -130,6 +159,11 @@ type Seed struct {
 	out     []Action
 	stats   Stats
 	nextGC  time.Time
+
+	probes    map[netip.AddrPort]*probe // dead reports being checked (probe.go)
+	lastNow   time.Time                 // the time of the latest call
+	reporters map[netip.Addr]*rate.Limiter
+	nonces    uint64
 }
 
 // New returns a Seed for cfg. rng drives peer-list sampling.
@@ -192,6 +226,7 @@ func errorReply(format string, args ...any) wire.Message {
 // source IP is src, and returns the reply line. Every request gets exactly
 // one reply; requests a seed does not serve get an error reply.
 func (s *Seed) Handle(now time.Time, src netip.Addr, m wire.Message) wire.Message {
+	s.lastNow = now
 	s.expire(now)
 	var reply wire.Message
 	switch m.Kind {
@@ -263,23 +298,40 @@ func (s *Seed) deadNode(src netip.Addr, m wire.Message) wire.Message {
 	if m.Relayed {
 		via = " via seed " + wire.FormatIP(src)
 	}
-	if !s.remove(m.Addr) {
+	if s.cfg.Probe {
+		return s.check(src, m, via)
+	}
+	if !s.confirmDead(m, via, "", !m.Relayed) {
 		s.logf("dead node %s already removed (reported by %s%s)", m.Addr, m.From, via)
 		return wire.Message{Kind: wire.KindOK, Text: "already removed " + m.Addr.String()}
 	}
+	return wire.Message{Kind: wire.KindOK, Text: "removed " + m.Addr.String()}
+}
+
+// confirmDead removes the peer of dead report m and, for a report that
+// came from a peer (relay), passes the report on to the other seeds once.
+// why, if set, says how the seed checked it. It reports whether the peer
+// was registered.
+func (s *Seed) confirmDead(m wire.Message, via, why string, relay bool) bool {
+	if !s.remove(m.Addr) {
+		return false
+	}
 	s.stats.DeadAccepted++
-	s.logf("removed dead node %s (reported by %s at %s%s; peer list size %d)", m.Addr, m.From, m.Time, via, len(s.order))
-	if !m.Relayed {
-		relay := m
-		relay.Relayed = true
+	if why != "" {
+		why = "; it " + why
+	}
+	s.logf("removed dead node %s (reported by %s at %s%s%s; peer list size %d)", m.Addr, m.From, m.Time, via, why, len(s.order))
+	if relay {
+		relayed := m
+		relayed.Relayed = true
 		for _, a := range s.cfg.Seeds {
 			if a != s.cfg.Self {
 				s.stats.RelaysSent++
-				s.out = append(s.out, Action{Kind: Relay, Addr: a, Msg: relay})
+				s.out = append(s.out, Action{Kind: Relay, Addr: a, Msg: relayed})
 			}
 		}
 	}
-	return wire.Message{Kind: wire.KindOK, Text: "removed " + m.Addr.String()}
+	return true
 }
 
 // leaving removes a peer that says it is leaving, at once, and passes the
@@ -428,14 +480,22 @@ func info1(e *entry, withInfo bool) wire.PeerInfo {
 
 // Tick lets the seed expire stale registrations. Drivers call it at least
 // every Expiry/4; Handle also expires lazily.
-func (s *Seed) Tick(now time.Time) { s.expire(now) }
+func (s *Seed) Tick(now time.Time) {
+	s.lastNow = now
+	s.expire(now)
+	s.expireProbes(now)
+}
 
 // NextDeadline returns when the seed next needs a Tick (zero: never).
 func (s *Seed) NextDeadline() time.Time {
-	if s.cfg.Expiry == 0 || len(s.order) == 0 {
-		return time.Time{}
+	var t time.Time
+	if s.cfg.Expiry != 0 && len(s.order) > 0 {
+		t = s.nextGC
 	}
-	return s.nextGC
+	if p := s.nextProbe(); !p.IsZero() && (t.IsZero() || p.Before(t)) {
+		t = p
+	}
+	return t
 }
 
 func (s *Seed) expire(now time.Time) {

@@ -140,6 +140,7 @@ func statsLine(s Stats) string {
 // Scripts default to self 127.0.0.1:8080 among seeds 8080, 8081, 8082.
 func scriptConfig(kv map[string]string) (Config, *rand.Rand, error) {
 	cfg := DefaultConfig()
+	cfg.Probe = false // the classic model: a report removes at once (probe_test.go checks first)
 	cfg.Self = netip.MustParseAddrPort("127.0.0.1:8080")
 	cfg.Seeds = []netip.AddrPort{
 		netip.MustParseAddrPort("127.0.0.1:8080"),

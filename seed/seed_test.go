@@ -18,6 +18,7 @@ var localhost = netip.MustParseAddr("127.0.0.1")
 func newSeed(t testing.TB, mod func(*Config), s1, s2 uint64) *Seed {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Probe = false // the classic model: a report removes at once (probe_test.go checks first)
 	cfg.Self = netip.MustParseAddrPort("127.0.0.1:8080")
 	cfg.Seeds = []netip.AddrPort{cfg.Self, netip.MustParseAddrPort("127.0.0.1:8081")}
 	if mod != nil {
@@ -66,6 +67,7 @@ func TestNewValidates(t *testing.T) {
 		{func(c *Config) { c.Expiry = -time.Second }, nil},
 	} {
 		cfg := DefaultConfig()
+		cfg.Probe = false
 		cfg.Self = netip.MustParseAddrPort("127.0.0.1:8080")
 		tc.mod(&cfg)
 		_, err := New(cfg, rand.New(rand.NewPCG(1, 2)))
@@ -425,6 +427,7 @@ func TestExpiryNeverEarly(t *testing.T) {
 
 func ExampleSeed_Handle() {
 	cfg := DefaultConfig()
+	cfg.Probe = false // the classic model: a report removes at once (probe_test.go checks first)
 	cfg.Self = netip.MustParseAddrPort("127.0.0.1:8080")
 	s, _ := New(cfg, rand.New(rand.NewPCG(1, 2)))
 	now := time.Unix(1764072000, 0)

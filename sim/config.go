@@ -178,7 +178,7 @@ func DefaultConfig() Config {
 		Messages:         10,
 		Crash:            0.01,
 		Peer:             p,
-		Seed:             seed.DefaultConfig(),
+		Seed:             simSeedConfig(),
 	}
 }
 
@@ -252,4 +252,14 @@ func (c *Config) validate() error {
 		c.Settle = time.Duration(c.Peer.LivenessMisses+1)*c.Peer.LivenessInterval + 10*time.Second
 	}
 	return nil
+}
+
+// simSeedConfig is the seeds' default but for probing: the simulated seeds
+// remove a reported peer at once, as they did before seeds checked reports
+// (the model whose reports docs/sim.md gives; probing a peer that crashed
+// only adds the probe's timeout to every detection time).
+func simSeedConfig() seed.Config {
+	c := seed.DefaultConfig()
+	c.Probe = false
+	return c
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/base64"
 	"net/netip"
 	"strconv"
 
@@ -58,4 +59,41 @@ func VerifyGossip(m *Message, v identity.Verifier) bool {
 		return m.Auth.Key.Verify(msg, m.Auth.Sig)
 	}
 	return v.Verify(m.Auth.Key, msg, m.Auth.Sig)
+}
+
+// challengeDomain separates answers to challenges (a seed's probe, either
+// end of a handshake) from gossip signatures.
+const challengeDomain = "whispernet challenge v1\n"
+
+// AppendChallengeSigned appends the bytes a node at addr signs to answer
+// the challenge nonce: "I hold this key and I am at addr, now".
+func AppendChallengeSigned(b []byte, nonce string, addr netip.AddrPort) []byte {
+	b = append(b, challengeDomain...)
+	b = append(b, nonce...)
+	b = append(b, '\n')
+	return appendAddr(b, addr)
+}
+
+// SignChallenge returns k's answer to nonce as the node at addr.
+func SignChallenge(k *identity.Key, nonce string, addr netip.AddrPort) identity.Signature {
+	var arr [128]byte
+	return k.Sign(AppendChallengeSigned(arr[:0], nonce, addr))
+}
+
+// VerifyChallenge reports whether sig is key's answer to nonce as the node
+// at addr.
+func VerifyChallenge(key identity.PublicKey, sig identity.Signature, nonce string, addr netip.AddrPort) bool {
+	var arr [128]byte
+	return key.Verify(AppendChallengeSigned(arr[:0], nonce, addr), sig)
+}
+
+// NonceFrom returns a nonce for a challenge: 16 bytes from r in base64url
+// (22 characters).
+func NonceFrom(r interface{ Uint64() uint64 }) string {
+	var b [16]byte
+	x, y := r.Uint64(), r.Uint64()
+	for i := range 8 {
+		b[i], b[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

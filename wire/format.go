@@ -67,19 +67,57 @@ func (m *Message) Append(b []byte) []byte {
 	case KindConnect:
 		b = append(b, VerbConnect...)
 		b = appendAddr(b, m.Addr)
-		if m.Isolated {
+		if m.Isolated || m.Auth != nil {
 			b = append(b, ':')
 			b = strconv.AppendInt(b, int64(m.Cap), 10)
 			b = append(b, ':')
 			b = strconv.AppendInt(b, int64(m.Degree), 10)
-			b = append(b, ":"+isolatedMark...)
+			if m.Isolated {
+				b = append(b, ":"+isolatedMark...)
+			}
+			if m.Auth != nil {
+				b = append(b, ':')
+				b = m.Auth.Key.AppendText(b)
+				b = append(b, ':')
+				b = append(b, m.Text...)
+			}
 		} else {
 			b = appendCapDegree(b, m.Cap, m.Degree)
 		}
 	case KindConnectAccepted:
 		b = append(b, VerbConnectAccepted...)
 		b = appendAddr(b, m.Addr)
-		b = appendCapDegree(b, m.Cap, m.Degree)
+		if m.Auth != nil {
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Cap), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Degree), 10)
+			b = append(b, ':')
+			b = m.Auth.Key.AppendText(b)
+			b = append(b, ':')
+			b = append(b, m.Text...)
+			b = append(b, ':')
+			b = m.Auth.Sig.AppendText(b)
+		} else {
+			b = appendCapDegree(b, m.Cap, m.Degree)
+		}
+	case KindConnectProof:
+		b = append(b, VerbConnectProof+":"...)
+		if m.Auth != nil {
+			b = m.Auth.Sig.AppendText(b)
+		}
+	case KindChallenge:
+		b = append(b, VerbChallenge+":"...)
+		b = append(b, m.Text...)
+	case KindChallengeReply:
+		b = append(b, VerbChallengeReply...)
+		b = appendAddr(b, m.Addr)
+		if m.Auth != nil {
+			b = append(b, ':')
+			b = m.Auth.Key.AppendText(b)
+			b = append(b, ':')
+			b = m.Auth.Sig.AppendText(b)
+		}
 	case KindConnectRefused:
 		b = append(b, VerbConnectRefused+":"...)
 		b = append(b, m.Text...)

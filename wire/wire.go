@@ -52,6 +52,9 @@ const (
 	VerbGossip          = "gossip"
 	VerbGossip64        = "gossip64"
 	VerbSGossip         = "sgossip"
+	VerbConnectProof    = "Connection proof"
+	VerbChallenge       = "challenge"
+	VerbChallengeReply  = "challenge reply"
 	VerbSGossip64       = "sgossip64"
 	VerbIHave           = "ihave"
 	VerbGraft           = "graft"
@@ -101,6 +104,9 @@ const (
 	KindGraft                // graft[:IP#PORT#SEQ...] (push eagerly to me, and send me these)
 	KindPrune                // prune (stop pushing messages to me eagerly)
 	KindLeaving              // Leaving:IP:PORT[:relayed] (graceful leave: to every neighbour and registered seed)
+	KindConnectProof         // Connection proof:SIG (the dialler's answer to the accepter's nonce)
+	KindChallenge            // challenge:NONCE (a seed's probe: prove you are alive at this address)
+	KindChallengeReply       // challenge reply:IP:PORT:KEY:SIG
 	numKinds
 )
 
@@ -125,6 +131,9 @@ var kindNames = [numKinds]string{
 	KindGraft:           VerbGraft,
 	KindPrune:           VerbPrune,
 	KindLeaving:         VerbLeaving,
+	KindConnectProof:    VerbConnectProof,
+	KindChallenge:       VerbChallenge,
+	KindChallengeReply:  VerbChallengeReply,
 }
 
 // String returns the kind's verb.
@@ -298,15 +307,56 @@ func Parse(line string) (Message, error) {
 		if m.Degree, err = f.count("degree"); err != nil || f.eof {
 			break
 		}
-		if t := f.next(); t != isolatedMark || !f.eof {
-			err = fmt.Errorf("%w: %s: unexpected trailing field %q (only %q is allowed)", ErrFields, VerbConnect, truncate(t), isolatedMark)
+		if strings.HasPrefix(f.rest, isolatedMark+":") || f.rest == isolatedMark {
+			f.next()
+			m.Isolated = true
+			if f.eof {
+				break
+			}
+		}
+		if !f.keyNext() {
+			err = fmt.Errorf("%w: %s: unexpected trailing field %q (only %q is allowed)", ErrFields, VerbConnect, truncate(f.rest), isolatedMark)
 			break
 		}
-		m.Isolated = true
+		m.Auth, m.Text, err = f.keyNonce(false)
 	case VerbConnectAccepted:
 		m.Kind = KindConnectAccepted
-		if m.Addr, err = f.addr(); err == nil {
-			m.Cap, m.Degree, err = f.capDegree()
+		if m.Addr, err = f.addr(); err != nil || f.eof {
+			break
+		}
+		if m.Cap, err = f.count("capacity"); err != nil {
+			break
+		}
+		if m.Degree, err = f.count("degree"); err != nil || f.eof {
+			break
+		}
+		if !f.keyNext() {
+			err = f.end()
+			break
+		}
+		m.Auth, m.Text, err = f.keyNonce(true)
+	case VerbConnectProof:
+		m.Kind = KindConnectProof
+		m.Auth = &Auth{}
+		if m.Auth.Sig, err = f.sig(); err == nil {
+			err = f.end()
+		}
+	case VerbChallenge:
+		m.Kind = KindChallenge
+		if f.eof {
+			err = f.errf(ErrFields, "wants a NONCE")
+			break
+		}
+		if m.Text, err = f.nonce(); err == nil {
+			err = f.end()
+		}
+	case VerbChallengeReply:
+		m.Kind = KindChallengeReply
+		if m.Addr, err = f.addr(); err != nil {
+			break
+		}
+		if m.Auth, err = f.auth(); err == nil {
+			err = f.end()
 		}
 	case VerbConnectRefused:
 		m.Kind = KindConnectRefused
@@ -596,6 +646,71 @@ const (
 	gossip64Prefix  = VerbGossip64 + ":"
 	sgossip64Prefix = VerbSGossip64 + ":"
 )
+
+// Nonce bounds: a nonce is 16 to 64 characters of base64url (nodes send
+// 22: 16 random bytes).
+const (
+	minNonceLen = 16
+	maxNonceLen = 64
+)
+
+// nonce reads a NONCE field.
+func (f *fields) nonce() (string, error) {
+	t := f.next()
+	if len(t) < minNonceLen || len(t) > maxNonceLen {
+		return "", f.errf(ErrKey, "nonce of %d characters, want %d to %d", len(t), minNonceLen, maxNonceLen)
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return "", f.errf(ErrKey, "nonce %q is not base64url", truncate(t))
+		}
+	}
+	return t, nil
+}
+
+// sig reads a SIG field.
+func (f *fields) sig() (identity.Signature, error) {
+	if f.eof {
+		return identity.Signature{}, f.errf(ErrFields, "missing signature")
+	}
+	sig, err := identity.ParseSignature(f.next())
+	if err != nil {
+		return sig, fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+	}
+	return sig, nil
+}
+
+// keyNext reports whether the next field has the length of a key.
+func (f *fields) keyNext() bool {
+	i := strings.IndexByte(f.rest, ':')
+	if i < 0 {
+		i = len(f.rest)
+	}
+	return i == identity.PublicKeyTextLen
+}
+
+// keyNonce reads the KEY:NONCE (and, withSig, :SIG) trailing fields of an
+// authenticated handshake.
+func (f *fields) keyNonce(withSig bool) (*Auth, string, error) {
+	key, err := identity.ParsePublicKey(f.next())
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+	}
+	if f.eof {
+		return nil, "", f.errf(ErrFields, "missing nonce after the key")
+	}
+	nonce, err := f.nonce()
+	if err != nil {
+		return nil, "", err
+	}
+	a := &Auth{Key: key}
+	if withSig {
+		if a.Sig, err = f.sig(); err != nil {
+			return nil, "", err
+		}
+	}
+	return a, nonce, f.end()
+}
 
 // auth reads the KEY:SIG fields of a signed gossip line.
 func (f *fields) auth() (*Auth, error) {

@@ -135,7 +135,28 @@ var canonical = []struct {
 	{"leaving", "Leaving:127.0.0.1:5000", wire.Message{Kind: wire.KindLeaving, Addr: v4a}},
 	{"leaving relayed ipv6", "Leaving:[::1]:5000:relayed", wire.Message{Kind: wire.KindLeaving, Addr: v6a, Relayed: true}},
 	{"graft bare", "graft", wire.Message{Kind: wire.KindGraft}},
+	{"sgossip", "sgossip:127.0.0.1:5000:2:1:1764072000.123456:" + zkey + ":" + zsig + ":a:b",
+		wire.Message{Kind: wire.KindGossip, Addr: v4a, Seq: 2, Hops: 1, Time: ts, Text: "a:b", Auth: &wire.Auth{}}},
+	{"sgossip64", "sgossip64:127.0.0.1:5000:2:1:1764072000.123456:" + zkey + ":" + zsig + ":AAo6",
+		wire.Message{Kind: wire.KindGossip, Addr: v4a, Seq: 2, Hops: 1, Time: ts, Text: "\x00\n:", Auth: &wire.Auth{}}},
+	{"handshake with key", "Connection with Peer:127.0.0.1:5000:0:0:" + zkey + ":" + znonce,
+		wire.Message{Kind: wire.KindConnect, Addr: v4a, Auth: &wire.Auth{}, Text: znonce}},
+	{"handshake isolated with key", "Connection with Peer:127.0.0.1:5000:3:0:isolated:" + zkey + ":" + znonce,
+		wire.Message{Kind: wire.KindConnect, Addr: v4a, Cap: 3, Isolated: true, Auth: &wire.Auth{}, Text: znonce}},
+	{"accepted with key", "Connection accepted:[::1]:5000:4:2:" + zkey + ":" + znonce + ":" + zsig,
+		wire.Message{Kind: wire.KindConnectAccepted, Addr: v6a, Cap: 4, Degree: 2, Auth: &wire.Auth{}, Text: znonce}},
+	{"proof", "Connection proof:" + zsig, wire.Message{Kind: wire.KindConnectProof, Auth: &wire.Auth{}}},
+	{"challenge", "challenge:" + znonce, wire.Message{Kind: wire.KindChallenge, Text: znonce}},
+	{"challenge reply", "challenge reply:127.0.0.1:5000:" + zkey + ":" + zsig,
+		wire.Message{Kind: wire.KindChallengeReply, Addr: v4a, Auth: &wire.Auth{}}},
 }
+
+// An all-zero key, signature and a nonce, in their wire forms.
+var (
+	zkey   = strings.Repeat("A", 43)
+	zsig   = strings.Repeat("A", 86)
+	znonce = "abcdefghijklmnop-_0123"
+)
 
 func TestParseCanonical(t *testing.T) {
 	for _, tc := range canonical {

@@ -1,0 +1,141 @@
+// Checking dead reports: a seed removes a reported peer only once it has
+// failed to answer the seed's own challenge.
+
+package seed
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/whispernet/whispernet/wire"
+)
+
+// probe is a dead report being checked.
+type probe struct {
+	nonce    string
+	deadline time.Time
+	report   wire.Message // the first report (its reporter and time)
+	via      string
+	relay    bool // a direct report: relay the removal if the probe fails
+}
+
+// errProbeTimeout is the outcome of a probe the driver did not report in
+// time.
+var errProbeTimeout = errors.New("seed: probe timed out")
+
+// maxProbes bounds the probes in flight; maxReporters the reporters whose
+// rate is tracked (the table restarts when full: rates are a nuisance
+// bound, the probe is the defence).
+const (
+	maxProbes    = 4096
+	maxReporters = 4096
+)
+
+// check answers a dead report when probing is on: nothing changes until
+// the seed's own probe of the peer fails.
+func (s *Seed) check(src netip.Addr, m wire.Message, via string) wire.Message {
+	if !m.Relayed && !s.allowReport(src) {
+		s.stats.ReportsLimited++
+		return errorReply("Dead Node: too many reports from %s (limit %g a second)", wire.FormatIP(src), s.cfg.ReportRate)
+	}
+	if _, ok := s.peers[m.Addr]; !ok {
+		s.logf("dead node %s already removed (reported by %s%s)", m.Addr, m.From, via)
+		return wire.Message{Kind: wire.KindOK, Text: "already removed " + m.Addr.String()}
+	}
+	if pr, ok := s.probes[m.Addr]; ok {
+		pr.relay = pr.relay || !m.Relayed
+		return wire.Message{Kind: wire.KindOK, Text: "checking " + m.Addr.String()}
+	}
+	if len(s.probes) >= maxProbes {
+		return errorReply("Dead Node: too many reports being checked (%d)", maxProbes)
+	}
+	if s.probes == nil {
+		s.probes = make(map[netip.AddrPort]*probe)
+	}
+	pr := &probe{nonce: s.nonce(), deadline: s.lastNow.Add(s.cfg.ProbeTimeout), report: m, via: via, relay: !m.Relayed}
+	s.probes[m.Addr] = pr
+	s.stats.Probes++
+	s.logf("dead report about %s from %s%s: checking it", m.Addr, m.From, via)
+	s.out = append(s.out, Action{Kind: Probe, Addr: m.Addr, Msg: wire.Message{Kind: wire.KindChallenge, Text: pr.nonce}})
+	return wire.Message{Kind: wire.KindOK, Text: "checking " + m.Addr.String()}
+}
+
+func (s *Seed) allowReport(src netip.Addr) bool {
+	src = src.Unmap()
+	l, ok := s.reporters[src]
+	if !ok {
+		if s.reporters == nil || len(s.reporters) >= maxReporters {
+			s.reporters = make(map[netip.Addr]*rate.Limiter)
+		}
+		l = rate.NewLimiter(rate.Limit(s.cfg.ReportRate), s.cfg.ReportBurst)
+		s.reporters[src] = l
+	}
+	return l.AllowN(s.lastNow, 1)
+}
+
+// nonce returns a fresh challenge: the first 16 bytes of the seed's
+// signature of a counter, unpredictable without its key, and no draw
+// from the sampling RNG.
+func (s *Seed) nonce() string {
+	s.nonces++
+	sig := s.cfg.Key.Sign(strconv.AppendUint([]byte("whispernet seed nonce\n"), s.nonces, 10))
+	return base64.RawURLEncoding.EncodeToString(sig[:16])
+}
+
+// ProbeReply reports the outcome of a Probe of a: the peer's reply line,
+// or err if it could not be reached or did not answer in time.
+func (s *Seed) ProbeReply(now time.Time, a netip.AddrPort, reply wire.Message, err error) {
+	s.lastNow = now
+	pr, ok := s.probes[a]
+	if !ok {
+		return
+	}
+	delete(s.probes, a)
+	e, registered := s.peers[a]
+	alive := err == nil && reply.Kind == wire.KindChallengeReply && reply.Addr == a && reply.Auth != nil &&
+		wire.VerifyChallenge(reply.Auth.Key, reply.Auth.Sig, pr.nonce, a)
+	if alive && registered && !e.key.IsZero() && e.key != reply.Auth.Key {
+		alive = false // somebody answers there, but not the peer that registered
+	}
+	if alive {
+		s.stats.Refuted++
+		if registered && e.key.IsZero() {
+			e.key = reply.Auth.Key
+		}
+		s.logf("%s answered the seed's probe: dead report from %s%s refuted", a, pr.report.From, pr.via)
+		return
+	}
+	if !registered {
+		return
+	}
+	why := "did not answer the seed's probe"
+	if err == nil {
+		why = "answered the seed's probe wrongly"
+	}
+	s.confirmDead(pr.report, pr.via, why, pr.relay)
+}
+
+// expireProbes fails the probes whose time is up (a driver that lost one).
+func (s *Seed) expireProbes(now time.Time) {
+	for a, pr := range s.probes {
+		if !now.Before(pr.deadline) {
+			s.ProbeReply(now, a, wire.Message{}, errProbeTimeout)
+		}
+	}
+}
+
+// nextProbe returns the earliest probe deadline (zero: none).
+func (s *Seed) nextProbe() time.Time {
+	var t time.Time
+	for _, pr := range s.probes {
+		if t.IsZero() || pr.deadline.Before(t) {
+			t = pr.deadline
+		}
+	}
+	return t
+}

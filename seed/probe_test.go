@@ -1,0 +1,166 @@
+package seed
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whispernet/whispernet/identity"
+	"github.com/whispernet/whispernet/wire"
+)
+
+var (
+	live     = netip.MustParseAddrPort("127.0.0.1:5001")
+	reporter = netip.MustParseAddrPort("127.0.0.1:5000")
+	liveKey  = identity.FromSeed([]byte("live peer"))
+)
+
+func probingSeed(t *testing.T) *Seed {
+	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+	for _, a := range []netip.AddrPort{reporter, live} {
+		if r := s.Handle(base, a.Addr(), wire.Message{Kind: wire.KindRegister, Addr: a}); r.Kind != wire.KindRegistered {
+			t.Fatal(wire.Format(r))
+		}
+	}
+	s.Ready()
+	return s
+}
+
+func deadReport(dead, from netip.AddrPort, relayed bool) wire.Message {
+	return wire.Message{Kind: wire.KindDeadNode, Addr: dead, From: from, Time: wire.TimestampOf(base), Relayed: relayed}
+}
+
+// probeOf returns the challenge of the Probe action for a in acts.
+func probeOf(t *testing.T, acts []Action, a netip.AddrPort) string {
+	t.Helper()
+	for _, x := range acts {
+		if x.Kind == Probe && x.Addr == a && x.Msg.Kind == wire.KindChallenge {
+			return x.Msg.Text
+		}
+	}
+	t.Fatalf("no probe of %s in %v", a, acts)
+	return ""
+}
+
+func answer(k *identity.Key, nonce string, a netip.AddrPort) wire.Message {
+	return wire.Message{Kind: wire.KindChallengeReply, Addr: a, Auth: &wire.Auth{Key: k.Public(), Sig: wire.SignChallenge(k, nonce, a)}}
+}
+
+func kinds(acts []Action, k ActionKind) int {
+	n := 0
+	for _, a := range acts {
+		if a.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// TestForgedDeadReportsChangeNothing: a dead report about a peer that
+// answers the seed's probe, from the victim's own IP, from another
+// registered peer, or relayed from a seed's IP, leaves it listed
+// throughout and is relayed to nobody.
+func TestForgedDeadReportsChangeNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  netip.Addr
+		m    wire.Message
+	}{
+		{"from the victim's IP", live.Addr(), deadReport(live, netip.AddrPortFrom(live.Addr(), 9), false)},
+		{"from a registered peer", reporter.Addr(), deadReport(live, reporter, false)},
+		{"relayed from a seed's IP", netip.MustParseAddr("127.0.0.1"), deadReport(live, reporter, true)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := probingSeed(t)
+			r := s.Handle(base, tc.src, tc.m)
+			if wire.Format(r) != "ok:checking 127.0.0.1:5001" || !s.Has(live) {
+				t.Fatalf("reply %q, listed %v", wire.Format(r), s.Has(live))
+			}
+			nonce := probeOf(t, s.Ready(), live)
+			// A second report while checking: no second probe.
+			if r := s.Handle(base, tc.src, tc.m); wire.Format(r) != "ok:checking 127.0.0.1:5001" || kinds(s.Ready(), Probe) != 0 {
+				t.Fatalf("second report: %q", wire.Format(r))
+			}
+			s.ProbeReply(base.Add(time.Millisecond), live, answer(liveKey, nonce, live), nil)
+			acts := s.Ready()
+			if !s.Has(live) || kinds(acts, Removed) != 0 || kinds(acts, Relay) != 0 || s.Stats().Refuted != 1 || s.Stats().DeadAccepted != 0 {
+				t.Fatalf("after the answer: listed %v, actions %v, stats %+v", s.Has(live), acts, s.Stats())
+			}
+			// The probe deadline passing later changes nothing either.
+			s.Tick(base.Add(time.Minute))
+			if !s.Has(live) {
+				t.Fatal("removed after a refuted report")
+			}
+		})
+	}
+}
+
+// TestProbeFailureRemovesAndRelays: no answer (or a wrong one) removes
+// the peer, and a direct report is relayed to the other seeds, which
+// check for themselves.
+func TestProbeFailureRemovesAndRelays(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply func(nonce string) (wire.Message, error)
+	}{
+		{"unreachable", func(string) (wire.Message, error) { return wire.Message{}, errors.New("connection refused") }},
+		{"answers with another nonce", func(string) (wire.Message, error) { return answer(liveKey, "another-nonce-0123456", live), nil }},
+		{"answers as another address", func(n string) (wire.Message, error) { return answer(liveKey, n, reporter), nil }},
+		{"answers garbage", func(string) (wire.Message, error) { return wire.Message{Kind: wire.KindError, Text: "x"}, nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := probingSeed(t)
+			s.Handle(base, reporter.Addr(), deadReport(live, reporter, false))
+			m, err := tc.reply(probeOf(t, s.Ready(), live))
+			s.ProbeReply(base.Add(time.Second), live, m, err)
+			acts := s.Ready()
+			if s.Has(live) || kinds(acts, Removed) != 1 || kinds(acts, Relay) != 1 || s.Stats().DeadAccepted != 1 {
+				t.Fatalf("listed %v, actions %v", s.Has(live), acts)
+			}
+		})
+	}
+	// A relayed report that the probe confirms is not relayed again.
+	s := probingSeed(t)
+	s.Handle(base, localhost, deadReport(live, reporter, true))
+	probeOf(t, s.Ready(), live)
+	s.Tick(base.Add(10 * time.Second)) // the probe timed out
+	if acts := s.Ready(); s.Has(live) || kinds(acts, Relay) != 0 || kinds(acts, Removed) != 1 {
+		t.Fatalf("relayed report: listed %v, actions %v", s.Has(live), acts)
+	}
+}
+
+// TestProbeKnowsTheKey: once a peer has answered with its key, an answer
+// signed by another key does not keep it listed (a squatter on its port).
+func TestProbeKnowsTheKey(t *testing.T) {
+	s := probingSeed(t)
+	s.Handle(base, reporter.Addr(), deadReport(live, reporter, false))
+	s.ProbeReply(base, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
+	s.Handle(base, reporter.Addr(), deadReport(live, reporter, false))
+	s.ProbeReply(base, live, answer(identity.FromSeed([]byte("squatter")), probeOf(t, s.Ready(), live), live), nil)
+	if s.Has(live) {
+		t.Fatal("an answer with another key kept the peer listed")
+	}
+}
+
+// TestReportsRateLimited: one reporter IP gets ReportBurst reports, then
+// an error line each, without any probe.
+func TestReportsRateLimited(t *testing.T) {
+	s := newSeed(t, func(c *Config) { c.Probe, c.ReportBurst, c.ReportRate = true, 3, 0.001 }, 1, 2)
+	for i := range 10 {
+		a := netip.AddrPortFrom(localhost, uint16(6000+i))
+		s.Handle(base, localhost, wire.Message{Kind: wire.KindRegister, Addr: a})
+	}
+	s.Ready()
+	for i := range 5 {
+		r := s.Handle(base, localhost, deadReport(netip.AddrPortFrom(localhost, uint16(6000+i)), reporter, false))
+		ok := strings.HasPrefix(wire.Format(r), "ok:checking")
+		if ok != (i < 3) {
+			t.Fatalf("report %d: %q", i, wire.Format(r))
+		}
+	}
+	if st := s.Stats(); st.Probes != 3 || st.ReportsLimited != 2 || s.Len() != 10 {
+		t.Fatalf("stats %+v, registry %d", st, s.Len())
+	}
+}
