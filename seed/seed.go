@@ -53,7 +53,7 @@ type Config struct {
 // DefaultConfig returns the configuration the CLI starts from.
 func DefaultConfig() Config {
 	return Config{
-		MaxPeers: 1 << 20,
+		MaxPeers:     1 << 20,
 		Expiry:       5 * time.Minute,
 		Verify:       true,
 		Probe:        true,
