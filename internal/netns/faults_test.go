@@ -536,10 +536,19 @@ func (l *lab) round(from *node, label string) {
 			want = append(want, p.addr)
 		}
 	}
-	l.waitFor(20*time.Second, "every live peer linked before "+text, func() error {
-		for _, p := range l.live() {
-			if l.tr.degreeOf(p.addr) == 0 {
-				return fmt.Errorf("%s has no neighbour", p.name)
+	// "Published between connected live peers": wait until the live
+	// peers form one component with the publisher over links both ends
+	// see, none of them through a faulty peer (a neighbour of a peer just
+	// cut off still counts that link until liveness gives up on it).
+	var among []string
+	for _, p := range l.live() {
+		among = append(among, p.addr)
+	}
+	l.waitFor(20*time.Second, "the live peers connected before "+text, func() error {
+		seen := l.tr.reach(from.addr, among)
+		for _, a := range want {
+			if !seen[a] {
+				return fmt.Errorf("%s does not reach %s over live peers' links", from.name, a)
 			}
 		}
 		return nil

@@ -28,6 +28,7 @@ type tracker struct {
 	linked    map[string][]time.Time            // peer -> times a link came up
 	declared  []declaration                     // "neighbour X is dead"
 	starts    map[string]int                    // seed -> times it logged that it started
+	adj       map[string]map[string]bool        // peer -> its neighbours, as its own log tells
 	saidLeft  []declaration                     // "neighbour X left"
 }
 
@@ -45,7 +46,7 @@ func newTracker() *tracker {
 	return &tracker{
 		offsets: map[string]int64{}, rest: map[string]string{},
 		listed: map[string]map[string]bool{}, received: map[string]map[string][]time.Time{},
-		generated: map[string]time.Time{}, degree: map[string]int{}, linked: map[string][]time.Time{}, starts: map[string]int{},
+		generated: map[string]time.Time{}, degree: map[string]int{}, linked: map[string][]time.Time{}, starts: map[string]int{}, adj: map[string]map[string]bool{},
 	}
 }
 
@@ -136,6 +137,23 @@ func (t *tracker) event(line string, seed bool) {
 }
 
 func (t *tracker) peerEvent(self, text string, at time.Time, word func(string) (string, bool)) {
+	if t.adj[self] == nil {
+		t.adj[self] = map[string]bool{}
+	}
+	// Links up and down, from the lines the peer core writes for them.
+	if p, ok := word("connected to "); ok {
+		t.adj[self][p] = true
+	} else if p, ok := strings.CutSuffix(text, " is alive again; link restored"); ok {
+		t.adj[self][p] = true
+	} else if p, ok := word("connection to "); ok && strings.Contains(text, " closed; checking") {
+		delete(t.adj[self], p)
+	} else if p, ok := word("neighbour "); ok {
+		delete(t.adj[self], p)
+	} else if p, ok := word("cutting off "); ok {
+		delete(t.adj[self], p)
+	} else if text == "stopped" || strings.HasPrefix(text, "leaving:") {
+		t.adj[self] = map[string]bool{}
+	}
 	if msg, ok := strings.CutPrefix(text, "received "); ok {
 		if i := strings.LastIndex(msg, " from "); i >= 0 {
 			msg = msg[:i]
@@ -211,4 +229,31 @@ func (t *tracker) started(seed string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.starts[seed]
+}
+
+// linkedBoth reports whether a and b each log the other as a neighbour.
+func (t *tracker) linkedBothLocked(a, b string) bool { return t.adj[a][b] && t.adj[b][a] }
+
+// reach returns the peers of among that from reaches over links both ends
+// log as up, through peers of among only.
+func (t *tracker) reach(from string, among []string) map[string]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	in := map[string]bool{}
+	for _, a := range among {
+		in[a] = true
+	}
+	seen := map[string]bool{from: true}
+	queue := []string{from}
+	for len(queue) > 0 {
+		a := queue[0]
+		queue = queue[1:]
+		for b := range t.adj[a] {
+			if in[b] && !seen[b] && t.linkedBothLocked(a, b) {
+				seen[b] = true
+				queue = append(queue, b)
+			}
+		}
+	}
+	return seen
 }
