@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,8 +59,14 @@ func TestComposeNetwork(t *testing.T) {
 	c := newCluster(t, ctx)
 	t.Logf("binary and image built in %.1f s", time.Since(start).Seconds())
 
+	// Create first, then start: creating the containers is the slow part
+	// on a loaded machine, and the gossip timers run from each start.
+	createAt := time.Now()
+	c.compose("up", "--no-start", "--scale", fmt.Sprintf("peer=%d", numPeers))
 	upAt := time.Now()
-	c.compose("up", "-d", "--scale", fmt.Sprintf("peer=%d", numPeers))
+	c.compose("start")
+	c.discover()
+	t.Logf("containers created in %.1f s, started in %.1f s", upAt.Sub(createAt).Seconds(), time.Since(upAt).Seconds())
 	seeds := []*container{c.one("seed-0"), c.one("seed-1"), c.one("seed-2")}
 	peers := c.all("peer")
 	if len(peers) != numPeers {
@@ -86,7 +94,7 @@ func TestComposeNetwork(t *testing.T) {
 		return ""
 	})
 	formedAt := time.Now()
-	t.Logf("overlay of %d peers connected %.1f s after docker-compose up", numPeers, formedAt.Sub(upAt).Seconds())
+	t.Logf("overlay of %d peers connected %.1f s after docker-compose start", numPeers, formedAt.Sub(upAt).Seconds())
 
 	// 2. Gossip has begun; then one peer crashes and another freezes,
 	// chosen so that the live peers stay connected without them.
@@ -306,8 +314,9 @@ type cluster struct {
 	root, file, project string
 	image               string
 	env                 []string
-	byName              map[string]*container // hostname and IP -> container
-	paused              *container            // unpaused before teardown
+	byName              map[string]*container   // hostname and IP -> container
+	services            map[string][]*container // service -> its containers
+	paused              *container              // unpaused before teardown
 }
 
 // container is one node's container and its addresses.
@@ -326,10 +335,14 @@ func newCluster(t *testing.T, ctx context.Context) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	file := filepath.Join(root, "deploy", "compose.yaml")
+	sweep(t, ctx, file)
 	var b [4]byte
 	rand.Read(b[:])
-	project := "wntest" + hex.EncodeToString(b[:])
-	c := &cluster{t: t, ctx: ctx, root: root, file: filepath.Join(root, "deploy", "compose.yaml"), project: project,
+	// The test process's PID in the name lets a later run sweep what a
+	// killed one left behind (see sweep).
+	project := fmt.Sprintf("%s%dx%s", projectPrefix, os.Getpid(), hex.EncodeToString(b[:]))
+	c := &cluster{t: t, ctx: ctx, root: root, file: file, project: project,
 		image: "whispernet-test:" + project, byName: map[string]*container{}}
 
 	// The build context the Dockerfile expects: bin/whispernet and
@@ -397,6 +410,44 @@ func newCluster(t *testing.T, ctx context.Context) *cluster {
 	return c
 }
 
+// projectPrefix starts every compose project (and image tag) this test
+// creates: wntest<PID>x<random>.
+const projectPrefix = "wntest"
+
+var projectName = regexp.MustCompile(`^` + projectPrefix + `([0-9]+)x[0-9a-f]+$`)
+
+// sweep removes the compose projects and images of earlier runs whose test
+// process is gone (killed by a timeout before its cleanup ran); those of
+// runs still going are left alone.
+func sweep(t *testing.T, ctx context.Context, file string) {
+	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--format", `{{.Label "com.docker.compose.project"}}`).Output()
+	if err != nil {
+		return
+	}
+	imgs, _ := exec.CommandContext(ctx, "docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "whispernet-test").Output()
+	names := strings.Fields(string(out))
+	for _, img := range strings.Fields(string(imgs)) {
+		names = append(names, strings.TrimPrefix(img, "whispernet-test:"))
+	}
+	slices.Sort(names)
+	for _, name := range slices.Compact(names) {
+		m := projectName.FindStringSubmatch(name)
+		if m == nil {
+			continue
+		}
+		pid, err := strconv.Atoi(m[1])
+		if err != nil || pid == os.Getpid() || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // still running (or not ours to judge)
+		}
+		t.Logf("sweeping %s, left by a test process (PID %d) that is gone", name, pid)
+		if ids, _ := exec.CommandContext(ctx, "docker", "ps", "-q", "--filter", "status=paused", "--filter", "label=com.docker.compose.project="+name).Output(); len(ids) > 0 {
+			exec.CommandContext(ctx, "docker", append([]string{"unpause"}, strings.Fields(string(ids))...)...).Run()
+		}
+		exec.CommandContext(ctx, "docker-compose", "-f", file, "-p", name, "down", "-v", "--remove-orphans", "-t", "1").Run()
+		exec.CommandContext(ctx, "docker", "rmi", "-f", "whispernet-test:"+name).Run()
+	}
+}
+
 // goTool is the go command that runs this test.
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
@@ -430,20 +481,26 @@ func docker(t *testing.T, ctx context.Context, args ...string) string {
 	return string(out)
 }
 
-// all returns the containers of a service with their addresses.
-func (c *cluster) all(service string) []*container {
+// discover finds every container of the project with its addresses, in
+// one docker-compose and one docker call (each docker-compose call costs
+// a second or more on a loaded machine).
+func (c *cluster) discover() {
 	c.t.Helper()
-	var out []*container
-	for _, id := range strings.Fields(c.compose("ps", "-q", service)) {
-		raw := docker(c.t, c.ctx, "inspect", "-f",
-			"{{.Config.Hostname}}|{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}|{{json .NetworkSettings.Ports}}", id)
-		parts := strings.SplitN(strings.TrimSpace(raw), "|", 3)
-		if len(parts) != 3 {
-			c.t.Fatalf("docker inspect %s: %q", id, raw)
+	ids := strings.Fields(c.compose("ps", "-q"))
+	if len(ids) == 0 {
+		c.t.Fatal("docker-compose ps: no containers")
+	}
+	raw := docker(c.t, c.ctx, append([]string{"inspect", "-f",
+		`{{.Id}}|{{index .Config.Labels "com.docker.compose.service"}}|{{.Config.Hostname}}|{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}|{{json .NetworkSettings.Ports}}`}, ids...)...)
+	c.services = map[string][]*container{}
+	for _, line := range strings.Split(strings.TrimSpace(raw), "\n") {
+		parts := strings.SplitN(line, "|", 5)
+		if len(parts) != 5 {
+			c.t.Fatalf("docker inspect: %q", line)
 		}
 		var ports map[string][]struct{ HostIp, HostPort string }
-		if err := json.Unmarshal([]byte(parts[2]), &ports); err != nil {
-			c.t.Fatalf("docker inspect %s ports: %v", id, err)
+		if err := json.Unmarshal([]byte(parts[4]), &ports); err != nil {
+			c.t.Fatalf("docker inspect %s ports: %v", parts[0], err)
 		}
 		hostAddr := func(p string) string {
 			if b := ports[p]; len(b) > 0 {
@@ -451,12 +508,15 @@ func (c *cluster) all(service string) []*container {
 			}
 			return ""
 		}
-		k := &container{id: id, service: service, hostname: parts[0], ip: parts[1], http: hostAddr("9000/tcp"), tcp: hostAddr("8080/tcp"), dashboard: hostAddr("7070/tcp")}
+		k := &container{id: parts[0], service: parts[1], hostname: parts[2], ip: parts[3],
+			http: hostAddr("9000/tcp"), tcp: hostAddr("8080/tcp"), dashboard: hostAddr("7070/tcp")}
 		c.byName[k.hostname], c.byName[k.ip] = k, k
-		out = append(out, k)
+		c.services[k.service] = append(c.services[k.service], k)
 	}
-	return out
 }
+
+// all returns the containers of a service (as discover found them).
+func (c *cluster) all(service string) []*container { return c.services[service] }
 
 func (c *cluster) one(service string) *container {
 	c.t.Helper()
