@@ -202,12 +202,12 @@ func (c *Config) validate() error {
 	}
 	for _, s := range c.Seeds {
 		if _, err := config.ParseHostPort(s); err != nil {
-			return fmt.Errorf("%w: seed %q: %v", ErrConfig, s, err)
+			return fmt.Errorf("%w: seed %q: %w", ErrConfig, s, err)
 		}
 	}
 	lhost, _, err := splitHostPort(c.Listen, true)
 	if err != nil {
-		return fmt.Errorf("%w: Listen %q: %v", ErrConfig, c.Listen, err)
+		return fmt.Errorf("%w: Listen %q: %w", ErrConfig, c.Listen, err)
 	}
 	if lhost != "" {
 		if _, err := netip.ParseAddr(lhost); err != nil {
@@ -216,7 +216,7 @@ func (c *Config) validate() error {
 	}
 	if c.Advertise != "" {
 		if _, _, err := splitHostPort(c.Advertise, true); err != nil {
-			return fmt.Errorf("%w: Advertise %q: %v", ErrConfig, c.Advertise, err)
+			return fmt.Errorf("%w: Advertise %q: %w", ErrConfig, c.Advertise, err)
 		}
 	} else if a, _ := netip.ParseAddr(lhost); lhost == "" || a.IsUnspecified() {
 		return fmt.Errorf("%w: Listen %q is every interface: set Advertise to the address other nodes reach", ErrConfig, c.Listen)

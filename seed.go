@@ -89,16 +89,16 @@ type Seed struct {
 // NewSeed checks cfg and returns a seed; Start makes it listen.
 func NewSeed(cfg SeedConfig) (*Seed, error) {
 	if _, _, err := splitHostPort(cfg.Listen, true); err != nil {
-		return nil, fmt.Errorf("%w: Listen %q: %v", ErrConfig, cfg.Listen, err)
+		return nil, fmt.Errorf("%w: Listen %q: %w", ErrConfig, cfg.Listen, err)
 	}
 	for _, p := range cfg.Peers {
 		if _, err := config.ParseHostPort(p); err != nil {
-			return nil, fmt.Errorf("%w: seed peer %q: %v", ErrConfig, p, err)
+			return nil, fmt.Errorf("%w: seed peer %q: %w", ErrConfig, p, err)
 		}
 	}
 	if cfg.Advertise != "" {
 		if _, _, err := splitHostPort(cfg.Advertise, true); err != nil {
-			return nil, fmt.Errorf("%w: Advertise %q: %v", ErrConfig, cfg.Advertise, err)
+			return nil, fmt.Errorf("%w: Advertise %q: %w", ErrConfig, cfg.Advertise, err)
 		}
 	}
 	rc := cfg.runtimeConfig()

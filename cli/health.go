@@ -57,7 +57,7 @@ func runHealth(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	defer resp.Body.Close()
 	// Drain a little so the connection closes cleanly; the body is "ok".
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	if resp.StatusCode != http.StatusOK {
 		return fail(stdio, "health", fmt.Errorf("%s: %s", url, resp.Status))
 	}

@@ -60,7 +60,7 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	ip, err := wire.ParseIP(*ipText)
 	if err != nil {
 		if a, perr := netip.ParseAddr(*ipText); perr == nil && a.Is6() {
-			ip, err = a, nil // accept a bare IPv6 on the command line
+			ip = a // accept a bare IPv6 on the command line
 		} else {
 			return usageErr(stdio, "peer", "--ip: %v", err)
 		}

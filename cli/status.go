@@ -27,11 +27,11 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler) (string, error)
 		return "", fmt.Errorf("http: %w", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // returns http.ErrServerClosed after Shutdown
 	context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx)
+		_ = srv.Shutdown(sctx) // past the timeout, connections are cut
 	})
 	return ln.Addr().String(), nil
 }
@@ -89,7 +89,9 @@ func runStatus(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio, "status", fmt.Errorf("%s: %s", url, resp.Status))
 	}
 	if *jsonOut {
-		stdio.Out.Write(body)
+		if _, err := stdio.Out.Write(body); err != nil {
+			return ExitFail
+		}
 		return ExitOK
 	}
 	var doc status.Document

@@ -63,11 +63,11 @@ func ParseHostPort(s string) (HostPort, error) {
 		return HostPort{IP: a.Addr(), Port: a.Port()}, nil
 	}
 	if err := checkHost(host); err != nil {
-		return HostPort{}, fmt.Errorf("%w: %v", wire.ErrAddr, err)
+		return HostPort{}, fmt.Errorf("%w: %w", wire.ErrAddr, err)
 	}
 	port, err := wire.ParsePort(portText)
 	if err != nil {
-		return HostPort{}, fmt.Errorf("%w: %v", wire.ErrPort, err)
+		return HostPort{}, fmt.Errorf("%w: %w", wire.ErrPort, err)
 	}
 	return HostPort{Host: strings.ToLower(strings.TrimSuffix(host, ".")), Port: port}, nil
 }

@@ -174,7 +174,7 @@ func ParsePEM(data []byte) (*Key, error) {
 	}
 	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeyFile, err)
+		return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {

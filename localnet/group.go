@@ -244,7 +244,7 @@ func startWorker(exe string, args []string, addrs []netip.AddrPort, rep reporter
 				sent = true
 			}
 		}
-		cmd.Wait()
+		_ = cmd.Wait() // its exit shows as the end of its output; sent says whether it started
 		if !sent {
 			msg := strings.TrimSpace(stderr.String())
 			if msg == "" {
@@ -333,7 +333,7 @@ func (w *workerGroup) Close() {
 	select {
 	case <-w.done:
 	case <-time.After(10 * time.Second):
-		w.cmd.Process.Kill()
+		_ = w.cmd.Process.Kill() // it may have exited meanwhile
 		<-w.done
 	}
 }
@@ -347,7 +347,7 @@ type limitedWriter struct {
 func (l *limitedWriter) Write(b []byte) (int, error) {
 	if l.n > 0 {
 		k := min(len(b), l.n)
-		l.w.Write(b[:k])
+		_, _ = l.w.Write(b[:k]) // diagnostics only: a failed write loses them
 		l.n -= k
 	}
 	return len(b), nil

@@ -223,7 +223,7 @@ func splitAddrs(s string) ([]netip.AddrPort, error) {
 		}
 		first, err := netip.ParseAddrPort(run[:i])
 		if err != nil {
-			return nil, fmt.Errorf("localnet: bad port run %q: %v", run, err)
+			return nil, fmt.Errorf("localnet: bad port run %q: %w", run, err)
 		}
 		last, err := strconv.Atoi(run[i+1:])
 		if err != nil || first.Port() == 0 || last < int(first.Port()) || last > 65535 {
@@ -540,15 +540,18 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, in io.Reader, out io.Write
 			if err != nil {
 				continue
 			}
+			// A control for a peer gone meanwhile (ErrUnknownPeer) is
+			// moot: the parent process sees the peer's state in the
+			// reports.
 			switch verb {
 			case "publish":
-				g.Publish(a, text)
+				_ = g.Publish(a, text)
 			case "kill":
-				g.Kill(a)
+				_ = g.Kill(a)
 			case "freeze":
-				g.Freeze(a)
+				_ = g.Freeze(a)
 			case "thaw":
-				g.Thaw(a)
+				_ = g.Thaw(a)
 			}
 		case <-ctx.Done():
 			return nil

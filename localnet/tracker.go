@@ -46,9 +46,8 @@ type peerState struct {
 }
 
 type seedState struct {
-	addr  netip.AddrPort
-	up    bool
-	peers map[netip.AddrPort]bool
+	addr netip.AddrPort
+	up   bool
 }
 
 type msgKey struct {
@@ -317,8 +316,7 @@ func (t *Tracker) Snapshot(now time.Time, withGraph bool) Snapshot {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(x int) int {
+	find := func(x int) int {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]

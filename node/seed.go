@@ -281,7 +281,7 @@ func (s *Seed) acceptLoop() {
 		if reason := s.admit(ip); reason != "" {
 			s.connRefused.Add(1)
 			c.SetWriteDeadline(time.Now().Add(time.Second))
-			io.WriteString(c, "error:"+reason+"\n")
+			_, _ = io.WriteString(c, "error:"+reason+"\n") // best effort: closed next
 			c.Close()
 			continue
 		}
@@ -365,7 +365,7 @@ func (s *Seed) serve(c net.Conn, ip netip.Addr) {
 		if errs >= s.cfg.MaxErrors {
 			s.closed.Add(1)
 			c.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
-			io.WriteString(c, fmt.Sprintf("error:closing after %d errors\n", errs))
+			_, _ = fmt.Fprintf(c, "error:closing after %d errors\n", errs) // best effort: closed next
 			return
 		}
 	}

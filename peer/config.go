@@ -200,7 +200,7 @@ func (c *Config) validate() error {
 	}
 	if c.Target == 0 {
 		if err := c.Degrees.Validate(); err != nil {
-			return fmt.Errorf("%w: %v", ErrConfig, err)
+			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
 	return nil

@@ -54,7 +54,7 @@ func ReadDataZeros(r io.Reader) (values []int, zeros int, err error) {
 		}
 		v, err := parseCount(s)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: line %d: %v", ErrSyntax, line, err)
+			return nil, 0, fmt.Errorf("%w: line %d: %w", ErrSyntax, line, err)
 		}
 		if v == 0 {
 			zeros++
@@ -118,7 +118,7 @@ func ReadFreqtrack(r io.Reader) ([]int, error) {
 		}
 		node, degree, err := parseFreqtrackLine(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrSyntax, line, err)
+			return nil, fmt.Errorf("%w: line %d: %w", ErrSyntax, line, err)
 		}
 		if i, ok := index[node]; ok {
 			degrees[i] = degree

@@ -406,7 +406,6 @@ func TestExpiryNeverEarly(t *testing.T) {
 		s.Handle(at, localhost, wire.Message{Kind: wire.KindRegister, Addr: localPort(i)})
 	}
 	s.Ready()
-	now = base
 	for s.Len() > 0 {
 		now = s.NextDeadline()
 		s.Tick(now)

@@ -9,5 +9,5 @@ func TotalMemory() (uint64, bool) {
 	if err := syscall.Sysinfo(&si); err != nil || si.Totalram == 0 {
 		return 0, false
 	}
-	return uint64(si.Totalram) * uint64(si.Unit), true
+	return uint64(si.Totalram) * uint64(si.Unit), true //nolint:unconvert // Totalram is a uint32 on 32-bit Linux
 }

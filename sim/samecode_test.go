@@ -303,8 +303,7 @@ func connected(peers []*node.Peer, index map[netip.AddrPort]int) error {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(x int) int {
+	find := func(x int) int {
 		for parent[x] != x {
 			x = parent[x]
 		}

@@ -116,7 +116,7 @@ func (c *Config) Set(name, value string) error {
 	frac := func(f *float64) error {
 		v, err := ParseFraction(value)
 		if err != nil {
-			return fmt.Errorf("%s: %v", name, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		*f = v
 		return nil
@@ -293,7 +293,7 @@ func ParseScript(r io.Reader, base Config) (*Script, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrScript, err)
+		return nil, fmt.Errorf("%w: %w", ErrScript, err)
 	}
 	return s, nil
 }
@@ -325,7 +325,7 @@ func parseStep(verb string, args []string) (Step, error) {
 		case len(args) == 1 && strings.HasSuffix(args[0], "%"):
 			v, err := ParseFraction(args[0])
 			if err != nil {
-				return fmt.Errorf("%s: %v", verb, err)
+				return fmt.Errorf("%s: %w", verb, err)
 			}
 			st.Fraction = v
 		case len(args) == 1:
@@ -390,7 +390,7 @@ func (s *Script) Check(r *Report) []error {
 	var errs []error
 	for _, e := range s.Expect {
 		if err := e.check(doc); err != nil {
-			errs = append(errs, fmt.Errorf("line %d: expect %s: %v", e.Line, e, err))
+			errs = append(errs, fmt.Errorf("line %d: expect %s: %w", e.Line, e, err))
 		}
 	}
 	return errs

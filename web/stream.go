@@ -289,7 +289,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	write := func(b []byte) bool {
 		// A per-write deadline: a browser that stops reading is dropped
 		// after WriteTimeout instead of holding its goroutine forever.
-		rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout)) // every server here supports it
 		if _, err := w.Write(b); err != nil {
 			return false
 		}

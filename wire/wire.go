@@ -516,11 +516,11 @@ func (f *fields) addr() (netip.AddrPort, error) {
 		if unbracketedIPv6(rest) {
 			hint = " (write IPv6 in brackets, as [::1])"
 		}
-		return netip.AddrPort{}, fmt.Errorf("%w: %s: %v%s", ErrAddr, f.verb, err, hint)
+		return netip.AddrPort{}, fmt.Errorf("%w: %s: %w%s", ErrAddr, f.verb, err, hint)
 	}
 	port, err := ParsePort(f.next())
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: %s: %v", ErrPort, f.verb, err)
+		return netip.AddrPort{}, fmt.Errorf("%w: %s: %w", ErrPort, f.verb, err)
 	}
 	return netip.AddrPortFrom(ip, port), nil
 }
@@ -577,7 +577,7 @@ func (f *fields) timestamp() (Timestamp, error) {
 	t := f.next()
 	ts, err := ParseTimestamp(t)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s: %v", ErrTimestamp, f.verb, err)
+		return 0, fmt.Errorf("%w: %s: %w", ErrTimestamp, f.verb, err)
 	}
 	return ts, nil
 }
@@ -617,7 +617,7 @@ func (f *fields) payload() (string, error) {
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(t)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: payload is not base64: %v", ErrPayload, f.verb, err)
+		return "", fmt.Errorf("%w: %s: payload is not base64: %w", ErrPayload, f.verb, err)
 	}
 	if len(b) > MaxPayloadLen {
 		return "", fmt.Errorf("%w: %s: payload of %d bytes over the %d limit", ErrTooLong, f.verb, len(b), MaxPayloadLen)
@@ -719,14 +719,14 @@ func (f *fields) auth() (*Auth, error) {
 	}
 	key, err := identity.ParsePublicKey(f.next())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
 	}
 	if f.eof {
 		return nil, f.errf(ErrFields, "missing signature")
 	}
 	sig, err := identity.ParseSignature(f.next())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
 	}
 	return &Auth{Key: key, Sig: sig}, nil
 }
@@ -765,7 +765,7 @@ func (f *fields) peers(info bool) ([]PeerInfo, error) {
 		}
 		p, err := parseEntry(e, info)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: entry %q: %v", ErrAddr, f.verb, truncate(e), err)
+			return nil, fmt.Errorf("%w: %s: entry %q: %w", ErrAddr, f.verb, truncate(e), err)
 		}
 		out = append(out, p)
 	}
@@ -788,7 +788,7 @@ func (f *fields) ids() ([]MsgID, error) {
 		}
 		id, err := parseID(e)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: message ID %q: %v", ErrAddr, f.verb, truncate(e), err)
+			return nil, fmt.Errorf("%w: %s: message ID %q: %w", ErrAddr, f.verb, truncate(e), err)
 		}
 		out = append(out, id)
 	}
@@ -905,11 +905,11 @@ func ParseAddrPort(s string) (netip.AddrPort, error) {
 	}
 	ip, err := ParseIP(s[:i])
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: %v", ErrAddr, err)
+		return netip.AddrPort{}, fmt.Errorf("%w: %w", ErrAddr, err)
 	}
 	port, err := ParsePort(s[i+1:])
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: %v", ErrPort, err)
+		return netip.AddrPort{}, fmt.Errorf("%w: %w", ErrPort, err)
 	}
 	return netip.AddrPortFrom(ip, port), nil
 }

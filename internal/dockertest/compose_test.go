@@ -584,7 +584,7 @@ func (c *cluster) overlay(peers []*container) (map[*container][]*container, erro
 		err = json.NewDecoder(resp.Body).Decode(&doc)
 		resp.Body.Close()
 		if err != nil || len(doc.Nodes) != 1 {
-			return nil, fmt.Errorf("%s /status: %d nodes (%v)", p, len(doc.Nodes), err)
+			return nil, fmt.Errorf("%s /status: %d nodes (%w)", p, len(doc.Nodes), err)
 		}
 		for _, nb := range doc.Nodes[0].Neighbours {
 			if q := c.who(nb.Addr); q != nil {

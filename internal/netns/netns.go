@@ -37,9 +37,9 @@ func Available() error {
 	}
 	name := fmt.Sprintf("wnprobe%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		return fmt.Errorf("ip netns add: %v: %s", err, bytes.TrimSpace(out))
+		return fmt.Errorf("ip netns add: %w: %s", err, bytes.TrimSpace(out))
 	}
-	exec.Command("ip", "netns", "del", name).Run()
+	_ = exec.Command("ip", "netns", "del", name).Run() // best effort: the probe namespace may be gone
 	return nil
 }
 
@@ -220,13 +220,13 @@ func remove(name string) error {
 	if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
 		for _, f := range strings.Fields(string(out)) {
 			if pid, err := strconv.Atoi(f); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
+				_ = syscall.Kill(pid, syscall.SIGKILL) // it may have exited meanwhile
 			}
 		}
 	}
 	var err error
 	if out, e := exec.Command("ip", "netns", "del", name).CombinedOutput(); e != nil && !bytes.Contains(out, []byte("No such file")) {
-		err = fmt.Errorf("netns: ip netns del %s: %v: %s", name, e, bytes.TrimSpace(out))
+		err = fmt.Errorf("netns: ip netns del %s: %w: %s", name, e, bytes.TrimSpace(out))
 	}
 	os.RemoveAll(filepath.Join("/etc/netns", name))
 	return err
@@ -234,7 +234,7 @@ func remove(name string) error {
 
 func ip(args ...string) error {
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("netns: ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		return fmt.Errorf("netns: ip %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
 }

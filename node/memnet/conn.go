@@ -1,6 +1,7 @@
 package memnet
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -34,7 +35,7 @@ func newPair(client, server netip.AddrPort, size int, release func()) (*Conn, *C
 // io.EOF), this end's Close or the read deadline.
 func (c *Conn) Read(b []byte) (int, error) {
 	n, err := c.in.read(b, c.closed, &c.rdl)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		err = c.opError("read", err)
 	}
 	return n, err
