@@ -35,6 +35,7 @@ func (p *Peer) learn(e wire.PeerInfo) {
 	if e.Addr == p.cfg.Self || !e.Addr.IsValid() {
 		return
 	}
+	e.Cap, e.Degree = min(e.Cap, p.cfg.MaxCapacity), min(e.Degree, p.cfg.MaxCapacity)
 	if i, ok := p.knownIdx.get(e.Addr); ok {
 		k := p.known[i]
 		k.capacity, k.degree, k.gen = e.Cap, e.Degree, p.infoGen

@@ -35,6 +35,14 @@ type Config struct {
 	// MaxBadGossip cuts off a neighbour after this many gossip messages
 	// that were unsigned, badly signed, or signed by the wrong key.
 	MaxBadGossip int
+	// MaxCapacity bounds the capacity a peer believes of another (from its
+	// handshake or a seed's peer info): a claim of 2^31−1 would make the
+	// claimant everybody's first choice and Plumtree parent. It is at
+	// least MaxPeers and Degrees.Max.
+	MaxCapacity int
+	// MaxPerGroup bounds the inbound links from one network group (an
+	// IPv4 /24, an IPv6 /48; loopback is exempt: wire.NetGroup).
+	MaxPerGroup int
 	// Verifier checks signatures; nil checks each one afresh. A process
 	// running many peers gives them one identity.Cache, so that a message
 	// is verified about once per process instead of once per peer.
@@ -153,6 +161,8 @@ func DefaultConfig() Config {
 		Sign:             true,
 		MaxSeqAhead:      1 << 16,
 		MaxBadGossip:     10,
+		MaxPerGroup:      8,
+		MaxCapacity:      128,
 	}
 }
 
@@ -190,6 +200,8 @@ func (c *Config) validate() error {
 		return bad("unknown broadcast mode %v", c.Broadcast)
 	case c.LazyInterval <= 0 || c.GraftTimeout <= 0 || c.CacheTime <= 0:
 		return bad("lazy interval, graft timeout and cache time must be positive")
+	case c.MaxPerGroup < 1 || c.MaxCapacity < 1:
+		return bad("max per group %d and max capacity %d must be positive", c.MaxPerGroup, c.MaxCapacity)
 	case c.MaxBadGossip < 1 || c.MaxSeqAhead < 1:
 		return bad("max bad gossip %d and max sequence ahead %d must be positive", c.MaxBadGossip, c.MaxSeqAhead)
 	case c.CacheSize < 1 || c.MaxMissing < 1:
@@ -198,6 +210,8 @@ func (c *Config) validate() error {
 	if c.Verifier == nil {
 		c.Verifier = identity.Direct{}
 	}
+	// Nobody's capacity exceeds what this network is configured to give.
+	c.MaxCapacity = max(c.MaxCapacity, c.MaxPeers, c.Degrees.Max)
 	if c.Target == 0 {
 		if err := c.Degrees.Validate(); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)

@@ -297,7 +297,7 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 				return
 			}
 			if m.Cap > 0 {
-				c.capacity = m.Cap
+				c.capacity = min(m.Cap, p.cfg.MaxCapacity)
 			}
 			p.establish(now, c)
 		case wire.KindConnectRefused:
@@ -362,6 +362,11 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 		delete(p.dialing, a) // Opened will close it if it still connects
 		delete(p.probing, a)
 	}
+	if p.groupFull(c.remoteIP) {
+		p.stats.GroupRefused++
+		p.refuse(c, RefuseFull)
+		return
+	}
 	// Only established links count: our own dials may well fail (their
 	// targets are often full), and refusing inbound links meanwhile would
 	// leave two short peers refusing each other.
@@ -386,7 +391,7 @@ func (p *Peer) handshake(now time.Time, c *conn, m wire.Message) {
 		acc.Text = c.nonce
 	}
 	c.addr = a
-	c.capacity = m.Cap
+	c.capacity = min(m.Cap, p.cfg.MaxCapacity) // a claim past the network's bound is a lie
 	p.send(c, acc)
 	if i, ok := p.knownIdx.get(a); ok {
 		p.known[i].capacity = m.Cap

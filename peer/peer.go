@@ -104,6 +104,8 @@ type Stats struct {
 	CutOff       uint64 `json:"cut_off"`       // neighbours cut off for sending bad gossip
 	BadHandshake uint64 `json:"bad_handshake"` // handshakes refused or links closed for a wrong key or signature
 	Challenges   uint64 `json:"challenges"`    // seeds' challenges answered
+	GroupRefused uint64 `json:"group_refused"` // inbound links refused: their network group had MaxPerGroup links
+	GraftRefused uint64 `json:"graft_refused"` // grafted message IDs not served: the neighbour's budget was spent
 }
 
 type connState uint8
@@ -143,6 +145,9 @@ type conn struct {
 	nonce      string
 	key        identity.PublicKey
 	awaitProof bool
+	// Grafted messages served in the second since graftSince.
+	graftSince  time.Time
+	graftServed int
 }
 
 // known is a candidate peer learned from a seed.

@@ -325,7 +325,7 @@ func (p *Peer) onIHave(now time.Time, c *conn, ids []wire.MsgID) {
 		}
 		i := p.findMissing(id)
 		if i < 0 {
-			if len(p.missing) >= p.cfg.MaxMissing {
+			if len(p.missing) >= p.cfg.MaxMissing || !p.missingShare(c) {
 				p.stats.MissingDropped++
 				continue
 			}
@@ -490,7 +490,16 @@ func (p *Peer) onGraft(now time.Time, c *conn, ids []wire.MsgID) {
 		}
 	}
 	p.expireCache(now)
-	for _, id := range ids {
+	budget := p.graftBudget(now, c, len(ids))
+	for i, id := range ids {
+		if budget == 0 {
+			p.stats.GraftRefused += uint64(len(ids) - i)
+			break
+		}
+		if slices.Contains(ids[:i], id) {
+			continue // asked twice in one line: sent once
+		}
+		budget--
 		if m, ok := p.lookup(id); ok {
 			p.stats.GraftServed++
 			p.stats.Forwarded++

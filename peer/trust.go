@@ -170,3 +170,49 @@ func (p *Peer) answerChallenge(c *conn, m wire.Message) {
 	p.emit(Action{Kind: Close, Conn: c.id})
 	delete(p.conns, c.id)
 }
+
+// groupFull reports whether the inbound links from ip's network group
+// (wire.NetGroup) have reached MaxPerGroup: one network cannot take every
+// slot of a peer.
+func (p *Peer) groupFull(ip netip.Addr) bool {
+	g, ok := wire.NetGroup(ip)
+	if !ok {
+		return false
+	}
+	n := 0
+	for _, c := range p.neighbours {
+		if !p.outbound[c.id] && g.Contains(c.remoteIP.Unmap()) {
+			n++
+		}
+	}
+	return n >= p.cfg.MaxPerGroup
+}
+
+// graftBudget reports whether c may be served n more grafted messages
+// this second: a neighbour that asks for the cache over and over (a graft
+// storm) gets at most CacheSize messages a second.
+func (p *Peer) graftBudget(now time.Time, c *conn, n int) int {
+	if now.Sub(c.graftSince) >= time.Second {
+		c.graftSince, c.graftServed = now, 0
+	}
+	n = max(0, min(n, p.cfg.CacheSize-c.graftServed))
+	c.graftServed += n
+	return n
+}
+
+// missingShare reports whether announcer c may add another entry to the
+// missing table: once it is half full, no neighbour may hold more than
+// its share of the other half, so one that floods announcements of
+// messages that do not exist cannot crowd out the real ones.
+func (p *Peer) missingShare(c *conn) bool {
+	if len(p.missing) < p.cfg.MaxMissing/2 {
+		return true
+	}
+	mine := 0
+	for i := range p.missing {
+		if p.missing[i].n > 0 && p.missing[i].from[0] == c.id {
+			mine++
+		}
+	}
+	return mine < max(1, p.cfg.MaxMissing/(2*max(1, len(p.neighbours))))
+}

@@ -361,3 +361,83 @@ func TestChallengeAnswered(t *testing.T) {
 		t.Fatalf("reply %+v, closed %v", reply, closed)
 	}
 }
+
+// TestLimits: capacity inflation is clamped, one network group gets at
+// most MaxPerGroup inbound links, a graft storm is served at most
+// CacheSize messages a second with repeated IDs once, and an ihave flood
+// from one neighbour leaves room for the others' announcements.
+func TestLimits(t *testing.T) {
+	t.Run("capacity inflation", func(t *testing.T) {
+		r := newTrustRig(t, nil)
+		r.id++
+		r.p.Opened(r.now, r.id, netip.MustParseAddrPort("127.0.0.1:40000"), false)
+		r.p.Receive(r.now, r.id, wire.Message{Kind: wire.KindConnect, Addr: attacker, Cap: 1<<31 - 1})
+		r.p.Ready()
+		if c := r.p.neighbour(attacker); c == nil || c.capacity != r.p.cfg.MaxCapacity {
+			t.Fatalf("claimed capacity stored as %v", c)
+		}
+	})
+	t.Run("inbound links per network group", func(t *testing.T) {
+		r := newTrustRig(t, func(c *Config) { c.MaxPerGroup = 2; c.Sign = false })
+		for i := range 4 {
+			a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)}), 5000)
+			r.id++
+			r.p.Opened(r.now, r.id, netip.AddrPortFrom(a.Addr(), 40000), false)
+			r.p.Receive(r.now, r.id, wire.Message{Kind: wire.KindConnect, Addr: a, Cap: 4})
+			r.p.Ready()
+			if (r.p.neighbour(a) != nil) != (i < 2) {
+				t.Fatalf("link %d from the /24: linked %v", i, r.p.neighbour(a) != nil)
+			}
+		}
+		if r.p.Stats().GroupRefused != 2 {
+			t.Fatalf("group refused %d", r.p.Stats().GroupRefused)
+		}
+	})
+	t.Run("graft storm", func(t *testing.T) {
+		r := newTrustRig(t, func(c *Config) { c.Broadcast = Plumtree; c.CacheSize = 8 })
+		id := r.link(attacker)
+		var ids []wire.MsgID
+		for range 8 {
+			m := r.p.Publish(r.now, "x")
+			ids = append(ids, wire.MsgID{Origin: m.Addr, Seq: m.Seq})
+		}
+		r.p.Ready()
+		storm := append(append([]wire.MsgID{}, ids...), ids...) // each twice
+		sent := 0
+		for range 10 {
+			r.p.Receive(r.now, id, wire.Message{Kind: wire.KindGraft, IDs: storm})
+			for _, a := range r.p.Ready() {
+				if a.Kind == Send && a.Conn == id && a.Msg.Kind == wire.KindGossip {
+					sent++
+				}
+			}
+		}
+		if sent != 8 {
+			t.Fatalf("10 grafts of 16 IDs in one second served %d messages, want 8", sent)
+		}
+		r.now = r.now.Add(time.Second)
+		r.p.Receive(r.now, id, wire.Message{Kind: wire.KindGraft, IDs: ids[:1]})
+		if n := len(r.p.Ready()); n != 1 {
+			t.Fatalf("a graft a second later got %d actions, want its message", n)
+		}
+	})
+	t.Run("ihave flood", func(t *testing.T) {
+		r := newTrustRig(t, func(c *Config) { c.Broadcast = Plumtree; c.MaxMissing = 64 })
+		flood := r.link(attacker)
+		honest := r.link(relay)
+		for i := range 4 {
+			var ids []wire.MsgID
+			for j := range 64 {
+				ids = append(ids, wire.MsgID{Origin: victim, Seq: uint32(1 + 64*i + j)})
+			}
+			r.p.Receive(r.now, flood, wire.Message{Kind: wire.KindIHave, IDs: ids})
+		}
+		r.p.Receive(r.now, honest, wire.Message{Kind: wire.KindIHave, IDs: []wire.MsgID{{Origin: relay, Seq: 1}}})
+		if r.p.findMissing(wire.MsgID{Origin: relay, Seq: 1}) < 0 {
+			t.Fatalf("the honest announcement found no room (%d missing)", len(r.p.missing))
+		}
+		if len(r.p.missing) > 64 {
+			t.Fatalf("missing table holds %d, bound 64", len(r.p.missing))
+		}
+	})
+}

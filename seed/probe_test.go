@@ -164,3 +164,36 @@ func TestReportsRateLimited(t *testing.T) {
 		t.Fatalf("stats %+v, registry %d", st, s.Len())
 	}
 }
+
+// TestRegistryFloodFromOneNetwork: one /24 registers MaxPerGroup peers,
+// then gets an error line; another network still registers; loopback is
+// exempt.
+func TestRegistryFloodFromOneNetwork(t *testing.T) {
+	s := newSeed(t, func(c *Config) { c.MaxPerGroup = 5; c.Verify = false }, 1, 2)
+	for i := range 8 {
+		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)}), 5000)
+		r := s.Handle(base, a.Addr(), wire.Message{Kind: wire.KindRegister, Addr: a})
+		if (r.Kind == wire.KindRegistered) != (i < 5) {
+			t.Fatalf("registration %d: %q", i, wire.Format(r))
+		}
+	}
+	other := netip.MustParseAddrPort("198.51.100.1:5000")
+	if r := s.Handle(base, other.Addr(), wire.Message{Kind: wire.KindRegister, Addr: other}); r.Kind != wire.KindRegistered {
+		t.Fatalf("another network: %q", wire.Format(r))
+	}
+	for i := range 8 {
+		a := netip.AddrPortFrom(localhost, uint16(7000+i))
+		if r := s.Handle(base, localhost, wire.Message{Kind: wire.KindRegister, Addr: a}); r.Kind != wire.KindRegistered {
+			t.Fatalf("loopback %d: %q", i, wire.Format(r))
+		}
+	}
+	if s.Len() != 14 || s.Stats().GroupRefused != 3 {
+		t.Fatalf("registry %d, refused %d", s.Len(), s.Stats().GroupRefused)
+	}
+	// A removal frees the group's slot.
+	s.remove(netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, 1}), 5000))
+	a := netip.MustParseAddrPort("203.0.113.77:5000")
+	if r := s.Handle(base, a.Addr(), wire.Message{Kind: wire.KindRegister, Addr: a}); r.Kind != wire.KindRegistered {
+		t.Fatalf("after a removal: %q", wire.Format(r))
+	}
+}

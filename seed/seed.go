@@ -48,6 +48,10 @@ type Config struct {
 	// reporter IP, per second after a burst; more get an error reply.
 	ReportRate  float64
 	ReportBurst int
+	// MaxCapacity bounds the capacity and degree a seed stores and lists
+	// for a peer; MaxPerGroup the peers registered from one network group
+	// (an IPv4 /24, an IPv6 /48; loopback is exempt: wire.NetGroup).
+	MaxCapacity, MaxPerGroup int
 }
 
 // DefaultConfig returns the configuration the CLI starts from.
@@ -60,6 +64,8 @@ func DefaultConfig() Config {
 		ProbeTimeout: 5 * time.Second,
 		ReportRate:   1,
 		ReportBurst:  20,
+		MaxCapacity:  1024,
+		MaxPerGroup:  1024,
 	}
 }
 
@@ -78,6 +84,9 @@ func (c *Config) validate() error {
 	}
 	if c.Expiry < 0 {
 		return fmt.Errorf("seed: Expiry %v is negative", c.Expiry)
+	}
+	if c.MaxCapacity < 1 || c.MaxPerGroup < 1 {
+		return fmt.Errorf("seed: MaxCapacity and MaxPerGroup must be positive")
 	}
 	if c.Probe && (c.ProbeTimeout <= 0 || c.ReportRate <= 0 || c.ReportBurst < 1) {
 		return fmt.Errorf("seed: ProbeTimeout, ReportRate and ReportBurst must be positive")
@@ -142,6 +151,7 @@ type Stats struct {
 	Probes          uint64 `json:"probes"`            // peers challenged after a dead report
 	Refuted         uint64 `json:"refuted"`           // dead reports refuted: the peer answered the probe
 	ReportsLimited  uint64 `json:"reports_limited"`   // dead reports refused over the reporter's rate
+	GroupRefused    uint64 `json:"group_refused"`     // registrations refused: their network group had MaxPerGroup peers
 }
 
 // Seed is the registry state machine. It is not safe for concurrent use;
@@ -162,6 +172,7 @@ type Seed struct {
 
 	probes    map[netip.AddrPort]*probe // dead reports being checked (probe.go)
 	lastNow   time.Time                 // the time of the latest call
+	groups    map[netip.Prefix]int      // registered peers per network group (wire.NetGroup)
 	reporters map[netip.Addr]*rate.Limiter
 	nonces    uint64
 }
@@ -256,7 +267,7 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 		s.logf("refused registration of %s from %s: address mismatch", m.Addr, wire.FormatIP(src))
 		return errorReply("register: %s does not match your address %s", wire.FormatIP(m.Addr.Addr()), wire.FormatIP(src))
 	}
-	capacity, degree := announced(m.Cap), announced(m.Degree)
+	capacity, degree := min(announced(m.Cap), s.cfg.MaxCapacity), min(announced(m.Degree), s.cfg.MaxCapacity)
 	if e, ok := s.peers[m.Addr]; ok {
 		e.cap, e.degree, e.seen = capacity, degree, now
 		s.setFree(e)
@@ -265,6 +276,17 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 	}
 	if len(s.order) >= s.cfg.MaxPeers {
 		return errorReply("register: registry full (%d peers)", s.cfg.MaxPeers)
+	}
+	g, grouped := wire.NetGroup(m.Addr.Addr())
+	if grouped && s.groups[g] >= s.cfg.MaxPerGroup {
+		s.stats.GroupRefused++
+		return errorReply("register: %d peers already registered from %s (limit %d per network)", s.groups[g], g, s.cfg.MaxPerGroup)
+	}
+	if grouped {
+		if s.groups == nil {
+			s.groups = make(map[netip.Prefix]int)
+		}
+		s.groups[g]++
 	}
 	e := &entry{addr: m.Addr, cap: capacity, degree: degree, seen: now, index: len(s.order), freeIndex: -1}
 	s.peers[m.Addr] = e
@@ -388,6 +410,11 @@ func (s *Seed) removeAs(a netip.AddrPort, why ActionKind) bool {
 	s.order[len(s.order)-1] = nil
 	s.order = s.order[:len(s.order)-1]
 	delete(s.peers, a)
+	if g, ok := wire.NetGroup(a.Addr()); ok {
+		if s.groups[g]--; s.groups[g] <= 0 {
+			delete(s.groups, g)
+		}
+	}
 	s.out = append(s.out, Action{Kind: why, Addr: a})
 	return true
 }

@@ -207,9 +207,9 @@ func TestHugeCapacityDoesNotPoisonPeerInfo(t *testing.T) {
 	if len(reply.Peers) != 4 {
 		t.Fatalf("peer info lists %d peers, want 4", len(reply.Peers))
 	}
-	// Stored and listed clamped to maxAnnounced.
-	if p := reply.Peers[3]; p.Addr != localPort(99) || p.Cap != maxAnnounced || p.Degree != maxAnnounced {
-		t.Errorf("huge registration listed as %+v, want cap and degree %d", p, maxAnnounced)
+	// Stored and listed clamped to MaxCapacity.
+	if p := reply.Peers[3]; p.Addr != localPort(99) || p.Cap != DefaultConfig().MaxCapacity || p.Degree != DefaultConfig().MaxCapacity {
+		t.Errorf("huge registration listed as %+v, want cap and degree %d", p, DefaultConfig().MaxCapacity)
 	}
 	// The longest IPv6 addresses with the largest capacities still fit.
 	s = newSeed(t, func(c *Config) { c.Verify = false }, 1, 2)

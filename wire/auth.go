@@ -97,3 +97,20 @@ func NonceFrom(r interface{ Uint64() uint64 }) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// NetGroup returns the network group of ip for quotas: its /24 for IPv4,
+// its /48 for IPv6 (as Bitcoin's addrman buckets addresses), and ok false
+// for loopback addresses, which quotas leave alone: on one machine every
+// node shares one group, and a local network of thousands is the point.
+func NetGroup(ip netip.Addr) (g netip.Prefix, ok bool) {
+	ip = ip.Unmap()
+	if ip.IsLoopback() {
+		return netip.Prefix{}, false
+	}
+	bits := 48
+	if ip.Is4() {
+		bits = 24
+	}
+	g, _ = ip.Prefix(bits)
+	return g, true
+}
