@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ Examples:
 
 // simOnly are the sim's own flags, passed to sim.Config.Set by name.
 var simOnly = []string{"peers", "seeds", "seed", "join-over", "latency", "jitter", "loss", "dial-timeout",
-	"seed-timeout", "stable-quiet", "formation-timeout", "origins", "messages", "crash", "settle",
+	"seed-timeout", "stable-quiet", "formation-timeout", "origins", "messages", "crash", "crash-kind", "settle",
 	"fill-interval", "handshake-timeout", "max-known", "seed-expiry", "workers"}
 
 func runSim(ctx context.Context, args []string, stdio Stdio) int {
@@ -73,7 +74,7 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 		"join-over": d.JoinOver.String(), "latency": d.Latency.String(), "jitter": d.Jitter.String(),
 		"loss": fmt.Sprint(d.Loss), "dial-timeout": d.DialTimeout.String(), "seed-timeout": d.SeedTimeout.String(),
 		"stable-quiet": d.Quiet.String(), "formation-timeout": d.FormationTimeout.String(),
-		"origins": fmt.Sprint(d.Origins), "messages": fmt.Sprint(d.Messages), "crash": fmt.Sprint(d.Crash),
+		"origins": fmt.Sprint(d.Origins), "messages": fmt.Sprint(d.Messages), "crash": fmt.Sprint(d.Crash), "crash-kind": "crash",
 		"settle": "0", "fill-interval": d.Peer.FillInterval.String(), "handshake-timeout": d.Peer.HandshakeTimeout.String(),
 		"max-known": fmt.Sprint(d.Peer.MaxKnown), "seed-expiry": d.Seed.Expiry.String(), "workers": "0",
 	}
@@ -153,6 +154,10 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		defer f.Close()
 		defer pprof.StopCPUProfile()
+	}
+	if sc != nil && len(sc.Sweeps) > 0 {
+		sc.Config = cfg
+		return runSweep(ctx, sc, *script, *jsonOut, *outDir, stdio)
 	}
 	start := time.Now()
 	fmt.Fprintf(stdio.Err, "whispernet sim: %d peers, %d seeds, seed %d\n", cfg.Peers, cfg.Seeds, cfg.RandSeed)
@@ -292,4 +297,188 @@ func (s *simProgress) finish() {
 	if s.bar != nil {
 		s.bar.done()
 	}
+}
+
+// runSweep runs every configuration of a script's sweep lines in turn:
+// each report goes to stdout (a line of text, or a JSON object with the
+// settings under "sweep" and the report under "report"), every run must
+// meet the script's expectations, and -o DIR gets the sweep's figures
+// (writeSweepPlots).
+func runSweep(ctx context.Context, sc *sim.Script, script string, jsonOut bool, outDir string, stdio Stdio) int {
+	cfgs, labels, err := sc.Runs()
+	if err != nil {
+		return usageErr(stdio, "sim", "%s: %v", script, err)
+	}
+	reps := make([]*sim.Report, len(cfgs))
+	failed := 0
+	for i, cfg := range cfgs {
+		start := time.Now()
+		label := strings.Join(labels[i], " ")
+		fmt.Fprintf(stdio.Err, "whispernet sim: run %d of %d: %s\n", i+1, len(cfgs), label)
+		rep, err := sim.Run(ctx, cfg, nil)
+		if err != nil {
+			if errors.Is(err, sim.ErrConfig) {
+				return usageErr(stdio, "sim", "%s: %v", label, err)
+			}
+			return fail(stdio, "sim", err)
+		}
+		reps[i] = rep
+		fmt.Fprintf(stdio.Err, "whispernet sim: %s: %.1f s wall\n", label, time.Since(start).Seconds())
+		if jsonOut {
+			settings := map[string]string{}
+			for _, l := range labels[i] {
+				k, v, _ := strings.Cut(l, "=")
+				settings[k] = v
+			}
+			b, err := json.Marshal(struct {
+				Sweep  map[string]string `json:"sweep"`
+				Report any               `json:"report"`
+			}{settings, rep.Summary()})
+			if err != nil {
+				return fail(stdio, "sim", err)
+			}
+			fmt.Fprintln(stdio.Out, string(b))
+		} else {
+			fmt.Fprintf(stdio.Out, "%s: %s\n", label, sweepLine(rep))
+		}
+		for _, err := range sc.Check(rep) {
+			failed++
+			fmt.Fprintf(stdio.Err, "whispernet sim: %s: %s: %v\n", script, label, err)
+		}
+	}
+	if outDir != "" {
+		if err := writeSweepPlots(outDir, sc.Sweeps, reps, stdio.Err); err != nil {
+			return fail(stdio, "sim", err)
+		}
+	}
+	if failed > 0 {
+		return ExitFail
+	}
+	fmt.Fprintf(stdio.Err, "whispernet sim: %d runs, %d expectation(s) met in each\n", len(cfgs), len(sc.Expect))
+	return ExitOK
+}
+
+// sweepLine summarises one run of a sweep.
+func sweepLine(r *sim.Report) string {
+	s := fmt.Sprintf("delivery ratio %.6f, %d of %d complete, RMR %.3f", r.DeliveryRatio, r.Complete, r.Messages, r.RMR)
+	if a := r.AfterFailure; a != nil {
+		healed := "never"
+		if a.HealedAfter != nil {
+			healed = fmt.Sprint(*a.HealedAfter)
+		}
+		s += fmt.Sprintf("; after the crash of %d: %d messages, reliability first %.4f mean %.4f min %.4f, healed from message %s",
+			a.Crashed, a.Messages, a.First, a.Mean, a.Min, healed)
+	}
+	return s
+}
+
+// sweepValue reads a sweep value as a number for an axis: "30%" is 30,
+// "0.3" is 0.3; ok is false for words (flood).
+func sweepValue(v string) (float64, bool) {
+	pct := strings.HasSuffix(v, "%")
+	x, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if err != nil {
+		return 0, false
+	}
+	if !pct && x > 0 && x < 1 {
+		x *= 100 // a fraction: shown as a percentage like "30%"
+	}
+	return x, true
+}
+
+// writeSweepPlots draws what a sweep measured after its crashes, when its
+// runs had one: the reliability of the first message after the crash and
+// the message from which every one was delivered, against the first
+// sweep's values (one line per value of the second), and for each value
+// of the second sweep the reliability of every message after the crash
+// (one line per value of the first).
+func writeSweepPlots(dir string, sweeps []sim.Sweep, reps []*sim.Report, w io.Writer) error {
+	outer := sweeps[0]
+	inner := sim.Sweep{Values: []string{""}}
+	if len(sweeps) > 1 {
+		inner = sweeps[1]
+	}
+	xs := make([]float64, len(outer.Values))
+	for i, v := range outer.Values {
+		x, ok := sweepValue(v)
+		if !ok {
+			x = float64(i + 1)
+		}
+		xs[i] = x
+	}
+	xlabel := outer.Name
+	if strings.HasSuffix(outer.Values[0], "%") || xs[0] > 0 && xs[0] <= 100 {
+		xlabel += " (%)"
+	}
+	at := func(i, j int) *sim.Report { return reps[i*len(inner.Values)+j] }
+	var first, healed []plot.Series
+	for j, iv := range inner.Values {
+		name := iv
+		if name == "" {
+			name = "reliability"
+		}
+		f := plot.Series{Name: name}
+		h := plot.Series{Name: name}
+		for i := range outer.Values {
+			a := at(i, j).AfterFailure
+			if a == nil {
+				continue
+			}
+			f.X, f.Y = append(f.X, xs[i]), append(f.Y, a.First)
+			n := float64(a.Messages + 1) // never healed: one past the last
+			if a.HealedAfter != nil {
+				n = float64(*a.HealedAfter)
+			}
+			h.X, h.Y = append(h.X, xs[i]), append(h.Y, n)
+		}
+		if len(f.X) > 0 {
+			first, healed = append(first, f), append(healed, h)
+		}
+	}
+	if len(first) == 0 {
+		fmt.Fprintln(w, "whispernet sim: no run had messages after a crash: no sweep figures")
+		return nil
+	}
+	var written []string
+	p := filepath.Join(dir, "sweep-first.png")
+	if err := plot.Lines(p, "First message after the crash", xlabel, "reliability (fraction of the survivors)", first, 0, 1.02); err != nil {
+		return err
+	}
+	written = append(written, p)
+	p = filepath.Join(dir, "sweep-healed.png")
+	if err := plot.Lines(p, "Messages until every one reaches every survivor", xlabel, "first message from which all are delivered", healed, 0, 0); err != nil {
+		return err
+	}
+	written = append(written, p)
+	for j, iv := range inner.Values {
+		var lines []plot.Series
+		for i, ov := range outer.Values {
+			r := at(i, j)
+			if len(r.Reliability) == 0 {
+				continue
+			}
+			s := plot.Series{Name: outer.Name + " " + ov}
+			for k, rel := range r.Reliability {
+				s.X, s.Y = append(s.X, float64(k+1)), append(s.Y, rel)
+			}
+			lines = append(lines, s)
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		name, title := "reliability.png", "Reliability of each message after the crash"
+		if iv != "" {
+			name = "reliability-" + iv + ".png"
+			title += " (" + inner.Name + " " + iv + ")"
+		}
+		p := filepath.Join(dir, name)
+		if err := plot.Lines(p, title, "message after the crash", "reliability", lines, 0, 1.02); err != nil {
+			return err
+		}
+		written = append(written, p)
+	}
+	for _, p := range written {
+		fmt.Fprintf(w, "whispernet sim: wrote %s\n", p)
+	}
+	return nil
 }

@@ -354,3 +354,19 @@ func BenchmarkDegrees(b *testing.B) {
 		})
 	}
 }
+
+func TestLines(t *testing.T) {
+	var b bytes.Buffer
+	s := []Series{{Name: "flood", X: []float64{0.1, 0.5, 0.9}, Y: []float64{1, 0.9, 0.2}}, {Name: "plumtree", X: []float64{0.1, 0.5, 0.9}, Y: []float64{1, 0.95, 0.3}}}
+	if err := LinesTo(&b, "png", "t", "x", "y", s, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b.Bytes(), []byte("\x89PNG")) {
+		t.Fatalf("not a PNG: % x", b.Bytes()[:8])
+	}
+	for _, bad := range [][]Series{nil, {{Name: "short", X: []float64{1}, Y: nil}}, {{Name: "nan", X: []float64{math.NaN()}, Y: []float64{1}}}} {
+		if err := LinesTo(&b, "png", "t", "x", "y", bad, 0, 1); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}

@@ -124,3 +124,48 @@ func TestCLIScript(t *testing.T) {
 		t.Errorf("missing script: exit %d, want %d", code, cli.ExitFail)
 	}
 }
+
+// A script with sweep lines runs every combination, one JSON object per
+// run, checks each, and draws the sweep's figures.
+func TestCLISweep(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "sweep.txt")
+	os.WriteFile(script, []byte("peers 80\norigins 4\nmessages 6\ngossip-interval 1s\nsweep crash 20% 40%\nsweep broadcast flood plumtree\nexpect after_failure.messages > 0\n"), 0o644)
+	code, out, stderr := runCLI(t, "sim", "--script", script, "--json", "-o", dir)
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want 4 runs:\n%s", len(lines), out)
+	}
+	// The first sweep varies slowest (the settings print with sorted keys).
+	want := []string{`{"broadcast":"flood","crash":"20%"}`, `{"broadcast":"plumtree","crash":"20%"}`, `{"broadcast":"flood","crash":"40%"}`, `{"broadcast":"plumtree","crash":"40%"}`}
+	for i, l := range lines {
+		var doc struct {
+			Sweep  json.RawMessage
+			Report struct {
+				Crashed      int
+				AfterFailure *struct{ Messages int } `json:"after_failure"`
+			}
+		}
+		if err := json.Unmarshal([]byte(l), &doc); err != nil {
+			t.Fatalf("run %d: %v: %s", i, err, l)
+		}
+		if string(doc.Sweep) != want[i] {
+			t.Errorf("run %d: sweep %s, want %s", i, doc.Sweep, want[i])
+		}
+		if crashed := []int{16, 16, 32, 32}[i]; doc.Report.Crashed != crashed || doc.Report.AfterFailure == nil {
+			t.Errorf("run %d: %d crashed (want %d), after_failure %v", i, doc.Report.Crashed, crashed, doc.Report.AfterFailure)
+		}
+	}
+	for _, f := range []string{"sweep-first.png", "sweep-healed.png", "reliability-flood.png", "reliability-plumtree.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	os.WriteFile(script, []byte("sweep crash 20% lots\n"), 0o644)
+	if code, _, stderr := runCLI(t, "sim", "--script", script); code != cli.ExitUsage || !strings.Contains(stderr, "lots") {
+		t.Errorf("bad sweep value: exit %d: %s", code, stderr)
+	}
+}

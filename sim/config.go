@@ -50,6 +50,10 @@ type Config struct {
 	// Crash is the fraction of live peers (never an origin) that crash at
 	// once midway through the gossip plan (0: none).
 	Crash float64
+	// FreezeMidway makes the midway Crash freeze its peers instead: they
+	// keep their connections and answer nothing, so only liveness finds
+	// them (the paper's silent failures; docs/sim.md).
+	FreezeMidway bool
 	// Steps are further scripted events (see ParseScript).
 	Steps []Step
 	// Settle bounds how long the run goes on after the last publication or

@@ -87,6 +87,11 @@ type Report struct {
 	Crashed int `json:"crashed"`
 	Frozen  int `json:"frozen"`
 
+	// AfterFailure follows the messages published after the last crash or
+	// freeze (nil if nothing was published after one): the Plumtree paper's
+	// massive-failure experiment (docs/sim.md).
+	AfterFailure *AfterFailure `json:"after_failure,omitempty"`
+
 	// Events is the number of events simulated; VirtualS the virtual time
 	// the run covered, in seconds.
 	Events   uint64  `json:"events"`
@@ -99,7 +104,12 @@ type Report struct {
 	ReceiptDelays []float64     `json:"-"` // ms, quantiles of every first receipt's delay
 	Detections    []float64     `json:"-"` // s, neighbours' detection of each failure
 	SeedDetection []float64     `json:"-"` // s, seeds' detection of each failure
+	Reliability   []float64     `json:"-"` // per message after the last crash, in publication order (AfterFailure)
 }
+
+// AfterFailure is how broadcast fared after the last failure (see
+// summary.AfterFailure).
+type AfterFailure = summary.AfterFailure
 
 // The parts of a report that package summary defines, under the names sim
 // has always used.
@@ -129,7 +139,7 @@ func (r *Report) Summary() summary.Summary {
 		FalseDeaths: summary.FalseDeaths{DeadReports: r.FalsePositives, SeedRemovals: r.FalseRemovals},
 		Sim: &summary.Sim{DeliveryRatio: r.DeliveryRatio, Duplicates: r.Duplicates, Lost: r.Lost, LDH: r.LDH, LDHMax: r.LDHMax,
 			RMR: r.RMR, DetectionS: r.DetectionS, Undetected: r.Undetected, Crashed: r.Crashed, Frozen: r.Frozen,
-			Registry: r.Registry, Events: r.Events, VirtualS: r.VirtualS}}
+			Registry: r.Registry, AfterFailure: r.AfterFailure, Events: r.Events, VirtualS: r.VirtualS}}
 }
 
 func round(x float64, digits int) float64 {
@@ -155,7 +165,61 @@ func (w *world) report() *Report {
 	w.reportOverlay(r)
 	w.reportGossip(r)
 	w.reportFailures(r)
+	w.reportAfterFailure(r)
 	return r
+}
+
+// reportAfterFailure fills r.AfterFailure and r.Reliability.
+func (w *world) reportAfterFailure(r *Report) {
+	at, n := int64(-1), 0
+	for i := range w.failures {
+		if f := &w.failures[i]; f.at >= at {
+			if f.at > at {
+				at, n = f.at, 0
+			}
+			n++
+		}
+	}
+	if at < 0 {
+		return
+	}
+	live := w.liveMask()
+	a := &AfterFailure{CrashedS: round(float64(at)/1000, 3), Crashed: n, Min: 1}
+	var sum float64
+	healed := 0 // the first message of the complete run at the end, 0 if none
+	for gi := range w.msgs {
+		m := &w.msgs[gi]
+		if m.created < at {
+			continue
+		}
+		g, wt := w.delivered(m, live)
+		rel := 1.0
+		if wt > 0 {
+			rel = float64(g) / float64(wt)
+		}
+		a.Messages++
+		r.Reliability = append(r.Reliability, rel)
+		if a.Messages == 1 {
+			a.First = round(rel, 6)
+		}
+		sum += rel
+		a.Min = min(a.Min, round(rel, 6))
+		switch {
+		case g < wt:
+			healed = 0
+		case healed == 0:
+			healed = a.Messages
+		}
+	}
+	if a.Messages == 0 {
+		r.Reliability = nil
+		return
+	}
+	a.Mean = round(sum/float64(a.Messages), 6)
+	if healed > 0 {
+		a.HealedAfter = &healed
+	}
+	r.AfterFailure = a
 }
 
 func (w *world) reportOverlay(r *Report) {
@@ -355,6 +419,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		pf(", %d seed removals of live peers", r.FalseRemovals)
 	}
 	pf("\n")
+	if a := r.AfterFailure; a != nil {
+		healed := "never"
+		if a.HealedAfter != nil {
+			healed = fmt.Sprintf("from message %d on", *a.HealedAfter)
+		}
+		pf("after crash  %d crashed at %.3f s; %d messages after: reliability first %.6f mean %.6f min %.6f; all delivered %s\n",
+			a.Crashed, a.CrashedS, a.Messages, a.First, a.Mean, a.Min, healed)
+	}
 	pf("detection    neighbours p50 %.3f s  max %.3f s; seeds p50 %.3f s  max %.3f s\n",
 		r.DetectionS.Neighbours.P50, r.DetectionS.Neighbours.Max, r.DetectionS.Seeds.P50, r.DetectionS.Seeds.Max)
 	pf("registry     %d stale entries of failed peers, %d live peers unlisted\n", r.Registry.Stale, r.Registry.Unlisted)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +35,46 @@ import (
 // thaw, heal and wait take nothing. Expectation keys are the JSON keys of
 // the Report, dotted into objects (fit.alpha); OP is one of = != < <= > >=,
 // VALUE a number or null.
+//
+// A "sweep NAME V1 V2 ..." line makes the script a series of runs, one per
+// value of the setting NAME (checked like NAME VALUE); two sweep lines run
+// every combination, the first varying slowest. Its expectations apply to
+// every run.
 type Script struct {
 	Config Config
 	Expect []Expectation
+	Sweeps []Sweep
+}
+
+// Sweep is one "sweep" line of a script: the values one setting takes in
+// turn.
+type Sweep struct {
+	Name   string
+	Values []string
+}
+
+// Runs returns the configurations of the script's sweep, the first sweep
+// varying slowest, each with the settings it got (name=value, in sweep
+// order); just its Config without sweeps.
+func (s *Script) Runs() ([]Config, [][]string, error) {
+	cfgs, labels := []Config{s.Config}, [][]string{nil}
+	for _, sw := range s.Sweeps {
+		var nc []Config
+		var nl [][]string
+		for i, c := range cfgs {
+			for _, v := range sw.Values {
+				c2 := c
+				c2.Steps = slices.Clone(c.Steps)
+				if err := c2.Set(sw.Name, v); err != nil {
+					return nil, nil, fmt.Errorf("%w: sweep %s: %v", ErrScript, sw.Name, err)
+				}
+				nc = append(nc, c2)
+				nl = append(nl, append(slices.Clone(labels[i]), sw.Name+"="+v))
+			}
+		}
+		cfgs, labels = nc, nl
+	}
+	return cfgs, labels, nil
 }
 
 // Expectation is one "expect" line of a script.
@@ -76,6 +114,7 @@ var Settings = []struct{ Name, Help string }{
 	{"origins", "`N` random peers publish the gossip messages"},
 	{"messages", "`N` messages from each origin, one every --gossip-interval"},
 	{"crash", "`fraction` (0.01 or 1%) of the peers that crash at once midway through the gossip"},
+	{"crash-kind", "what the midway --crash does to its peers: crash (their connections close) or freeze (silent: found by liveness alone)"},
 	{"settle", "the run ends at most this `duration` after the last step (0: long enough to find a frozen peer)"},
 	{"gossip-interval", "`duration` between two messages of an origin"},
 	{"gossip-count", "`N` messages every peer also generates itself, the classic way"},
@@ -154,6 +193,16 @@ func (c *Config) Set(name, value string) error {
 		return num(&c.Messages)
 	case "crash":
 		return frac(&c.Crash)
+	case "crash-kind":
+		switch value {
+		case "crash":
+			c.FreezeMidway = false
+		case "freeze":
+			c.FreezeMidway = true
+		default:
+			return fmt.Errorf("%s: %q is not crash or freeze", name, value)
+		}
+		return nil
 	case "settle":
 		return dur(&c.Settle)
 	case "gossip-interval":
@@ -262,6 +311,20 @@ func ParseScript(r io.Reader, base Config) (*Script, error) {
 			}
 			st.At = at
 			s.Config.Steps = append(s.Config.Steps, st)
+		case "sweep":
+			if len(f) < 3 {
+				return nil, bad("want: sweep SETTING VALUE VALUE ...")
+			}
+			for _, v := range f[2:] {
+				c := s.Config
+				if err := c.Set(f[1], v); err != nil {
+					return nil, bad("%v", err)
+				}
+			}
+			if len(s.Sweeps) == 2 {
+				return nil, bad("at most two sweep lines")
+			}
+			s.Sweeps = append(s.Sweeps, Sweep{Name: f[1], Values: f[2:]})
 		case "expect":
 			if len(f) != 4 {
 				return nil, bad("want: expect KEY OP VALUE")

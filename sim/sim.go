@@ -429,7 +429,14 @@ func (w *world) handleGlobal(ev event) {
 	case evStep:
 		w.step(w.cfg.Steps[ev.a])
 	case evMidCrash:
-		w.crashSome(w.pick(0, w.cfg.Crash, nil))
+		victims := w.pick(0, w.cfg.Crash, nil)
+		if w.cfg.FreezeMidway {
+			for _, i := range victims {
+				w.freeze(i)
+			}
+		} else {
+			w.crashSome(victims)
+		}
 	case evSettle:
 		w.settle()
 	}

@@ -149,16 +149,22 @@ func TestScenarios(t *testing.T) {
 			if len(s.Expect) == 0 {
 				t.Fatal("a scenario without expectations tests nothing")
 			}
-			s.Config.verify = true
-			s.Config.Workers, s.Config.chunk = 2, 16 // several batches a window
-			r := run(t, s.Config)
-			for _, err := range s.Check(r) {
-				t.Error(err)
+			cfgs, labels, err := s.Runs()
+			if err != nil {
+				t.Fatal(err)
 			}
-			if t.Failed() {
-				var out bytes.Buffer
-				r.WriteText(&out)
-				t.Logf("report:\n%s", out.String())
+			for i, cfg := range cfgs {
+				cfg.verify = true
+				cfg.Workers, cfg.chunk = 2, 16 // several batches a window
+				r := run(t, cfg)
+				for _, err := range s.Check(r) {
+					t.Errorf("%v: %v", labels[i], err)
+				}
+				if t.Failed() {
+					var out bytes.Buffer
+					r.WriteText(&out)
+					t.Logf("%v: report:\n%s", labels[i], out.String())
+				}
 			}
 		})
 	}

@@ -163,6 +163,9 @@ type Sim struct {
 	Frozen     int `json:"frozen"`
 	// Registry checks the seeds' lists at the end.
 	Registry Registry `json:"registry"`
+	// AfterFailure follows the messages published after the last crash or
+	// freeze; absent when nothing was published after one.
+	AfterFailure *AfterFailure `json:"after_failure,omitempty"`
 	// Events is the number of events simulated; VirtualS the virtual time
 	// covered, in seconds.
 	Events   uint64  `json:"events"`
@@ -243,3 +246,25 @@ func Round(x float64, digits int) float64 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// AfterFailure is how broadcast fared after a simulated run's last crash
+// or freeze (the Plumtree paper's massive-failure experiment): the
+// reliability of each message published from then on (the fraction of the
+// peers alive throughout, origin excluded, that delivered it), and how
+// many messages it took until every later one reached all of them.
+type AfterFailure struct {
+	// CrashedS is when the last crash (or freeze) happened, in seconds
+	// from the start; Crashed how many peers it took.
+	CrashedS float64 `json:"crashed_s"`
+	Crashed  int     `json:"crashed"`
+	// Messages published after it; the reliability of the first, the
+	// mean over all of them and the lowest.
+	Messages int     `json:"messages"`
+	First    float64 `json:"first"`
+	Mean     float64 `json:"mean"`
+	Min      float64 `json:"min"`
+	// HealedAfter is the number of the first message (1 for the first
+	// after the crash) from which every message reached every peer: 1 if
+	// broadcast never faltered; nil if the last one still missed some.
+	HealedAfter *int `json:"healed_after"`
+}
