@@ -89,9 +89,11 @@ type Network struct {
 	started atomic.Int64
 
 	// observed: the nodes run elsewhere (see Observed); remoteUp is
-	// whether each seed answered the observer last.
-	observed bool
-	remoteUp map[netip.AddrPort]bool
+	// whether each seed answered the observer last, remoteRegistered how
+	// many peers it listed then.
+	observed         bool
+	remoteUp         map[netip.AddrPort]bool
+	remoteRegistered map[netip.AddrPort]int
 }
 
 // PeerAddrs returns the addresses the network's peers use.

@@ -137,7 +137,7 @@ func (w *Watcher) Poll(ctx context.Context) {
 	wg.Wait()
 	for i, s := range w.cfg.Seeds {
 		list := lists[i]
-		w.net.SetSeedUp(s, list != nil)
+		w.net.SetSeed(s, list != nil, len(list))
 		if list == nil {
 			continue
 		}

@@ -39,6 +39,9 @@ type Network struct {
 	DuplicatesTracked bool `json:"duplicates_tracked"`
 	// IntervalMs is the shortest time between two stream updates.
 	IntervalMs int64 `json:"interval_ms"`
+	// Observed: the nodes run elsewhere (whispernet watch); the page
+	// turns its controls off, which would answer 409.
+	Observed bool `json:"observed,omitempty"`
 }
 
 // PeerDetail is the answer of GET /api/peers/{addr}.
@@ -121,7 +124,7 @@ func (s *Server) network() Network {
 	cfg := s.net.Config()
 	return Network{Peers: cfg.Peers, IP: cfg.IP.String(), BasePort: cfg.BasePort,
 		LivenessMs: cfg.Peer.Core.LivenessInterval.Milliseconds(), LivenessMisses: cfg.Peer.Core.LivenessMisses,
-		DuplicatesTracked: s.net.Tracker.DuplicatesTracked(), IntervalMs: s.opts.Interval.Milliseconds()}
+		DuplicatesTracked: s.net.Tracker.DuplicatesTracked(), IntervalMs: s.opts.Interval.Milliseconds(), Observed: s.net.Observed()}
 }
 
 func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {

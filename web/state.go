@@ -527,6 +527,8 @@ func (s *Server) seeds() []Seed {
 		sd := Seed{Addr: a.String(), Up: up}
 		if sv, ok := s.net.Seed(a); ok {
 			sd.Registered = len(sv.Peers())
+		} else if s.net.Observed() {
+			sd.Registered = s.net.SeedRegistered(a)
 		}
 		out = append(out, sd)
 	}

@@ -374,6 +374,7 @@ function renderSeeds(seeds) {
     li.children[2].textContent = s.up ? `${s.registered} registered` : 'down';
     const b = li.children[3];
     b.textContent = s.up ? 'Stop' : 'Start';
+    b.hidden = !!(state.net && state.net.observed);
     b.addEventListener('click', async () => {
       const action = s.up ? 'stop' : 'start';
       try {
@@ -452,6 +453,22 @@ $('feed-all-links').addEventListener('change', e => $('feed').classList.toggle('
 
 // ---- start ----------------------------------------------------------------
 
-api('GET', '/api/state').then(s => { state.net = s.network; }).catch(() => {});
+// A network watched from outside (whispernet watch): the controls would
+// only answer that its nodes run elsewhere, so the page turns them off.
+function observedMode() {
+  document.querySelector('#selection .buttons').hidden = true;
+  $('publish-form').hidden = true;
+  for (const b of document.querySelectorAll('#seed-list button')) b.hidden = true;
+  const note = document.createElement('p');
+  note.className = 'muted';
+  note.textContent = 'Watching a network that runs elsewhere (whispernet watch): its nodes are ' +
+    'controlled by their container runtime or host (docker kill, docker pause, docker stop), not from here.';
+  $('selection').after(note);
+}
+
+api('GET', '/api/state').then(s => {
+  state.net = s.network;
+  if (s.network.observed) observedMode();
+}).catch(() => {});
 renderLegend();
 connect();
