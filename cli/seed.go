@@ -49,6 +49,7 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 	rate := fs.Float64("rate", d.Rate, "requests per second allowed on one connection (after a burst of --burst)")
 	burst := fs.Int("burst", d.Burst, "request burst allowed on one connection")
 	expiry := fs.Duration("expiry", d.Core.Expiry, "drop a registration not refreshed for this long (0: never)")
+	probeTimeout := fs.Duration("probe-timeout", d.Core.ProbeTimeout, "a dead report removes a peer only if it does not answer the seed's own check within this long")
 	quiet := fs.Bool("quiet", false, "do not echo log lines to standard output")
 	keyPath := fs.String("key", "", "with --listen or --advertise: the seed's key file (Ed25519, PKCS#8 PEM), created with mode 0600 if missing")
 	keyDir := fs.String("key-dir", "", "keep each seed's key in DIR/seed-IP-PORT.key (created with mode 0600 if missing); neither --key nor --key-dir: a new key each start")
@@ -73,6 +74,7 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	limits := func(c *whispernet.SeedConfig) {
 		c.MaxConnsPerIP, c.MaxConns, c.Rate, c.Burst, c.Expiry = *perIP, *maxConns, *rate, *burst, *expiry
+		c.Runtime = func(rc *node.SeedConfig) { rc.Core.ProbeTimeout = *probeTimeout }
 	}
 	var err error
 	if af.listen != "" || af.advertise != "" {
@@ -100,7 +102,11 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 		err = serveSeeds(ctx, stdio, []netip.AddrPort{self}, seeds, *logDir, *quiet, *httpAddr, keyFor, func(c *whispernet.SeedConfig) {
 			limits(c)
 			c.Listen = listen.String()
-			c.Runtime = func(rc *node.SeedConfig) { rc.SeedNames = names } // resolved above; looked up again when lost
+			probe := c.Runtime
+			c.Runtime = func(rc *node.SeedConfig) {
+				probe(rc)
+				rc.SeedNames = names // resolved above; looked up again when lost
+			}
 		})
 	} else {
 		var seeds []netip.AddrPort

@@ -28,6 +28,10 @@ const (
 	livenessInterval = time.Second
 	livenessMisses   = 3
 	detectBound      = livenessMisses*livenessInterval + 2*time.Second
+	// probeTimeout: a seed removes a reported peer only once its own
+	// check of it fails; a frozen peer accepts the check's connection and
+	// never answers, so the check takes this long.
+	probeTimeout = 500 * time.Millisecond
 )
 
 const (
@@ -344,7 +348,7 @@ func newLab(t *testing.T, peers int, loop bool) *lab {
 		name := fmt.Sprintf("seed-%d", i)
 		h := n.Host(name)
 		s := &node{name: name, host: h, addr: h.IP.String() + ":8080", args: []string{"seed",
-			"--listen", listenOn(h, loop, 8080), "--advertise", name + ":8080", "--config", config, "--log-dir", filepath.Join(dir, name), "--quiet"}}
+			"--listen", listenOn(h, loop, 8080), "--advertise", name + ":8080", "--probe-timeout", probeTimeout.String(), "--config", config, "--log-dir", filepath.Join(dir, name), "--quiet"}}
 		l.seeds = append(l.seeds, s)
 	}
 	for i := range peers {
