@@ -49,7 +49,7 @@ func TestMeasureAcrossHosts(t *testing.T) {
 			}
 			for _, p := range l.peers {
 				l.start(p)
-				time.Sleep(50 * time.Millisecond)
+				time.Sleep(joinGap)
 			}
 			l.waitFor(30*time.Second, "every peer linked and listed by a majority", func() error { return l.settled(l.live()...) })
 			time.Sleep(2 * time.Second) // let the overlay and the broadcast tree settle
