@@ -675,7 +675,7 @@ func (f *fields) sig() (identity.Signature, error) {
 	}
 	sig, err := identity.ParseSignature(f.next())
 	if err != nil {
-		return sig, fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+		return sig, fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
 	}
 	return sig, nil
 }
@@ -694,7 +694,7 @@ func (f *fields) keyNext() bool {
 func (f *fields) keyNonce(withSig bool) (*Auth, string, error) {
 	key, err := identity.ParsePublicKey(f.next())
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+		return nil, "", fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
 	}
 	if f.eof {
 		return nil, "", f.errf(ErrFields, "missing nonce after the key")
