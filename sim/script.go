@@ -66,7 +66,7 @@ func (s *Script) Runs() ([]Config, [][]string, error) {
 				c2 := c
 				c2.Steps = slices.Clone(c.Steps)
 				if err := c2.Set(sw.Name, v); err != nil {
-					return nil, nil, fmt.Errorf("%w: sweep %s: %v", ErrScript, sw.Name, err)
+					return nil, nil, fmt.Errorf("%w: sweep %s: %w", ErrScript, sw.Name, err)
 				}
 				nc = append(nc, c2)
 				nl = append(nl, append(slices.Clone(labels[i]), sw.Name+"="+v))
