@@ -64,7 +64,7 @@ func LinesTo(w io.Writer, format, title, xlabel, ylabel string, series []Series,
 		c := seriesColors[i%len(seriesColors)]
 		line.LineStyle = draw.LineStyle{Color: c, Width: vg.Points(1.5)}
 		if k := i / len(seriesColors); k > 0 {
-			line.LineStyle.Dashes = []vg.Length{vg.Points(float64(2 + 2*k)), vg.Points(2)}
+			line.Dashes = []vg.Length{vg.Points(float64(2 + 2*k)), vg.Points(2)}
 		}
 		points.Shape = draw.CircleGlyph{}
 		points.Color = c
