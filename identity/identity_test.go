@@ -193,3 +193,38 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Per-operation costs: signing a gossip-sized message, verifying it
+// afresh, and verifying it again from a Cache (what every peer but the
+// first pays in a process of many).
+func BenchmarkSign(b *testing.B) {
+	k := FromSeed([]byte("bench"))
+	msg := make([]byte, 120)
+	for b.Loop() {
+		k.Sign(msg)
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	k := FromSeed([]byte("bench"))
+	msg := make([]byte, 120)
+	sig := k.Sign(msg)
+	for b.Loop() {
+		if !k.Public().Verify(msg, sig) {
+			b.Fatal("refused")
+		}
+	}
+}
+
+func BenchmarkVerifyCached(b *testing.B) {
+	k := FromSeed([]byte("bench"))
+	msg := make([]byte, 120)
+	sig := k.Sign(msg)
+	c := NewCache(1024)
+	c.Verify(k.Public(), msg, sig)
+	for b.Loop() {
+		if !c.Verify(k.Public(), msg, sig) {
+			b.Fatal("refused")
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/seed"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -554,10 +555,31 @@ func TestMiniNetworkFlood(t *testing.T) {
 // peers, about 140 links: flooding 277 copies of which 218 duplicates;
 // Plumtree 59 copies and 218 announced IDs, batched into ihave lines).
 func BenchmarkBroadcast(b *testing.B) {
-	for _, mode := range []Broadcast{Flood, Plumtree} {
-		b.Run(mode.String(), func(b *testing.B) {
+	for _, sign := range []bool{false, true} {
+		for _, mode := range []Broadcast{Flood, Plumtree} {
+			name := mode.String()
+			if sign {
+				name += "/signed"
+			}
+			b.Run(name, func(b *testing.B) { benchBroadcast(b, mode, sign) })
+		}
+	}
+}
+
+// benchBroadcast publishes from each of 60 peers in turn. Signed, the
+// peers share one identity.Cache, as the peers of one process do.
+func benchBroadcast(b *testing.B, mode Broadcast, sign bool) {
+	cache := identity.NewCache(identity.DefaultCacheSize)
+	{
+		{
 			const n = 60
-			net := newMiniNet(b, n, func(c *Config) { c.Target = 0; c.GossipCount = 0; c.Broadcast = mode })
+			net := newMiniNet(b, n, func(c *Config) {
+				c.Target = 0
+				c.GossipCount = 0
+				c.Broadcast = mode
+				c.Sign = sign
+				c.Verifier = cache
+			})
 			net.form(100 * time.Millisecond)
 			before := net.sumStats()
 			b.ResetTimer()
@@ -575,6 +597,10 @@ func BenchmarkBroadcast(b *testing.B) {
 			b.ReportMetric(float64(after.Forwarded-before.Forwarded)/float64(b.N), "copies/msg")
 			b.ReportMetric(float64(after.Duplicates-before.Duplicates)/float64(b.N), "dups/msg")
 			b.ReportMetric(float64(after.IHaveSent-before.IHaveSent)/float64(b.N), "ihave-ids/msg")
-		})
+			if sign {
+				st := cache.Stats()
+				b.ReportMetric(float64(st.Misses)/float64(b.N), "verifies/msg")
+			}
+		}
 	}
 }
