@@ -122,8 +122,11 @@ func (t *tconn) kick() {
 	}
 }
 
+// bufPool holds the writers' buffers: a connection holds one only while
+// it writes, so that thousands of idle links do not each keep one.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
 func (t *tconn) writer() {
-	var buf []byte
 	var ctrl, gossip [][]byte // the writer's side of the lanes, swapped with the queue's
 	for {
 		select {
@@ -144,7 +147,8 @@ func (t *tconn) writer() {
 				}
 				break
 			}
-			buf = buf[:0]
+			bp := bufPool.Get().(*[]byte)
+			buf := (*bp)[:0]
 			for _, l := range ctrl {
 				buf = append(buf, l...)
 			}
@@ -170,15 +174,17 @@ func (t *tconn) writer() {
 			if gossip != nil {
 				clear(gossip)
 			}
-			if err := t.write(buf); err != nil {
+			err := t.write(buf)
+			if cap(buf) <= 2*writeChunk { // (a line may overrun the chunk; a gossip64 line by up to 90 KB)
+				*bp = buf[:0]
+				bufPool.Put(bp)
+			}
+			if err != nil {
 				t.shut()
 				return
 			}
 			t.counters.writes.Add(1)
 			t.counters.lines.Add(uint64(lines))
-			if cap(buf) > 4*writeChunk {
-				buf = nil // a burst's buffer is not kept by an idle link
-			}
 		}
 	}
 }

@@ -147,7 +147,8 @@ type event struct {
 // maxBatch is the most gossip lines a reader hands the loop at once.
 const maxBatch = 64
 
-var batchPool = sync.Pool{New: func() any { b := make([]wire.Message, 0, maxBatch); return &b }}
+// batchPool recycles the batches (a batch grows to what a burst needs).
+var batchPool = sync.Pool{New: func() any { b := make([]wire.Message, 0, 8); return &b }}
 
 // Peer is a WhisperNet peer over TCP.
 type Peer struct {
@@ -236,8 +237,8 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		log:    logger.With("peer", self.String()),
 		tr:     tr,
 		dialer: newDialer(tr, sourceIP(cfg.Listen.Addr(), self.Addr()), cfg.DialTimeout),
-		urgent: make(chan event, 1024),
-		events: make(chan event, 256),
+		urgent: make(chan event, 256),
+		events: make(chan event, 128),
 		ctl:    make(chan func(), 16),
 		done:   make(chan struct{}),
 		conns:  make(map[peer.ConnID]*tconn),
@@ -503,7 +504,7 @@ func (p *Peer) read(id peer.ConnID, tc *tconn) {
 			p.post(event{kind: evClosed, id: id})
 			return
 		}
-		var m wire.Message
+		var m wire.Message // (on the stack: only a control line is copied to the heap)
 		if err == nil {
 			m, err = wire.Parse(line)
 		}
@@ -520,7 +521,8 @@ func (p *Peer) read(id peer.ConnID, tc *tconn) {
 				flush()
 			}
 		default:
-			p.postUrgent(event{kind: evLine, id: id, msg: &m})
+			ctl := m
+			p.postUrgent(event{kind: evLine, id: id, msg: &ctl})
 		}
 		if lr.Buffered() == 0 && br.Buffered() == 0 {
 			flush() // nothing more without a system call: hand over what there is
@@ -774,7 +776,7 @@ func (p *Peer) applyOnce(now time.Time) {
 			// A forwarded message goes to every neighbour in a row:
 			// encode it once.
 			if !gossip || lastLine == nil || !sameGossip(&a.Msg, &lastMsg) {
-				lastMsg, lastLine = a.Msg, append(a.Msg.Append(make([]byte, 0, 96)), '\n')
+				lastMsg, lastLine = a.Msg, append(a.Msg.Append(make([]byte, 0, 256)), '\n')
 			}
 			if !tc.queue(lastLine, !gossip) {
 				p.demote = append(p.demote, demotion{a.Conn, a.Msg})
