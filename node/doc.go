@@ -2,10 +2,13 @@
 //
 // A Peer owns one peer.Peer core and a single event loop goroutine that is
 // the only one to touch it. Every connection has a reader goroutine that
-// decodes lines into events for the loop and a writer goroutine draining a
-// bounded queue, so a slow or dead neighbour fills its own queue (and is
-// dropped when it stays full) without ever blocking the loop or the other
-// neighbours. Requests to seeds go through one client per seed, which keeps
+// decodes lines into events for the loop (control lines on an urgent lane
+// the loop empties first, gossip in batches) and a writer goroutine
+// draining two bounded lanes, control before gossip, so a slow or dead
+// neighbour fills its own queue without ever blocking the loop or the
+// other neighbours. A full gossip lane is backpressure, not a verdict: the
+// message is announced instead (Plumtree) or dropped and counted (flood);
+// see docs/load.md. Requests to seeds go through one client per seed, which keeps
 // a connection while there is work and closes it when idle.
 //
 // A Seed serves the seed.Seed core to many clients at once: a goroutine per

@@ -170,7 +170,6 @@ type Peer struct {
 	cnt     connCounters
 	bad     atomic.Uint64
 	accepts atomic.Uint64
-	slow    atomic.Uint64 // links closed as too slow (PeerStats.SlowCloses)
 
 	// Loop-owned state.
 	conns  map[peer.ConnID]*tconn
@@ -435,7 +434,7 @@ func (p *Peer) Inspect(fn func(core *peer.Peer)) bool { return p.do(func() { fn(
 
 // SlowCloses returns PeerStats.SlowCloses without a round trip through
 // the event loop (which Stats needs for the core's counters).
-func (p *Peer) SlowCloses() uint64 { return p.slow.Load() }
+func (p *Peer) SlowCloses() uint64 { return p.cnt.slowCloses.Load() }
 
 // Stats returns the core and runtime counters.
 func (p *Peer) Stats() PeerStats {
@@ -541,7 +540,8 @@ func (p *Peer) loop() {
 	defer close(p.done)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var due, fireAt time.Time // the deadline the timer is set for; when it should fire (not before it was set)
+	var due, armed time.Time // the deadline the timer is set for; when it was set
+	var wait time.Duration   // how long after armed it should fire
 	p.start = time.Now()
 	if p.cfg.Log != nil {
 		k := p.cfg.Core.Key
@@ -553,8 +553,8 @@ func (p *Peer) loop() {
 		if d := p.core.NextDeadline(); !d.IsZero() && !d.Equal(due) {
 			due = d
 			now := time.Now()
-			fireAt = later(d, now)
-			timer.Reset(fireAt.Sub(now))
+			armed, wait = now, max(d.Sub(now), 0)
+			timer.Reset(wait)
 		}
 		if p.frozen {
 			select {
@@ -583,7 +583,7 @@ func (p *Peer) loop() {
 			fn()
 		case <-timer.C:
 			now := time.Now()
-			p.lagged(now, now.Sub(fireAt))
+			p.lagged(now, now.Sub(armed)-wait) // (on the monotonic clock)
 			due = time.Time{}
 			p.core.Tick(now)
 		case <-p.ctx.Done():
@@ -592,13 +592,6 @@ func (p *Peer) loop() {
 		}
 		p.apply(time.Now())
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // lagged reports how late the loop handled something it should have

@@ -236,7 +236,7 @@ func (p *Peer) Receive(now time.Time, id ConnID, m wire.Message) {
 	// flooded duplicate, the only state it needs).
 	for i, nid := range p.nbrIDs {
 		if nid == id {
-			p.heard[i] = now.UnixNano() // anything a neighbour sends is a sign of life
+			p.heard[i] = now.Sub(p.started) + 1 // anything a neighbour sends is a sign of life (+1: never 0)
 			// Gossip by the index: a flooded duplicate, the commonest
 			// message of all, never reads the neighbour's connection.
 			if m.Kind == wire.KindGossip {

@@ -215,11 +215,14 @@ type Peer struct {
 	// And what a first receipt reads as well, in flood mode.
 	nbrAddrs []netip.AddrPort // the neighbours' addresses, in the order of neighbours
 	addrBuf  [8]netip.AddrPort
-	// heard is when each neighbour last sent gossip (Unix nanoseconds; 0:
-	// not since the last liveness scan), in the order of neighbours: a
-	// sign of life, noted with one store (timers.go).
-	heard    []int64
-	heardBuf [8]int64
+	// heard is when each neighbour last sent gossip (time since started,
+	// plus 1 ns; 0: not since the last liveness scan), in the order of
+	// neighbours: a sign of life, noted with one store (timers.go). An
+	// offset from started, not a Unix time, keeps the monotonic clock
+	// reading when it becomes lastAlive again: a wall clock that jumps
+	// must not make a neighbour look silent.
+	heard    []time.Duration
+	heardBuf [8]time.Duration
 
 	cfg    Config
 	rng    *rand.Rand

@@ -29,7 +29,7 @@ func (p *Peer) Tick(now time.Time) {
 			c := p.neighbours[i]
 			if h := p.heard[i]; h != 0 {
 				p.heard[i] = 0
-				if t := time.Unix(0, h); t.After(c.lastAlive) {
+				if t := p.started.Add(h - 1); t.After(c.lastAlive) {
 					c.lastAlive = t
 				}
 			}
