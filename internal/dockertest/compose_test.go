@@ -36,11 +36,16 @@ const (
 	gossipCount      = 40
 	gossipInterval   = 500 * time.Millisecond
 	gossipDelay      = 8 * time.Second
+	// probeTimeout bounds a seed's own check of a peer reported dead
+	// (--probe-timeout): a frozen peer is removed that long after the
+	// report.
+	probeTimeout = 500 * time.Millisecond
 )
 
 // detectBound is how soon a crashed or frozen peer must be gone from every
 // seed: misses × interval for its neighbours to notice, plus 2 s for the
-// report to reach the seeds and the seeds to relay it.
+// report to reach the seeds, each seed's own probe (probeTimeout) and the
+// relay.
 const detectBound = livenessMisses*livenessInterval + 2*time.Second
 
 func TestComposeNetwork(t *testing.T) {
@@ -388,6 +393,7 @@ func newCluster(t *testing.T, ctx context.Context) *cluster {
 		"WHISPERNET_GOSSIP_INTERVAL="+gossipInterval.String(),
 		"WHISPERNET_GOSSIP_COUNT="+strconv.Itoa(gossipCount),
 		"WHISPERNET_GOSSIP_DELAY="+gossipDelay.String(),
+		"WHISPERNET_PROBE_TIMEOUT="+probeTimeout.String(),
 		// Free host ports: the defaults (9100, 8080, ...) may be taken.
 		"WHISPERNET_PEER_HTTP=127.0.0.1:", "WHISPERNET_DASHBOARD=127.0.0.1:")
 	for i := range 3 {
