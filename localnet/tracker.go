@@ -275,6 +275,15 @@ func (t *Tracker) Deliver(self, from, origin netip.AddrPort, seq uint32, text st
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
 // Snapshot is the network's state at one moment.
+//
+// Its links are those between live peers that at least one end reports:
+// each end reports its own link when it comes up or goes down, so the two
+// reports of one link arrive apart (a handshake is up at the accepter a
+// message before the dialler, a close reaches the other end later, a
+// worker process flushes its reports every 20 ms). Every figure of the
+// snapshot — Links, Edges, Degrees, BelowTarget, Isolated, Components —
+// counts that same set of links, so a node's degree always equals its
+// links in Edges and no peer with a link is isolated.
 type Snapshot struct {
 	At          time.Time
 	Peers       int // live peers (started, not killed)
@@ -303,12 +312,14 @@ func (t *Tracker) Snapshot(now time.Time, withGraph bool) Snapshot {
 	defer t.mu.Unlock()
 	s := Snapshot{At: now, QuietFor: now.Sub(t.lastChange)}
 	live := map[netip.AddrPort]int{}
+	var alive []*peerState // in live index order
 	for _, p := range t.peers {
 		if p.started {
 			s.Started++
 		}
 		if p.alive {
 			live[p.addr] = len(live)
+			alive = append(alive, p)
 		}
 	}
 	s.Peers = len(live)
@@ -323,39 +334,39 @@ func (t *Tracker) Snapshot(now time.Time, withGraph bool) Snapshot {
 		}
 		return x
 	}
-	for _, p := range t.peers {
-		if !p.alive {
-			continue
-		}
-		deg := 0
-		i := live[p.addr]
+	deg := make([]int, len(live))
+	for i, p := range alive {
 		for o := range p.adj {
 			j, ok := live[o]
 			if !ok {
 				continue
 			}
-			deg++
-			// Count each undirected link once, from its lower end (or
-			// from the only end that reports it).
-			if p.addr.Compare(o) < 0 || !t.peers[t.index[o]].adj[p.addr] {
-				s.Links++
-				if withGraph {
-					s.Edges = append(s.Edges, [2]int{i, j})
-				}
+			// Count each undirected link once: from its lower end, or
+			// from the only end that reports it.
+			if p.addr.Compare(o) > 0 && alive[j].adj[p.addr] {
+				continue
+			}
+			s.Links++
+			deg[i]++
+			deg[j]++
+			if withGraph {
+				s.Edges = append(s.Edges, [2]int{i, j})
 			}
 			if a, b := find(i), find(j); a != b {
 				parent[a] = b
 			}
 		}
-		s.Degrees = append(s.Degrees, deg)
-		if deg < p.target {
+	}
+	for i, p := range alive {
+		s.Degrees = append(s.Degrees, deg[i])
+		if deg[i] < p.target {
 			s.BelowTarget++
 		}
-		if deg == 0 {
+		if deg[i] == 0 {
 			s.Isolated++
 		}
 		if withGraph {
-			s.Nodes = append(s.Nodes, NodeView{Addr: p.addr.String(), Degree: deg, Target: p.target, Frozen: p.frozen})
+			s.Nodes = append(s.Nodes, NodeView{Addr: p.addr.String(), Degree: deg[i], Target: p.target, Frozen: p.frozen})
 		}
 	}
 	for i := range parent {

@@ -3,6 +3,7 @@ package localnet
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
@@ -45,8 +46,10 @@ func TestSnapshotEmpty(t *testing.T) {
 }
 
 // TestSnapshotLinks: a link counts once whether both ends report it or
-// only one (either the lower or the higher address); degrees are what
-// each peer itself reports.
+// only one (either the lower or the higher address), and every figure
+// counts the same links: a degree is the node's links in Edges, so a peer
+// whose link only the other end reports yet (a handshake or a close half
+// way through) has that link, is not isolated and is in its component.
 func TestSnapshotLinks(t *testing.T) {
 	tr := NewTracker(t0)
 	A, B, C, D, E := pa(1), pa(2), pa(3), pa(4), pa(5)
@@ -63,23 +66,24 @@ func TestSnapshotLinks(t *testing.T) {
 	if s.Peers != 4 || s.Started != 4 || s.Links != 3 || s.Components != 1 {
 		t.Fatalf("peers %d started %d links %d components %d, want 4 4 3 1", s.Peers, s.Started, s.Links, s.Components)
 	}
-	if want := []int{1, 2, 0, 1}; !slices.Equal(s.Degrees, want) {
+	if want := []int{1, 2, 2, 1}; !slices.Equal(s.Degrees, want) {
 		t.Fatalf("degrees %v, want %v", s.Degrees, want)
 	}
-	// A is 1 of 2, C 0 of 1; C reports no link of its own.
-	if s.BelowTarget != 2 || s.Isolated != 1 {
-		t.Fatalf("below target %d isolated %d, want 2 1", s.BelowTarget, s.Isolated)
+	// A is 1 of 2; C reports no link of its own, but B and D do.
+	if s.BelowTarget != 1 || s.Isolated != 0 {
+		t.Fatalf("below target %d isolated %d, want 1 0", s.BelowTarget, s.Isolated)
 	}
 	if s.QuietFor != time.Second {
 		t.Fatalf("quiet for %v, want 1s (since the last change at 13 ms)", s.QuietFor)
 	}
-	wantNodes := []NodeView{{A.String(), 1, 2, false}, {B.String(), 2, 2, false}, {C.String(), 0, 1, false}, {D.String(), 1, 1, false}}
+	wantNodes := []NodeView{{A.String(), 1, 2, false}, {B.String(), 2, 2, false}, {C.String(), 2, 1, false}, {D.String(), 1, 1, false}}
 	if !slices.Equal(s.Nodes, wantNodes) {
 		t.Fatalf("nodes %v, want %v", s.Nodes, wantNodes)
 	}
 	if got, want := sortedEdges(s.Edges), [][2]int{{0, 1}, {1, 2}, {3, 2}}; !slices.Equal(got, want) {
 		t.Fatalf("edges %v, want %v", got, want)
 	}
+	checkDegreesMatchEdges(t, s)
 	// Without the graph.
 	s = tr.Snapshot(at(1013), false)
 	if s.Nodes != nil || s.Edges != nil || s.Links != 3 {
@@ -89,13 +93,69 @@ func TestSnapshotLinks(t *testing.T) {
 	// Links go down from one end: the other end's report still counts.
 	tr.Link(B, A, false, at(20))
 	s = tr.Snapshot(at(20), false)
-	if s.Links != 3 || !slices.Equal(s.Degrees, []int{1, 1, 0, 1}) || s.QuietFor != 0 {
+	if s.Links != 3 || !slices.Equal(s.Degrees, []int{1, 2, 2, 1}) || s.QuietFor != 0 {
 		t.Fatalf("after B drops A: links %d degrees %v quiet %v", s.Links, s.Degrees, s.QuietFor)
 	}
 	tr.Link(A, B, false, at(21))
 	s = tr.Snapshot(at(21), false)
-	if s.Links != 2 || s.Components != 2 || !slices.Equal(s.Degrees, []int{0, 1, 0, 1}) || s.Isolated != 2 {
+	if s.Links != 2 || s.Components != 2 || !slices.Equal(s.Degrees, []int{0, 1, 2, 1}) || s.Isolated != 1 {
 		t.Fatalf("after A-B down: %+v", s)
+	}
+}
+
+// checkDegreesMatchEdges fails t unless every node's degree is its
+// links in the snapshot's edge list and the links add up.
+func checkDegreesMatchEdges(t *testing.T, s Snapshot) {
+	t.Helper()
+	deg := make([]int, len(s.Nodes))
+	for _, e := range s.Edges {
+		deg[e[0]]++
+		deg[e[1]]++
+	}
+	for i, n := range s.Nodes {
+		if n.Degree != deg[i] || s.Degrees[i] != deg[i] {
+			t.Errorf("node %v: degree %d (Degrees %d), %d links in the edge list", n.Addr, n.Degree, s.Degrees[i], deg[i])
+		}
+	}
+	if len(s.Edges) != s.Links {
+		t.Errorf("%d edges, %d links", len(s.Edges), s.Links)
+	}
+}
+
+// TestSnapshotHalfReported: links reported by one end only, in every
+// combination of up and down at either end, over random graphs: the
+// degrees always equal the edge list.
+func TestSnapshotHalfReported(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		tr := NewTracker(t0)
+		const n = 8
+		for i := range n {
+			tr.Started(pa(i), 3, at(i))
+		}
+		for k := range 40 {
+			a, b := pa(rng.IntN(n)), pa(rng.IntN(n))
+			if a != b {
+				tr.Link(a, b, rng.IntN(3) > 0, at(10+k))
+			}
+		}
+		if round%4 == 0 {
+			tr.Note("kill", pa(rng.IntN(n)), "", at(100))
+		}
+		s := tr.Snapshot(at(200), true)
+		checkDegreesMatchEdges(t, s)
+		isolated := 0
+		for _, d := range s.Degrees {
+			if d == 0 {
+				isolated++
+			}
+		}
+		if isolated != s.Isolated || s.Components < isolated || s.Components > s.Peers {
+			t.Fatalf("round %d: %d isolated, Isolated %d, %d components of %d peers", round, isolated, s.Isolated, s.Components, s.Peers)
+		}
+		if t.Failed() {
+			t.Fatalf("round %d: %+v", round, s)
+		}
 	}
 }
 
