@@ -138,6 +138,9 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 		return nil, err
 	}
 	n := &Network{cfg: cfg, Tracker: NewTracker(time.Now()), log: lw, ctx: ctx, seeds: map[netip.AddrPort]*node.Seed{}, owner: map[netip.AddrPort]group{}}
+	// Every peer, in this process or a worker, reports the duplicates it
+	// drops (group.go's Duplicate hook): a message without any has 0.
+	n.Tracker.TrackDuplicates()
 	for _, a := range cfg.Seeds {
 		if err := n.StartSeed(a); err != nil {
 			n.Close()

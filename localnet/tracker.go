@@ -30,7 +30,7 @@ type Tracker struct {
 	feed       []Event
 	feedSeq    uint64
 	seeds      map[netip.AddrPort]*seedState
-	dupsSeen   bool // Duplicate was called at least once
+	dupsOn     bool // TrackDuplicates or Duplicate was called
 	falseDeads int  // dead reports about peers that were alive (see Dead)
 	falseRems  int  // seed removals of peers that were alive (see Removed)
 }
@@ -586,23 +586,33 @@ func (t *Tracker) MessageCount() int {
 	return len(t.order)
 }
 
+// TrackDuplicates declares that the network reports every duplicate it
+// drops through Duplicate, so a message's count of 0 means none rather
+// than unknown. A network started by Start does (its peers' Duplicate
+// hook); an observed one does not.
+func (t *Tracker) TrackDuplicates() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.dupsOn = true
+}
+
 // Duplicate records that self dropped a copy of message (origin, seq) it
-// had already seen. Nothing calls it yet: the peer core counts duplicates
-// only in its per-peer Stats, so a driver must report them (through a
-// hook) for MessageView.Duplicates to be filled in.
+// had already seen (the peers' Duplicate hook reports it). It also turns
+// DuplicatesTracked on.
 func (t *Tracker) Duplicate(self, origin netip.AddrPort, seq uint32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.dupsSeen = true
+	t.dupsOn = true
 	if m := t.msgs[msgKey{origin, seq}]; m != nil {
 		m.dups++
 	}
 }
 
-// DuplicatesTracked reports whether any duplicate was ever recorded with
-// Duplicate, i.e. whether MessageView.Duplicates means anything.
+// DuplicatesTracked reports whether TrackDuplicates was called or any
+// duplicate was recorded with Duplicate, i.e. whether
+// MessageView.Duplicates means anything.
 func (t *Tracker) DuplicatesTracked() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.dupsSeen
+	return t.dupsOn
 }

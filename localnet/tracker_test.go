@@ -387,6 +387,15 @@ func TestMessageViews(t *testing.T) {
 	if NewTracker(t0).DuplicatesTracked() {
 		t.Fatal("a new tracker claims duplicates are tracked")
 	}
+	// A network that reports every duplicate says so up front: a
+	// message nobody got twice has 0, not an unknown count.
+	tr2 := NewTracker(t0)
+	tr2.TrackDuplicates()
+	tr2.Started(A, 2, at(0))
+	tr2.Deliver(A, A, A, 1, "x", at(1), at(1), 0)
+	if v, _ := tr2.Message(A, 1); !tr2.DuplicatesTracked() || v.Duplicates != 0 {
+		t.Fatalf("after TrackDuplicates: tracked %v, duplicates %d", tr2.DuplicatesTracked(), v.Duplicates)
+	}
 }
 
 // TestReceiptEviction: the newest maxReceiptMessages messages keep their

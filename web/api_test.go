@@ -85,7 +85,7 @@ func TestAPI(t *testing.T) {
 		if s.Counts.LocalPeers != 8 {
 			t.Errorf("local peers = %d, want 8", s.Counts.LocalPeers)
 		}
-		if s.Network.Peers != 8 || s.Network.LivenessMs != 300 || s.Network.LivenessMisses != 3 || s.Network.IntervalMs != 250 {
+		if s.Network.Peers != 8 || s.Network.LivenessMs != 300 || s.Network.LivenessMisses != 3 || s.Network.IntervalMs != 250 || !s.Network.DuplicatesTracked {
 			t.Errorf("network = %+v", s.Network)
 		}
 		if len(s.Seeds) != 2 || !s.Seeds[0].Up || !s.Seeds[1].Up || s.Seeds[0].Registered == 0 {
