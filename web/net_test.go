@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -105,8 +106,19 @@ type dashboard struct {
 
 func newDashboard(t *testing.T, n *localnet.Network, opts Options) *dashboard {
 	t.Helper()
+	return newDashboardOn(t, n, opts, nil)
+}
+
+// newDashboardOn is newDashboard with the server's listener wrapped by
+// wrap (if not nil).
+func newDashboardOn(t *testing.T, n *localnet.Network, opts Options, wrap func(net.Listener) net.Listener) *dashboard {
+	t.Helper()
 	s := New(n, opts)
-	ts := httptest.NewServer(s)
+	ts := httptest.NewUnstartedServer(s)
+	if wrap != nil {
+		ts.Listener = wrap(ts.Listener)
+	}
+	ts.Start()
 	t.Cleanup(func() {
 		s.Close()
 		ts.Close()

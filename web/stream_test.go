@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -220,14 +221,43 @@ collect:
 	}
 }
 
+// smallBufferIP is the loopback address the stuck client of
+// TestSlowStream connects from; smallSendBuffers gives the server's end of
+// its connections a small send buffer.
+var smallBufferIP = net.IPv4(127, 0, 0, 2)
+
+// smallSendBuffers wraps a listener so that connections from
+// smallBufferIP get an 8 kB send buffer. Left alone, Linux grows a
+// loopback socket's send buffer up to net.ipv4.tcp_wmem's maximum (4 MiB):
+// a stream whose browser never reads then absorbs some 3 MB before a
+// write blocks, seconds of updates at the test's churn, and many more
+// seconds on a loaded machine where the updates come slower. Setting
+// SO_SNDBUF turns that growth off for the socket.
+func smallSendBuffers(l net.Listener) net.Listener { return smallSendListener{l} }
+
+type smallSendListener struct{ net.Listener }
+
+func (l smallSendListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		if ra, ok := tc.RemoteAddr().(*net.TCPAddr); ok && ra.IP.Equal(smallBufferIP) {
+			_ = tc.SetWriteBuffer(8 << 10) // best effort: the test's deadline says if it did not work
+		}
+	}
+	return c, err
+}
+
 // A browser that stops reading must not hold up the others: its updates
 // are merged in place, never queued, and once its socket is full its
 // write times out and the stream is dropped.
 func TestSlowStream(t *testing.T) {
 	n := startNet(t, 6)
-	d := newDashboard(t, n, Options{Interval: 50 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, Messages: 256})
-	// The stuck client asks for the stream and never reads a byte; a
-	// small receive buffer makes its socket fill up quickly.
+	// WriteTimeout 1 s: the stuck stream stays open for at least that
+	// long once its socket is full, long enough for the reader to get
+	// several updates meanwhile even when ticks come slowly.
+	d := newDashboardOn(t, n, Options{Interval: 50 * time.Millisecond, WriteTimeout: time.Second, Messages: 256}, smallSendBuffers)
+	// The stuck client asks for the stream and never reads a byte; small
+	// buffers at both ends make its connection fill up quickly.
 	conn, err := dialSmallBuffer(d.ts.Listener.Addr().String())
 	if err != nil {
 		t.Skipf("cannot make a small-buffer connection: %v", err)
@@ -266,7 +296,13 @@ func TestSlowStream(t *testing.T) {
 	}()
 	defer func() { close(stop); <-done }()
 	count := 0
-	deadline := time.After(10 * time.Second)
+	start := time.Now()
+	// With 8 kB buffers at either end the stuck stream blocks within the
+	// first few updates that carry messages (after 22-38 kB) and is
+	// dropped WriteTimeout later: 1.1-1.4 s from here at load 20 (it took
+	// 4-6 s, and 3 MB, with the buffers left to grow). 30 s is for a
+	// loaded CI machine, not an expectation.
+	deadline := time.After(30 * time.Second)
 	for clients() > 1 {
 		select {
 		case ev, ok := <-ch:
@@ -277,9 +313,10 @@ func TestSlowStream(t *testing.T) {
 				count++
 			}
 		case <-deadline:
-			t.Fatalf("the stuck stream was not dropped within 10 s (%d updates to the reader)", count)
+			t.Fatalf("the stuck stream was not dropped within 30 s (%d updates to the reader)", count)
 		}
 	}
+	t.Logf("the stuck stream was dropped after %v (%d updates to the reader meanwhile)", time.Since(start).Round(time.Millisecond), count)
 	// The reader kept getting updates meanwhile and still does.
 	untilUpdate(t, ch, 2*time.Second, "update after the drop", func(Update) bool { return true })
 	if count < 3 {
