@@ -44,6 +44,9 @@ type msgKey struct {
 func newMiniNet(t testing.TB, n int, cfgMod func(*Config)) *miniNet {
 	seedAddr := netip.MustParseAddrPort("127.0.0.1:8080")
 	scfg := seed.DefaultConfig()
+	// The pump does not carry the seed's probes (the node runtime's and
+	// the seed package's tests do): the classic registry.
+	scfg.Probe = false
 	scfg.Self = seedAddr
 	scfg.Seeds = []netip.AddrPort{seedAddr}
 	s, err := seed.New(scfg, rand.New(rand.NewPCG(7, 7)))

@@ -11,9 +11,16 @@ import (
 	"github.com/whispernet/whispernet/wire"
 )
 
-// registerMsg is the register request, announcing capacity and degree.
-func (p *Peer) registerMsg() wire.Message {
-	return wire.Message{Kind: wire.KindRegister, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)}
+// registerMsg is the register request, announcing capacity and degree;
+// signed (with now as its timestamp) when signing is on, which lets the
+// seed prove the address by dialling back and refuse refreshes by anybody
+// else.
+func (p *Peer) registerMsg(now time.Time) wire.Message {
+	m := wire.Message{Kind: wire.KindRegister, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)}
+	if p.cfg.Sign {
+		wire.SignRegister(&m, p.Key(), wire.TimestampOf(now))
+	}
+	return m
 }
 
 // contactSeeds sends register to every active seed that is not registered,
@@ -22,7 +29,7 @@ func (p *Peer) contactSeeds(now time.Time) {
 	for _, s := range p.seeds {
 		if s.active && !s.registered && !s.busy && !now.Before(s.notBefore) {
 			s.busy = true
-			p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: p.registerMsg()})
+			p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: p.registerMsg(now)})
 		}
 	}
 }

@@ -91,7 +91,7 @@ func (p *Peer) Tick(now time.Time) {
 		p.announced = now
 		for _, s := range p.seeds {
 			if s.registered {
-				p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: p.registerMsg()})
+				p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: p.registerMsg(now)})
 			}
 		}
 	}

@@ -15,13 +15,52 @@ import (
 	"github.com/whispernet/whispernet/wire"
 )
 
-// probe is a dead report being checked.
+// probe is a dead report, or a signed registration, being checked.
 type probe struct {
 	nonce    string
 	deadline time.Time
+	dead     bool         // a dead report is being checked
 	report   wire.Message // the first report (its reporter and time)
 	via      string
 	relay    bool // a direct report: relay the removal if the probe fails
+
+	// A signed registration being proven (dial-back): the key it must
+	// answer with, and what to list once it has.
+	reg              *wire.Message
+	capacity, degree int
+}
+
+// startProbe returns the probe of a, starting one (and its Probe action)
+// if none is running; nil when maxProbes are running.
+func (s *Seed) startProbe(a netip.AddrPort) *probe {
+	if pr, ok := s.probes[a]; ok {
+		return pr
+	}
+	if len(s.probes) >= maxProbes {
+		return nil
+	}
+	if s.probes == nil {
+		s.probes = make(map[netip.AddrPort]*probe)
+	}
+	pr := &probe{nonce: s.nonce(), deadline: s.lastNow.Add(s.cfg.ProbeTimeout)}
+	s.probes[a] = pr
+	s.out = append(s.out, Action{Kind: Probe, Addr: a, Msg: wire.Message{Kind: wire.KindChallenge, Text: pr.nonce}})
+	return pr
+}
+
+// dialBack checks signed registration m by challenging its address: the
+// answer must be signed by m's key. It reports false when too many probes
+// are running.
+func (s *Seed) dialBack(m wire.Message, capacity, degree int) bool {
+	pr := s.startProbe(m.Addr)
+	if pr == nil {
+		return false
+	}
+	if pr.reg == nil {
+		s.stats.DialBacks++
+	}
+	pr.reg, pr.capacity, pr.degree = &m, capacity, degree
+	return true
 }
 
 // errProbeTimeout is the outcome of a probe the driver did not report in
@@ -47,21 +86,17 @@ func (s *Seed) check(src netip.Addr, m wire.Message, via string) wire.Message {
 		s.logf("dead node %s already removed (reported by %s%s)", m.Addr, m.From, via)
 		return wire.Message{Kind: wire.KindOK, Text: "already removed " + m.Addr.String()}
 	}
-	if pr, ok := s.probes[m.Addr]; ok {
+	if pr, ok := s.probes[m.Addr]; ok && pr.dead {
 		pr.relay = pr.relay || !m.Relayed
 		return wire.Message{Kind: wire.KindOK, Text: "checking " + m.Addr.String()}
 	}
-	if len(s.probes) >= maxProbes {
+	pr := s.startProbe(m.Addr)
+	if pr == nil {
 		return errorReply("Dead Node: too many reports being checked (%d)", maxProbes)
 	}
-	if s.probes == nil {
-		s.probes = make(map[netip.AddrPort]*probe)
-	}
-	pr := &probe{nonce: s.nonce(), deadline: s.lastNow.Add(s.cfg.ProbeTimeout), report: m, via: via, relay: !m.Relayed}
-	s.probes[m.Addr] = pr
+	pr.dead, pr.report, pr.via, pr.relay = true, m, via, !m.Relayed
 	s.stats.Probes++
 	s.logf("dead report about %s from %s%s: checking it", m.Addr, m.From, via)
-	s.out = append(s.out, Action{Kind: Probe, Addr: m.Addr, Msg: wire.Message{Kind: wire.KindChallenge, Text: pr.nonce}})
 	return wire.Message{Kind: wire.KindOK, Text: "checking " + m.Addr.String()}
 }
 
@@ -96,9 +131,15 @@ func (s *Seed) ProbeReply(now time.Time, a netip.AddrPort, reply wire.Message, e
 		return
 	}
 	delete(s.probes, a)
-	e, registered := s.peers[a]
 	alive := err == nil && reply.Kind == wire.KindChallengeReply && reply.Addr == a && reply.Auth != nil &&
 		wire.VerifyChallenge(reply.Auth.Key, reply.Auth.Sig, pr.nonce, a)
+	if pr.reg != nil {
+		s.provenRegistration(pr, alive && reply.Auth.Key == pr.reg.Auth.Key)
+	}
+	if !pr.dead {
+		return
+	}
+	e, registered := s.peers[a]
 	if alive && registered && !e.key.IsZero() && e.key != reply.Auth.Key {
 		alive = false // somebody answers there, but not the peer that registered
 	}
@@ -138,4 +179,31 @@ func (s *Seed) nextProbe() time.Time {
 		}
 	}
 	return t
+}
+
+// provenRegistration finishes the dial-back of a signed registration: an
+// address that answered for the key is listed (or its entry verified); one
+// that did not is not listed, and an unverified entry it had is dropped.
+func (s *Seed) provenRegistration(pr *probe, ok bool) {
+	m := pr.reg
+	e, listed := s.peers[m.Addr]
+	if !ok {
+		s.stats.Unproven++
+		s.logf("registration of %s not accepted: the address did not answer for key %s", m.Addr, m.Auth.Key)
+		if listed && !e.verified {
+			s.remove(m.Addr)
+		}
+		return
+	}
+	if !listed {
+		if r := s.add(s.lastNow, m.Addr, pr.capacity, pr.degree); r.Kind != wire.KindRegistered {
+			s.logf("registration of %s proven but not accepted: %s", m.Addr, r.Text)
+			return
+		}
+		e = s.peers[m.Addr]
+	}
+	if e.verified && e.key != m.Auth.Key {
+		return // verified meanwhile under another key: that one stands
+	}
+	e.key, e.verified, e.lastTS = m.Auth.Key, true, max(e.lastTS, m.Time)
 }

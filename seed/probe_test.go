@@ -197,3 +197,77 @@ func TestRegistryFloodFromOneNetwork(t *testing.T) {
 		t.Fatalf("after a removal: %q", wire.Format(r))
 	}
 }
+
+func signedRegister(k *identity.Key, a netip.AddrPort, capacity int, at time.Time) wire.Message {
+	m := wire.Message{Kind: wire.KindRegister, Addr: a, Cap: capacity, Degree: 1}
+	wire.SignRegister(&m, k, wire.TimestampOf(at))
+	return m
+}
+
+// TestRegistrationProvenByDialBack: a signed registration is listed only
+// once its address answers for its key; a squatter's is never listed; a
+// verified entry is refreshed only by its key, never replayed, never by
+// an unsigned line.
+func TestRegistrationProvenByDialBack(t *testing.T) {
+	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+	// A squatter registers the victim's address with its own key: the
+	// dial-back reaches the victim, which answers with the victim's key.
+	ak := identity.FromSeed([]byte("squatter"))
+	if r := s.Handle(base, live.Addr(), signedRegister(ak, live, 7, base)); r.Kind != wire.KindRegistered {
+		t.Fatal(wire.Format(r))
+	}
+	if s.Has(live) {
+		t.Fatal("listed before the dial-back")
+	}
+	s.ProbeReply(base, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
+	if s.Has(live) || s.Stats().Unproven != 1 {
+		t.Fatalf("squatted registration listed %v, unproven %d", s.Has(live), s.Stats().Unproven)
+	}
+	// The real peer registers: listed once it answers.
+	now := base.Add(time.Second)
+	s.Handle(now, live.Addr(), signedRegister(liveKey, live, 3, now))
+	s.ProbeReply(now, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
+	if !s.Has(live) {
+		t.Fatal("proven registration not listed")
+	}
+	info := func() wire.PeerInfo {
+		for _, p := range s.Handle(now, localhost, wire.Message{Kind: wire.KindPeerInfoRequest}).Peers {
+			if p.Addr == live {
+				return p
+			}
+		}
+		t.Fatal("not in peer info")
+		return wire.PeerInfo{}
+	}
+	// Rewrites: unsigned, another key, a replay. Each refused; the entry
+	// keeps capacity 3.
+	later := now.Add(time.Second)
+	for _, m := range []wire.Message{
+		{Kind: wire.KindRegister, Addr: live, Cap: 99, Degree: 0},
+		signedRegister(ak, live, 99, later),
+		signedRegister(liveKey, live, 99, now), // the same timestamp again
+	} {
+		if r := s.Handle(later, live.Addr(), m); r.Kind != wire.KindError {
+			t.Fatalf("rewrite %q accepted: %q", wire.Format(m), wire.Format(r))
+		}
+	}
+	if p := info(); p.Cap != 3 || s.Stats().RegisterRefused != 3 {
+		t.Fatalf("after rewrites: %+v, refused %d", p, s.Stats().RegisterRefused)
+	}
+	// A fresh signed refresh by the key is accepted at once, no dial-back.
+	if r := s.Handle(later, live.Addr(), signedRegister(liveKey, live, 5, later)); r.Kind != wire.KindRegistered || info().Cap != 5 {
+		t.Fatalf("refresh: %q, %+v", wire.Format(r), info())
+	}
+	if kinds(s.Ready(), Probe) != 0 {
+		t.Fatal("a refresh of a verified entry probed again")
+	}
+	// A badly signed or stale registration is refused outright.
+	bad := signedRegister(liveKey, live, 5, later)
+	bad.Cap = 6
+	if r := s.Handle(later, live.Addr(), bad); r.Kind != wire.KindError {
+		t.Fatalf("tampered registration: %q", wire.Format(r))
+	}
+	if r := s.Handle(later, live.Addr(), signedRegister(liveKey, live, 5, later.Add(-time.Hour))); r.Kind != wire.KindError {
+		t.Fatalf("stale registration: %q", wire.Format(r))
+	}
+}

@@ -129,6 +129,8 @@ type Action struct {
 
 type entry struct {
 	key         identity.PublicKey // learned from its first answer to a probe (zero: not yet)
+	verified    bool               // key proven by a dial-back at a signed registration: only it refreshes
+	lastTS      wire.Timestamp     // the newest signed registration's timestamp (no replays)
 	addr        netip.AddrPort
 	cap, degree int
 	seen        time.Time
@@ -152,6 +154,9 @@ type Stats struct {
 	Refuted         uint64 `json:"refuted"`           // dead reports refuted: the peer answered the probe
 	ReportsLimited  uint64 `json:"reports_limited"`   // dead reports refused over the reporter's rate
 	GroupRefused    uint64 `json:"group_refused"`     // registrations refused: their network group had MaxPerGroup peers
+	RegisterRefused uint64 `json:"register_refused"`  // refreshes of a verified registration not signed by its key (or replayed)
+	DialBacks       uint64 `json:"dial_backs"`        // signed registrations checked by dialling back
+	Unproven        uint64 `json:"unproven"`          // signed registrations whose address did not answer for the key
 }
 
 // Seed is the registry state machine. It is not safe for concurrent use;
@@ -267,17 +272,60 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 		s.logf("refused registration of %s from %s: address mismatch", m.Addr, wire.FormatIP(src))
 		return errorReply("register: %s does not match your address %s", wire.FormatIP(m.Addr.Addr()), wire.FormatIP(src))
 	}
+	if m.Auth != nil {
+		if !wire.VerifyRegister(&m) {
+			return errorReply("register: the signature does not verify")
+		}
+		if d := time.Duration(int64(m.Time)-now.UnixMicro()) * time.Microsecond; d > maxRegisterSkew || d < -maxRegisterSkew {
+			return errorReply("register: timestamp %s is more than %s from the seed's clock", m.Time, maxRegisterSkew)
+		}
+	}
 	capacity, degree := min(announced(m.Cap), s.cfg.MaxCapacity), min(announced(m.Degree), s.cfg.MaxCapacity)
 	if e, ok := s.peers[m.Addr]; ok {
+		if e.verified {
+			// Only the key that proved the address may refresh it.
+			switch {
+			case m.Auth == nil:
+				s.stats.RegisterRefused++
+				return errorReply("register: %s is registered with a key: only a registration signed by it refreshes it", m.Addr)
+			case m.Auth.Key != e.key:
+				s.stats.RegisterRefused++
+				return errorReply("register: %s is registered with another key", m.Addr)
+			case m.Time <= e.lastTS:
+				s.stats.RegisterRefused++
+				return errorReply("register: a replayed registration (timestamp %s, last %s)", m.Time, e.lastTS)
+			}
+			e.lastTS = m.Time
+		} else if m.Auth != nil && s.cfg.Probe {
+			s.dialBack(m, capacity, degree) // prove the key; meanwhile it stays as it was
+		}
 		e.cap, e.degree, e.seen = capacity, degree, now
 		s.setFree(e)
 		s.stats.Registrations++
 		return wire.Message{Kind: wire.KindRegistered}
 	}
+	if m.Auth != nil && s.cfg.Probe {
+		// A new address with a key: listed once it has answered for the
+		// key at that address (dial-back), not before.
+		if !s.dialBack(m, capacity, degree) {
+			return errorReply("register: too many registrations being checked (%d)", maxProbes)
+		}
+		s.stats.Registrations++
+		return wire.Message{Kind: wire.KindRegistered}
+	}
+	return s.add(now, m.Addr, capacity, degree)
+}
+
+// maxRegisterSkew bounds how far a signed registration's timestamp may be
+// from the seed's clock.
+const maxRegisterSkew = 5 * time.Minute
+
+// add puts a new peer in the registry.
+func (s *Seed) add(now time.Time, addr netip.AddrPort, capacity, degree int) wire.Message {
 	if len(s.order) >= s.cfg.MaxPeers {
 		return errorReply("register: registry full (%d peers)", s.cfg.MaxPeers)
 	}
-	g, grouped := wire.NetGroup(m.Addr.Addr())
+	g, grouped := wire.NetGroup(addr.Addr())
 	if grouped && s.groups[g] >= s.cfg.MaxPerGroup {
 		s.stats.GroupRefused++
 		return errorReply("register: %d peers already registered from %s (limit %d per network)", s.groups[g], g, s.cfg.MaxPerGroup)
@@ -288,12 +336,12 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 		}
 		s.groups[g]++
 	}
-	e := &entry{addr: m.Addr, cap: capacity, degree: degree, seen: now, index: len(s.order), freeIndex: -1}
-	s.peers[m.Addr] = e
+	e := &entry{addr: addr, cap: capacity, degree: degree, seen: now, index: len(s.order), freeIndex: -1}
+	s.peers[addr] = e
 	s.order = append(s.order, e)
 	s.setFree(e)
 	s.stats.Registrations++
-	s.logf("registered %s (peer list size %d)", m.Addr, len(s.order))
+	s.logf("registered %s (peer list size %d)", addr, len(s.order))
 	return wire.Message{Kind: wire.KindRegistered}
 }
 

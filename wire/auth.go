@@ -114,3 +114,37 @@ func NetGroup(ip netip.Addr) (g netip.Prefix, ok bool) {
 	g, _ = ip.Prefix(bits)
 	return g, true
 }
+
+// registerDomain separates registrations from other signatures.
+const registerDomain = "whispernet register v1\n"
+
+// AppendRegisterSigned appends the bytes a peer signs to register (or
+// refresh) addr with capacity and degree at ts.
+func AppendRegisterSigned(b []byte, addr netip.AddrPort, capacity, degree int, ts Timestamp) []byte {
+	b = append(b, registerDomain...)
+	b = appendAddr(b, addr)
+	b = append(b, '\n')
+	b = strconv.AppendInt(b, int64(capacity), 10)
+	b = append(b, '\n')
+	b = strconv.AppendInt(b, int64(degree), 10)
+	b = append(b, '\n')
+	return ts.Append(b)
+}
+
+// SignRegister signs register request m (Addr, Cap, Degree) with k at ts,
+// setting m.Time and m.Auth.
+func SignRegister(m *Message, k *identity.Key, ts Timestamp) {
+	var arr [128]byte
+	m.Time = ts
+	m.Auth = &Auth{Key: k.Public(), Sig: k.Sign(AppendRegisterSigned(arr[:0], m.Addr, m.Cap, m.Degree, ts))}
+}
+
+// VerifyRegister reports whether register request m is validly signed by
+// m.Auth.Key (false when unsigned).
+func VerifyRegister(m *Message) bool {
+	if m.Auth == nil {
+		return false
+	}
+	var arr [128]byte
+	return m.Auth.Key.Verify(AppendRegisterSigned(arr[:0], m.Addr, m.Cap, m.Degree, m.Time), m.Auth.Sig)
+}

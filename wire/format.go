@@ -17,7 +17,20 @@ func (m *Message) Append(b []byte) []byte {
 	case KindRegister:
 		b = append(b, VerbRegister...)
 		b = appendAddr(b, m.Addr)
-		b = appendCapDegree(b, m.Cap, m.Degree)
+		if m.Auth != nil {
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Cap), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(m.Degree), 10)
+			b = append(b, ':')
+			b = m.Auth.Key.AppendText(b)
+			b = append(b, ':')
+			b = m.Time.Append(b)
+			b = append(b, ':')
+			b = m.Auth.Sig.AppendText(b)
+		} else {
+			b = appendCapDegree(b, m.Cap, m.Degree)
+		}
 	case KindRegistered:
 		b = append(b, VerbRegistered...)
 	case KindPeerListRequest:

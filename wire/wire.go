@@ -249,8 +249,31 @@ func Parse(line string) (Message, error) {
 	switch verb {
 	case VerbRegister:
 		m.Kind = KindRegister
-		if m.Addr, err = f.addr(); err == nil {
-			m.Cap, m.Degree, err = f.capDegree()
+		if m.Addr, err = f.addr(); err != nil || f.eof {
+			break
+		}
+		if m.Cap, err = f.count("capacity"); err != nil || f.eof {
+			break
+		}
+		if m.Degree, err = f.count("degree"); err != nil || f.eof {
+			break
+		}
+		if !f.keyNext() {
+			err = f.end()
+			break
+		}
+		// A signed registration: KEY:TS:SIG.
+		var key identity.PublicKey
+		if key, err = identity.ParsePublicKey(f.next()); err != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+			break
+		}
+		if m.Time, err = f.timestamp(); err != nil {
+			break
+		}
+		m.Auth = &Auth{Key: key}
+		if m.Auth.Sig, err = f.sig(); err == nil {
+			err = f.end()
 		}
 	case VerbRegistered:
 		m.Kind = KindRegistered

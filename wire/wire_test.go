@@ -145,6 +145,8 @@ var canonical = []struct {
 		wire.Message{Kind: wire.KindConnect, Addr: v4a, Cap: 3, Isolated: true, Auth: &wire.Auth{}, Text: znonce}},
 	{"accepted with key", "Connection accepted:[::1]:5000:4:2:" + zkey + ":" + znonce + ":" + zsig,
 		wire.Message{Kind: wire.KindConnectAccepted, Addr: v6a, Cap: 4, Degree: 2, Auth: &wire.Auth{}, Text: znonce}},
+	{"signed register", "register:127.0.0.1:5000:0:0:" + zkey + ":1764072000.123456:" + zsig,
+		wire.Message{Kind: wire.KindRegister, Addr: v4a, Time: ts, Auth: &wire.Auth{}}},
 	{"proof", "Connection proof:" + zsig, wire.Message{Kind: wire.KindConnectProof, Auth: &wire.Auth{}}},
 	{"challenge", "challenge:" + znonce, wire.Message{Kind: wire.KindChallenge, Text: znonce}},
 	{"challenge reply", "challenge reply:127.0.0.1:5000:" + zkey + ":" + zsig,
