@@ -68,4 +68,18 @@ func TestComposeSeedsMatchConfig(t *testing.T) {
 			t.Errorf("service peer sets %s: it should use the image's config.txt (deploy/config.txt)", a)
 		}
 	}
+	// The dashboard asks every peer for /status on the peers' --http port.
+	dash, ok := c.Services["dashboard"]
+	if !ok || len(dash.Command) == 0 || dash.Command[0] != "watch" {
+		t.Fatalf("no dashboard service running watch: %q", dash.Command)
+	}
+	var httpPort string
+	for _, a := range peer.Command {
+		if v, ok := strings.CutPrefix(a, "--http="); ok {
+			_, httpPort, _ = net.SplitHostPort(v)
+		}
+	}
+	if httpPort == "" || !slices.Contains(dash.Command, "--status-port="+httpPort) {
+		t.Errorf("dashboard command %q does not ask the peers' --http port %q", dash.Command, httpPort)
+	}
 }
