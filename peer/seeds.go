@@ -23,11 +23,16 @@ func (p *Peer) registerMsg(now time.Time) wire.Message {
 	return m
 }
 
+// waiting reports whether s is to be contacted at s.notBefore: active, not
+// registered, no request in flight. Tick (through contactSeeds) and
+// NextDeadline both ask it.
+func (s *seedState) waiting() bool { return s.active && !s.registered && !s.busy }
+
 // contactSeeds sends register to every active seed that is not registered,
 // busy or backing off.
 func (p *Peer) contactSeeds(now time.Time) {
 	for _, s := range p.seeds {
-		if s.active && !s.registered && !s.busy && !now.Before(s.notBefore) {
+		if s.waiting() && !now.Before(s.notBefore) {
 			s.busy = true
 			p.emit(Action{Kind: SeedRequest, Addr: s.addr, Msg: p.registerMsg(now)})
 		}

@@ -57,7 +57,7 @@ func (p *Peer) Tick(now time.Time) {
 		}
 	}
 	// Handshake timeouts (a frozen peer accepts TCP but never answers).
-	hsLimit := p.cfg.HandshakeTimeout + min(p.stretch, 2*p.cfg.HandshakeTimeout)
+	hsLimit := p.handshakeLimit()
 	for _, id := range p.pendingIDs() {
 		c := p.conns[id]
 		if d := now.Sub(c.opened); d < hsLimit && d >= p.cfg.HandshakeTimeout {
@@ -74,7 +74,7 @@ func (p *Peer) Tick(now time.Time) {
 		}
 	}
 	// Gossip generation starts once there is someone to tell.
-	if p.generated < p.cfg.GossipCount && !now.Before(p.nextGossip) && len(p.neighbours) > 0 {
+	if p.generating() && !now.Before(p.nextGossip) {
 		p.generated++
 		p.nextGossip = now.Add(p.cfg.GossipInterval)
 		// The classic text <timestamp>:<IP>:<PORT>:<Msg#>.
@@ -86,7 +86,7 @@ func (p *Peer) Tick(now time.Time) {
 	if refresh {
 		p.nextRefresh = now.Add(p.cfg.RefreshInterval)
 	}
-	if refresh || p.dirty && !now.Before(p.announced.Add(p.cfg.FillInterval/4)) {
+	if refresh || p.dirty && !now.Before(p.announceAt()) {
 		p.dirty = false
 		p.announced = now
 		for _, s := range p.seeds {
@@ -101,7 +101,7 @@ func (p *Peer) Tick(now time.Time) {
 	// and then.
 	if !now.Before(p.nextFill) {
 		p.nextFill = now.Add(p.cfg.FillInterval)
-		if len(p.neighbours)+p.pendingOut() < p.target {
+		if p.belowTarget() {
 			p.fill(now)
 			// Ask even when this fill found someone to dial: its list may
 			// be stale, and only fresh lists find the last free slots.
@@ -157,13 +157,13 @@ func (p *Peer) NextDeadline() time.Time {
 		}
 	}
 	upd(p.nextRefresh)
-	if len(p.neighbours)+p.pendingOut() < p.target {
+	if p.belowTarget() {
 		upd(p.nextFill)
 	}
 	if p.dirty {
-		upd(p.announced.Add(p.cfg.FillInterval / 4))
+		upd(p.announceAt())
 	}
-	if p.generated < p.cfg.GossipCount && len(p.neighbours) > 0 {
+	if p.generating() {
 		upd(p.nextGossip)
 	}
 	if p.lazyPending {
@@ -172,7 +172,7 @@ func (p *Peer) NextDeadline() time.Time {
 	upd(p.nextGraft)
 	upd(p.aliveDue)
 	if p.handshaking() {
-		hsLimit := p.cfg.HandshakeTimeout + min(p.stretch, 2*p.cfg.HandshakeTimeout)
+		hsLimit := p.handshakeLimit()
 		for _, c := range p.conns {
 			if c.state != established {
 				upd(c.opened.Add(hsLimit))
@@ -180,7 +180,7 @@ func (p *Peer) NextDeadline() time.Time {
 		}
 	}
 	for _, s := range p.seeds {
-		if s.active && !s.registered && !s.busy {
+		if s.waiting() {
 			upd(s.notBefore)
 		}
 		for _, r := range s.retries {
@@ -188,6 +188,33 @@ func (p *Peer) NextDeadline() time.Time {
 		}
 	}
 	return d
+}
+
+// The conditions below decide both whether Tick runs a timer and whether
+// NextDeadline counts its deadline; each is written once so that the two
+// cannot drift apart (a deadline NextDeadline misses is a timer that never
+// fires; one Tick ignores is a busy loop of wake-ups).
+
+// generating reports whether the peer still has classic messages to
+// generate and someone to tell them to.
+func (p *Peer) generating() bool {
+	return p.generated < p.cfg.GossipCount && len(p.neighbours) > 0
+}
+
+// belowTarget reports whether the peer should look for neighbours: its
+// links and outbound handshakes fall short of its target.
+func (p *Peer) belowTarget() bool { return len(p.neighbours)+p.pendingOut() < p.target }
+
+// announceAt is when a degree change (p.dirty) is announced to the seeds:
+// a quarter fill interval after the last announcement, so a burst of link
+// changes costs one register per seed.
+func (p *Peer) announceAt() time.Time { return p.announced.Add(p.cfg.FillInterval / 4) }
+
+// handshakeLimit is how long a handshake may take before the connection is
+// dropped: HandshakeTimeout, stretched while our loop lags (up to three
+// times).
+func (p *Peer) handshakeLimit() time.Duration {
+	return p.cfg.HandshakeTimeout + min(p.stretch, 2*p.cfg.HandshakeTimeout)
 }
 
 // deadLimit is how long a neighbour may stay silent before it is dead,
