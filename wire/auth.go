@@ -100,11 +100,14 @@ func NonceFrom(r interface{ Uint64() uint64 }) string {
 
 // NetGroup returns the network group of ip for quotas: its /24 for IPv4,
 // its /48 for IPv6 (as Bitcoin's addrman buckets addresses), and ok false
-// for loopback addresses, which quotas leave alone: on one machine every
-// node shares one group, and a local network of thousands is the point.
+// for loopback, private (RFC 1918, fc00::/7) and link-local addresses,
+// which quotas leave alone: on one machine, one container bridge or one
+// cluster's pod network every node shares a group, and nobody outside
+// can send from those addresses. The quotas are for the public internet,
+// where one network's many addresses are one attacker's.
 func NetGroup(ip netip.Addr) (g netip.Prefix, ok bool) {
 	ip = ip.Unmap()
-	if ip.IsLoopback() {
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() {
 		return netip.Prefix{}, false
 	}
 	bits := 48

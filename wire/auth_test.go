@@ -64,3 +64,25 @@ func TestSignedGossipLines(t *testing.T) {
 		}
 	}
 }
+
+func TestNetGroup(t *testing.T) {
+	for _, tc := range []struct {
+		ip, group string
+	}{
+		{"203.0.113.77", "203.0.113.0/24"},
+		{"::ffff:203.0.113.77", "203.0.113.0/24"},
+		{"2001:db8:1:2::7", "2001:db8:1::/48"},
+		{"127.0.0.1", ""}, {"::1", ""}, {"10.1.2.3", ""}, {"192.168.0.9", ""}, {"172.17.0.2", ""},
+		{"fd00::1", ""}, {"fe80::1", ""},
+	} {
+		g, ok := NetGroup(netip.MustParseAddr(tc.ip))
+		if got := ""; ok {
+			got = g.String()
+			if got != tc.group {
+				t.Errorf("NetGroup(%s) = %s, want %q", tc.ip, got, tc.group)
+			}
+		} else if tc.group != "" {
+			t.Errorf("NetGroup(%s) exempt, want %s", tc.ip, tc.group)
+		}
+	}
+}
