@@ -46,7 +46,8 @@ to stable. With --messages M it then publishes M gossip messages from
 random peers and reports how fast they spread. The summary also tells the
 load: messages seen and complete with their mean coverage, false deaths
 (dead reports and seed removals of peers that were alive), links closed as
-too slow, process CPU per delivered message and peak RSS (all processes).
+too slow and gossip demoted to announcements, process CPU per delivered
+message and peak RSS (all processes).
 
 It writes outputfile.log, freqtrack.log and degrees.png into --log-dir. A
 network larger than --per-process peers runs its peers in several worker
@@ -290,7 +291,8 @@ func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int
 		sum.FormationS = &stableAfter
 	}
 	cpu := max(use.CPU-*fitCPU, 0)
-	sum.Net = &summary.Net{SlowCloses: n.SlowCloses(), CPUSeconds: round(cpu.Seconds(), 3),
+	bp := n.Backpressure()
+	sum.Net = &summary.Net{SlowCloses: bp.SlowCloses, Demoted: bp.Demoted, CPUSeconds: round(cpu.Seconds(), 3),
 		PeakRSSMB: round(float64(use.PeakRSS)/(1<<20), 1), Processes: use.Processes}
 	if pr.Deliveries > 0 {
 		sum.Net.CPUUsPerDelivery = round(float64(cpu.Microseconds())/float64(pr.Deliveries), 3)
@@ -375,7 +377,7 @@ func printSummary(w io.Writer, s summary.Summary) {
 		m.Seen, m.Complete, m.Coverage, s.PropagationMs.P50, s.PropagationMs.P99, s.PropagationMs.Max, s.MaxHops)
 	fmt.Fprintf(w, "false deaths %d dead reports and %d seed removals of live peers\n", s.FalseDeaths.DeadReports, s.FalseDeaths.SeedRemovals)
 	if n := s.Net; n != nil {
-		fmt.Fprintf(w, "slow closes  %d links closed because the neighbour's queue stayed full\n", n.SlowCloses)
+		fmt.Fprintf(w, "backpressure %d links closed as too slow, %d gossip lines announced instead of pushed (queue full)\n", n.SlowCloses, n.Demoted)
 		if n.Processes == 0 {
 			fmt.Fprintln(w, "cost         not measured on this system (Linux only)")
 		} else {

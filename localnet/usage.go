@@ -54,21 +54,33 @@ func (w *workerGroup) usage() (cpu time.Duration, peakRSS uint64, ok bool) {
 	return procUsage(w.cmd.Process.Pid)
 }
 
-// SlowCloses sums node.PeerStats.SlowCloses over the running peers: the
-// links a peer closed because its neighbour's queue stayed full. Worker
-// peers count with the counters they last reported (every sampleEvery);
-// a killed peer's closes are no longer counted.
-func (n *Network) SlowCloses() uint64 {
-	var total uint64
+// Backpressure is what full writer queues did to the running peers'
+// links (see node.PeerStats).
+type Backpressure struct {
+	// SlowCloses counts links closed because the neighbour made no
+	// progress reading (node.PeerStats.SlowCloses).
+	SlowCloses uint64
+	// Demoted counts gossip lines announced instead of pushed because a
+	// neighbour's queue was full (node.PeerStats.Demoted, Plumtree).
+	Demoted uint64
+}
+
+// Backpressure sums the running peers' counters. Worker peers count with
+// the counters they last reported (every sampleEvery); a killed peer's no
+// longer count.
+func (n *Network) Backpressure() Backpressure {
+	var b Backpressure
 	if n.local != nil {
 		for _, p := range n.local.Peers() {
-			total += p.SlowCloses()
+			b.SlowCloses += p.SlowCloses()
+			b.Demoted += p.Demoted()
 		}
 	}
 	for _, s := range n.RemoteSamples() {
-		total += s.Stats.SlowCloses
+		b.SlowCloses += s.Stats.SlowCloses
+		b.Demoted += s.Stats.Demoted
 	}
-	return total
+	return b
 }
 
 // SelfCPU returns this process's CPU time alone (false where Usage

@@ -432,9 +432,13 @@ func (p *Peer) Publish(text string) (wire.Message, bool) {
 // must not keep the core or block.
 func (p *Peer) Inspect(fn func(core *peer.Peer)) bool { return p.do(func() { fn(p.core) }) }
 
-// SlowCloses returns PeerStats.SlowCloses without a round trip through
-// the event loop (which Stats needs for the core's counters).
+// SlowCloses and Demoted return PeerStats.SlowCloses and .Demoted without
+// the round trip through the event loop that Stats needs for the core's
+// counters (a summary of 1,000 busy peers reads them all).
 func (p *Peer) SlowCloses() uint64 { return p.cnt.slowCloses.Load() }
+
+// Demoted: see SlowCloses.
+func (p *Peer) Demoted() uint64 { return p.cnt.demoted.Load() }
 
 // Stats returns the core and runtime counters.
 func (p *Peer) Stats() PeerStats {

@@ -118,9 +118,12 @@ func (f FalseDeaths) Total() int { return f.DeadReports + f.SeedRemovals }
 
 // Net is what only `net` measures: the cost on this machine.
 type Net struct {
-	// SlowCloses counts links a peer closed because its neighbour's queue
-	// stayed full (node.PeerStats.SlowCloses, summed over the live peers).
+	// SlowCloses counts links a peer closed because its neighbour made
+	// no progress reading (node.PeerStats.SlowCloses); Demoted the gossip
+	// lines announced instead of pushed because a neighbour's queue was
+	// full (node.PeerStats.Demoted). Both summed over the running peers.
 	SlowCloses uint64 `json:"slow_closes"`
+	Demoted    uint64 `json:"demoted"`
 	// CPUSeconds is the process CPU (user + system) of the net process
 	// and all its worker processes over the whole run, the power-law
 	// bootstrap of the summary excepted.

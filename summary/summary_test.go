@@ -43,7 +43,7 @@ func TestSchema(t *testing.T) {
 		`"fit":{"xmin":3,"n_tail":40,"note":"too few points (n_tail 40, under 50) for a meaningful fit"},` +
 		`"messages":{"seen":80,"complete":80,"coverage":1},"propagation_ms":{"p50":5.2,"p99":38.2,"max":38.2},` +
 		`"deliveries":3120,"max_hops":10,"false_deaths":{"dead_reports":0,"seed_removals":0},` +
-		`"slow_closes":0,"cpu_s":0.399,"cpu_us_per_delivery":127.937,"peak_rss_mb":40.5,"processes":1}`
+		`"slow_closes":0,"demoted":0,"cpu_s":0.399,"cpu_us_per_delivery":127.937,"peak_rss_mb":40.5,"processes":1}`
 	if err != nil || string(b) != want {
 		t.Errorf("encoded\n%s\nwant\n%s", b, want)
 	}
@@ -67,7 +67,7 @@ func TestSectionsDoNotCollide(t *testing.T) {
 	s := Summary{Source: SourceSim, Peers: 1, Seeds: 1, RandSeed: 1, FormationS: &one, Live: 1, Links: 1, Components: 1,
 		Degree: Degree{1, 1, 1}, BelowTarget: 1, Fit: &Fit{Xmin: 1, NTail: 1, Note: "n"}, Messages: Messages{1, 1, 1},
 		PropagationMs: Quantiles{1, 1, 1}, Deliveries: 1, MaxHops: 1, FalseDeaths: FalseDeaths{1, 1},
-		Net: &Net{SlowCloses: 1, CPUSeconds: 1, CPUUsPerDelivery: 1, PeakRSSMB: 1, Processes: 1},
+		Net: &Net{SlowCloses: 1, Demoted: 1, CPUSeconds: 1, CPUUsPerDelivery: 1, PeakRSSMB: 1, Processes: 1},
 		Sim: &Sim{DeliveryRatio: 1, Duplicates: 1, Lost: 1, LDH: 1, LDHMax: 1, RMR: 1,
 			DetectionS: Detection{Quantiles2{1, 1}, Quantiles2{1, 1}}, Undetected: 1, Crashed: 1, Frozen: 1,
 			Registry: Registry{1, 1}, Events: 1, VirtualS: 1}}
@@ -77,9 +77,9 @@ func TestSectionsDoNotCollide(t *testing.T) {
 	}
 	var keys map[string]any
 	json.Unmarshal(b, &keys)
-	// 16 common fields, 5 of Net, 13 of Sim.
-	if len(keys) != 16+5+13 {
-		t.Errorf("%d top-level keys, want %d: %s", len(keys), 16+5+13, b)
+	// 16 common fields, 6 of Net, 13 of Sim.
+	if len(keys) != 16+6+13 {
+		t.Errorf("%d top-level keys, want %d: %s", len(keys), 16+6+13, b)
 	}
 	var back Summary
 	if err := json.Unmarshal(b, &back); err != nil {

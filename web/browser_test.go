@@ -48,7 +48,9 @@ func TestBrowser(t *testing.T) {
 	step := func(what string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), what) }
 
 	n := startLinkedNet(t, 20)
-	d := newDashboard(t, n, Options{})
+	// Counters refresh every 250 ms, so that the load-counter checks do
+	// not wait out the default 2 s.
+	d := newDashboard(t, n, Options{StatsEvery: 250 * time.Millisecond})
 	step("network of 20 peers started and linked")
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -156,7 +158,7 @@ func TestBrowser(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			dr, sr := n.Tracker.FalseDeaths()
-			want := fmt.Sprintf("%d + %d|%d", dr, sr, n.SlowCloses())
+			want := fmt.Sprintf("%d + %d|%d", dr, sr, n.Backpressure().SlowCloses)
 			var got string
 			err := eval(`document.querySelector('#false-deaths').textContent + '|' + document.querySelector('#slow-closes').textContent`, &got)
 			if err == nil && got == want {

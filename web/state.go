@@ -53,7 +53,8 @@ type Counts struct {
 	// live peers (origin excluded) each message reached; FalseDeadReports
 	// and FalseSeedRemovals the verdicts of death about live peers
 	// (localnet.Tracker.FalseDeaths); SlowCloses the links closed because
-	// a neighbour's queue stayed full; CPUUsPerDelivery the process CPU of
+	// a neighbour made no progress reading, Demoted the gossip lines
+	// announced instead of pushed to a full queue; CPUUsPerDelivery the process CPU of
 	// this process and its workers per delivery; PeakRSSMB the sum of
 	// their peak resident sets (MiB). The last two are 0 where they
 	// cannot be measured (not Linux).
@@ -61,6 +62,7 @@ type Counts struct {
 	FalseDeadReports  int     `json:"false_dead_reports"`
 	FalseSeedRemovals int     `json:"false_seed_removals"`
 	SlowCloses        uint64  `json:"slow_closes"`
+	Demoted           uint64  `json:"demoted"`
 	CPUUsPerDelivery  float64 `json:"cpu_us_per_delivery"`
 	PeakRSSMB         float64 `json:"peak_rss_mb"`
 }
@@ -408,7 +410,7 @@ type counterCache struct {
 	prop       localnet.Propagation
 	propFilled bool
 	usage      localnet.Usage
-	slow       uint64
+	bp         localnet.Backpressure
 	falseDead  int
 	falseRem   int
 
@@ -472,7 +474,7 @@ func (s *Server) counts(snap localnet.Snapshot, g Graph, seeds []Seed, now time.
 	if !cc.propFilled || now.Sub(cc.propAt) >= s.opts.StatsEvery {
 		// A scan of every message: cheap for a few, not for 10,000.
 		cc.prop, cc.propAt, cc.propFilled = s.net.Tracker.Propagation(), now, true
-		cc.usage, cc.slow = s.net.Usage(), s.net.SlowCloses()
+		cc.usage, cc.bp = s.net.Usage(), s.net.Backpressure()
 		cc.falseDead, cc.falseRem = s.net.Tracker.FalseDeaths()
 	}
 	stale := !cc.statsFilled || now.Sub(cc.statsAt) >= s.opts.StatsEvery
@@ -492,7 +494,8 @@ func (s *Server) counts(snap localnet.Snapshot, g Graph, seeds []Seed, now time.
 	defer cc.mu.Unlock()
 	c.Complete, c.P50, c.P99, c.MaxHops, c.Deliveries = cc.prop.Complete, cc.prop.P50, cc.prop.P99, cc.prop.MaxHops, cc.prop.Deliveries
 	c.LocalPeers, c.Forwarded, c.Duplicates = cc.local, cc.fwd, cc.dups
-	c.Coverage, c.FalseDeadReports, c.FalseSeedRemovals, c.SlowCloses = round(cc.prop.Coverage, 4), cc.falseDead, cc.falseRem, cc.slow
+	c.Coverage, c.FalseDeadReports, c.FalseSeedRemovals = round(cc.prop.Coverage, 4), cc.falseDead, cc.falseRem
+	c.SlowCloses, c.Demoted = cc.bp.SlowCloses, cc.bp.Demoted
 	if cc.prop.Deliveries > 0 {
 		c.CPUUsPerDelivery = round(float64(cc.usage.CPU.Microseconds())/float64(cc.prop.Deliveries), 3)
 	}

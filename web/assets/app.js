@@ -98,6 +98,7 @@ function renderCounts(c) {
   $('false-deaths').dataset.reports = c.false_dead_reports;
   $('false-deaths').dataset.removals = c.false_seed_removals;
   set('slow-closes', c.slow_closes);
+  set('demoted', c.demoted);
   set('cpu-per-delivery', c.deliveries && c.cpu_us_per_delivery ? `${c.cpu_us_per_delivery.toFixed(1)} µs` : '–');
   set('peak-rss', c.peak_rss_mb ? `${c.peak_rss_mb.toFixed(0)} MiB` : '–');
   $('peer-count').dataset.value = c.peers;
