@@ -1,11 +1,13 @@
 package localnet
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +22,16 @@ const maxFeed = 512
 // up, who links to whom, which peer received which message when. It is
 // safe for concurrent use.
 type Tracker struct {
+	// Deliveries and duplicates, one per receipt from every peer's event
+	// loop, go to a shard of pending records first, under a lock held for
+	// an append: under load, hundreds of peer loops contend for the
+	// tracker, and holding mu for the bookkeeping of each receipt
+	// serialised them (a goroutine dump of a 400-peer run found 183 loops
+	// waiting on mu at once). Whoever takes mu applies the pending records
+	// first (lock), so every read sees every receipt reported before it.
+	shards [trackerShards]pendingShard
+	recSeq atomic.Uint64 // orders the pending records across shards
+
 	mu         sync.Mutex
 	start      time.Time
 	index      map[netip.AddrPort]int
@@ -102,6 +114,76 @@ func (t *Tracker) peer(a netip.AddrPort) *peerState {
 	return p
 }
 
+// trackerShards is how many pending-record shards the tracker has.
+const trackerShards = 16
+
+// maxPending bounds a shard's pending records: a shard that fills is
+// applied at once by the peer that filled it (under mu), so memory stays
+// bounded however rarely the tracker is read.
+const maxPending = 4096
+
+type pendingShard struct {
+	mu   sync.Mutex
+	recs []pendingRec
+	_    [64]byte // (shards on their own cache lines)
+}
+
+// pendingRec is a Deliver (dup false) or Duplicate (dup true) call.
+type pendingRec struct {
+	self, from, origin netip.AddrPort
+	seq                uint32
+	hops               int
+	n                  uint64 // the order of the call
+	dup                bool
+	text               string
+	created, at        time.Time
+}
+
+func (t *Tracker) shard(a netip.AddrPort) *pendingShard {
+	return &t.shards[int(a.Port())%trackerShards]
+}
+
+// record queues r; it applies the shard at once when it is full.
+func (t *Tracker) record(r pendingRec) {
+	sh := t.shard(r.self)
+	r.n = t.recSeq.Add(1)
+	sh.mu.Lock()
+	sh.recs = append(sh.recs, r)
+	full := len(sh.recs) >= maxPending
+	sh.mu.Unlock()
+	if full {
+		t.lock()
+		t.mu.Unlock()
+	}
+}
+
+// lock takes mu and applies every pending record.
+func (t *Tracker) lock() {
+	t.mu.Lock()
+	var recs []pendingRec
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		if recs == nil {
+			recs = sh.recs
+		} else {
+			recs = append(recs, sh.recs...)
+		}
+		sh.recs = nil
+		sh.mu.Unlock()
+	}
+	// In the order of the calls, as if each had taken mu itself.
+	slices.SortFunc(recs, func(a, b pendingRec) int { return cmp.Compare(a.n, b.n) })
+	for j := range recs {
+		r := &recs[j]
+		if r.dup {
+			t.duplicate(r.origin, r.seq)
+		} else {
+			t.deliver(r.self, r.from, r.origin, r.seq, r.text, r.created, r.at, r.hops)
+		}
+	}
+}
+
 func (t *Tracker) event(at time.Time, kind string, node, peer netip.AddrPort, text string) {
 	t.feedSeq++
 	e := Event{Seq: t.feedSeq, At: at, Kind: kind, Node: node.String(), Text: text}
@@ -117,7 +199,7 @@ func (t *Tracker) event(at time.Time, kind string, node, peer netip.AddrPort, te
 
 // Started records that a peer is up with the given target degree.
 func (t *Tracker) Started(a netip.AddrPort, target int, at time.Time) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	p := t.peer(a)
 	p.target, p.alive, p.started = target, true, true
@@ -126,7 +208,7 @@ func (t *Tracker) Started(a netip.AddrPort, target int, at time.Time) {
 
 // Link records that self's link to other came up or went down.
 func (t *Tracker) Link(self, other netip.AddrPort, up bool, at time.Time) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	p := t.peer(self)
 	if p.adj[other] == up {
@@ -168,7 +250,7 @@ func (t *Tracker) wronglyDead(a netip.AddrPort, at time.Time) bool {
 
 // Dead records that self declared other dead.
 func (t *Tracker) Dead(self, other netip.AddrPort, at time.Time) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	if t.wronglyDead(other, at) {
 		t.falseDeads++
@@ -178,7 +260,7 @@ func (t *Tracker) Dead(self, other netip.AddrPort, at time.Time) {
 
 // Removed records that a seed dropped a peer from its list.
 func (t *Tracker) Removed(seed, peer netip.AddrPort, at time.Time) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	if t.wronglyDead(peer, at) {
 		t.falseRems++
@@ -191,14 +273,14 @@ func (t *Tracker) Removed(seed, peer netip.AddrPort, at time.Time) {
 // not thawed within GraceAfterThaw. The network notes a kill before the
 // peer's sockets close, so the verdicts a kill causes are never counted.
 func (t *Tracker) FalseDeaths() (deadReports, seedRemovals int) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	return t.falseDeads, t.falseRems
 }
 
 // SeedUp records a seed starting or stopping.
 func (t *Tracker) SeedUp(seed netip.AddrPort, up bool, at time.Time) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	s := t.seeds[seed]
 	if s == nil {
@@ -216,7 +298,7 @@ func (t *Tracker) SeedUp(seed netip.AddrPort, up bool, at time.Time) {
 // Note records a control action (kill, freeze, thaw, publish) in the feed,
 // and the peer's new state.
 func (t *Tracker) Note(kind string, a netip.AddrPort, text string, at time.Time) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	p := t.peer(a)
 	switch kind {
@@ -234,8 +316,10 @@ func (t *Tracker) Note(kind string, a netip.AddrPort, text string, at time.Time)
 
 // Deliver records the first receipt of message (origin, seq) by self.
 func (t *Tracker) Deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.record(pendingRec{self: self, from: from, origin: origin, seq: seq, text: text, created: created, at: at, hops: hops})
+}
+
+func (t *Tracker) deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int) {
 	k := msgKey{origin, seq}
 	m := t.msgs[k]
 	if m == nil {
@@ -308,7 +392,7 @@ type NodeView struct {
 
 // Snapshot returns the current state. withGraph adds Nodes and Edges.
 func (t *Tracker) Snapshot(now time.Time, withGraph bool) Snapshot {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	s := Snapshot{At: now, QuietFor: now.Sub(t.lastChange)}
 	live := map[netip.AddrPort]int{}
@@ -393,7 +477,7 @@ type Propagation struct {
 
 // Propagation computes spread times over complete messages.
 func (t *Tracker) Propagation() Propagation {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	var alive []int
 	for i, p := range t.peers {
@@ -470,7 +554,7 @@ type MessageView struct {
 // Messages returns the newest n messages, newest first; receipts only
 // when withReceipts.
 func (t *Tracker) Messages(n int, withReceipts bool) []MessageView {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	var out []MessageView
 	for i := len(t.order) - 1; i >= 0 && len(out) < n; i-- {
@@ -482,7 +566,7 @@ func (t *Tracker) Messages(n int, withReceipts bool) []MessageView {
 // Message returns one message by origin and sequence number, with its
 // receipts and coverage.
 func (t *Tracker) Message(origin netip.AddrPort, seq uint32) (MessageView, bool) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	m, ok := t.msgs[msgKey{origin, seq}]
 	if !ok {
@@ -507,7 +591,7 @@ func (t *Tracker) view(m *msgState, withReceipts bool) MessageView {
 
 // Feed returns the events after seq (all when seq is 0), oldest first.
 func (t *Tracker) Feed(after uint64) []Event {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	i := sort.Search(len(t.feed), func(i int) bool { return t.feed[i].Seq > after })
 	return slices.Clone(t.feed[i:])
@@ -515,7 +599,7 @@ func (t *Tracker) Feed(after uint64) []Event {
 
 // Alive reports whether the peer is started and not killed.
 func (t *Tracker) Alive(a netip.AddrPort) bool {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	i, ok := t.index[a]
 	return ok && t.peers[i].alive
@@ -523,7 +607,7 @@ func (t *Tracker) Alive(a netip.AddrPort) bool {
 
 // Awake returns the live, unfrozen peers' addresses in start order.
 func (t *Tracker) Awake() []netip.AddrPort {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	var out []netip.AddrPort
 	for _, p := range t.peers {
@@ -536,7 +620,7 @@ func (t *Tracker) Awake() []netip.AddrPort {
 
 // LivePeers returns the live peers' addresses in start order.
 func (t *Tracker) LivePeers() []netip.AddrPort {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	var out []netip.AddrPort
 	for _, p := range t.peers {
@@ -553,7 +637,7 @@ func (t *Tracker) LivePeers() []netip.AddrPort {
 // died no longer counts, so reached/live is the share of today's network
 // that has it.
 func (t *Tracker) Coverage(origin netip.AddrPort, seq uint32) (reached, live int, ok bool) {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	m, ok := t.msgs[msgKey{origin, seq}]
 	if !ok {
@@ -581,7 +665,7 @@ func (t *Tracker) coverage(m *msgState) (reached, live int) {
 // MessageCount returns how many distinct messages the tracker has seen.
 // Unlike Propagation it does not scan the receipts.
 func (t *Tracker) MessageCount() int {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	return len(t.order)
 }
@@ -591,7 +675,7 @@ func (t *Tracker) MessageCount() int {
 // than unknown. A network started by Start does (its peers' Duplicate
 // hook); an observed one does not.
 func (t *Tracker) TrackDuplicates() {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	t.dupsOn = true
 }
@@ -600,8 +684,10 @@ func (t *Tracker) TrackDuplicates() {
 // had already seen (the peers' Duplicate hook reports it). It also turns
 // DuplicatesTracked on.
 func (t *Tracker) Duplicate(self, origin netip.AddrPort, seq uint32) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.record(pendingRec{self: self, origin: origin, seq: seq, dup: true})
+}
+
+func (t *Tracker) duplicate(origin netip.AddrPort, seq uint32) {
 	t.dupsOn = true
 	if m := t.msgs[msgKey{origin, seq}]; m != nil {
 		m.dups++
@@ -612,7 +698,7 @@ func (t *Tracker) Duplicate(self, origin netip.AddrPort, seq uint32) {
 // duplicate was recorded with Duplicate, i.e. whether
 // MessageView.Duplicates means anything.
 func (t *Tracker) DuplicatesTracked() bool {
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	return t.dupsOn
 }
