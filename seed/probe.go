@@ -78,9 +78,9 @@ const (
 // check answers a dead report when probing is on: nothing changes until
 // the seed's own probe of the peer fails.
 func (s *Seed) check(src netip.Addr, m wire.Message, via string) wire.Message {
-	if !m.Relayed && !s.allowReport(src) {
+	if !m.Relayed && !s.allowReport(m.From) {
 		s.stats.ReportsLimited++
-		return errorReply("Dead Node: too many reports from %s (limit %g a second)", wire.FormatIP(src), s.cfg.ReportRate)
+		return errorReply("Dead Node: too many reports from %s (limit %g a second)", m.From, s.cfg.ReportRate)
 	}
 	if _, ok := s.peers[m.Addr]; !ok {
 		s.logf("dead node %s already removed (reported by %s%s)", m.Addr, m.From, via)
@@ -100,12 +100,14 @@ func (s *Seed) check(src netip.Addr, m wire.Message, via string) wire.Message {
 	return wire.Message{Kind: wire.KindOK, Text: "checking " + m.Addr.String()}
 }
 
-func (s *Seed) allowReport(src netip.Addr) bool {
-	src = src.Unmap()
+// allowReport applies the reporter's rate: per reporting peer (its
+// address, whose IP the seed has checked), so that the peers of a local
+// network, which share one IP, do not share one budget.
+func (s *Seed) allowReport(src netip.AddrPort) bool {
 	l, ok := s.reporters[src]
 	if !ok {
 		if s.reporters == nil || len(s.reporters) >= maxReporters {
-			s.reporters = make(map[netip.Addr]*rate.Limiter)
+			s.reporters = make(map[netip.AddrPort]*rate.Limiter)
 		}
 		l = rate.NewLimiter(rate.Limit(s.cfg.ReportRate), s.cfg.ReportBurst)
 		s.reporters[src] = l
@@ -134,7 +136,14 @@ func (s *Seed) ProbeReply(now time.Time, a netip.AddrPort, reply wire.Message, e
 	alive := err == nil && reply.Kind == wire.KindChallengeReply && reply.Addr == a && reply.Auth != nil &&
 		wire.VerifyChallenge(reply.Auth.Key, reply.Auth.Sig, pr.nonce, a)
 	if pr.reg != nil {
-		s.provenRegistration(pr, alive && reply.Auth.Key == pr.reg.Auth.Key)
+		switch {
+		case alive && reply.Auth.Key == pr.reg.Auth.Key:
+			s.provenRegistration(pr, true)
+		case alive: // the address answered for another key: a squatter's registration
+			s.provenRegistration(pr, false)
+		default:
+			s.stats.Unproven++ // no answer in time: it stays, unverified
+		}
 	}
 	if !pr.dead {
 		return
@@ -189,7 +198,7 @@ func (s *Seed) provenRegistration(pr *probe, ok bool) {
 	e, listed := s.peers[m.Addr]
 	if !ok {
 		s.stats.Unproven++
-		s.logf("registration of %s not accepted: the address did not answer for key %s", m.Addr, m.Auth.Key)
+		s.logf("registration of %s refused: the address answered for another key than %s", m.Addr, m.Auth.Key)
 		if listed && !e.verified {
 			s.remove(m.Addr)
 		}

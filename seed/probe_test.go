@@ -204,10 +204,12 @@ func signedRegister(k *identity.Key, a netip.AddrPort, capacity int, at time.Tim
 	return m
 }
 
-// TestRegistrationProvenByDialBack: a signed registration is listed only
-// once its address answers for its key; a squatter's is never listed; a
+// TestRegistrationProvenByDialBack: a signed registration is listed at
+// once, unverified, and verified once its address answers for its key; a
+// squatter's is dropped when the address answers for another key; a
 // verified entry is refreshed only by its key, never replayed, never by
-// an unsigned line.
+// an unsigned line; a dial-back that gets no answer leaves the entry
+// unverified.
 func TestRegistrationProvenByDialBack(t *testing.T) {
 	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
 	// A squatter registers the victim's address with its own key: the
@@ -216,8 +218,8 @@ func TestRegistrationProvenByDialBack(t *testing.T) {
 	if r := s.Handle(base, live.Addr(), signedRegister(ak, live, 7, base)); r.Kind != wire.KindRegistered {
 		t.Fatal(wire.Format(r))
 	}
-	if s.Has(live) {
-		t.Fatal("listed before the dial-back")
+	if !s.Has(live) {
+		t.Fatal("not listed, unverified, before the dial-back")
 	}
 	s.ProbeReply(base, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
 	if s.Has(live) || s.Stats().Unproven != 1 {
@@ -269,5 +271,12 @@ func TestRegistrationProvenByDialBack(t *testing.T) {
 	}
 	if r := s.Handle(later, live.Addr(), signedRegister(liveKey, live, 5, later.Add(-time.Hour))); r.Kind != wire.KindError {
 		t.Fatalf("stale registration: %q", wire.Format(r))
+	}
+	// No answer to a dial-back: listed, unverified (a plain refresh works).
+	slow := netip.MustParseAddrPort("127.0.0.1:5077")
+	s.Handle(later, slow.Addr(), signedRegister(identity.FromSeed([]byte("slow")), slow, 2, later))
+	s.ProbeReply(later, slow, wire.Message{}, errors.New("i/o timeout"))
+	if r := s.Handle(later, slow.Addr(), wire.Message{Kind: wire.KindRegister, Addr: slow}); !s.Has(slow) || r.Kind != wire.KindRegistered {
+		t.Fatalf("unanswered dial-back: listed %v, plain refresh %q", s.Has(slow), wire.Format(r))
 	}
 }

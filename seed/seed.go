@@ -45,7 +45,8 @@ type Config struct {
 	// ProbeTimeout bounds a probe, dial included.
 	ProbeTimeout time.Duration
 	// ReportRate and ReportBurst bound the dead reports accepted from one
-	// reporter IP, per second after a burst; more get an error reply.
+	// reporter (its address), per second after a burst; more get an error
+	// reply.
 	ReportRate  float64
 	ReportBurst int
 	// MaxCapacity bounds the capacity and degree a seed stores and lists
@@ -156,7 +157,7 @@ type Stats struct {
 	GroupRefused    uint64 `json:"group_refused"`     // registrations refused: their network group had MaxPerGroup peers
 	RegisterRefused uint64 `json:"register_refused"`  // refreshes of a verified registration not signed by its key (or replayed)
 	DialBacks       uint64 `json:"dial_backs"`        // signed registrations checked by dialling back
-	Unproven        uint64 `json:"unproven"`          // signed registrations whose address did not answer for the key
+	Unproven        uint64 `json:"unproven"`          // signed registrations not verified: no answer in time, or an answer for another key
 }
 
 // Seed is the registry state machine. It is not safe for concurrent use;
@@ -178,7 +179,7 @@ type Seed struct {
 	probes    map[netip.AddrPort]*probe // dead reports being checked (probe.go)
 	lastNow   time.Time                 // the time of the latest call
 	groups    map[netip.Prefix]int      // registered peers per network group (wire.NetGroup)
-	reporters map[netip.Addr]*rate.Limiter
+	reporters map[netip.AddrPort]*rate.Limiter
 	nonces    uint64
 }
 
@@ -304,16 +305,16 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 		s.stats.Registrations++
 		return wire.Message{Kind: wire.KindRegistered}
 	}
-	if m.Auth != nil && s.cfg.Probe {
-		// A new address with a key: listed once it has answered for the
-		// key at that address (dial-back), not before.
-		if !s.dialBack(m, capacity, degree) {
-			return errorReply("register: too many registrations being checked (%d)", maxProbes)
-		}
-		s.stats.Registrations++
-		return wire.Message{Kind: wire.KindRegistered}
+	reply := s.add(now, m.Addr, capacity, degree)
+	if reply.Kind == wire.KindRegistered && m.Auth != nil && s.cfg.Probe {
+		// A new address with a key: listed at once, as an unsigned one
+		// is (it comes from the address's IP), and verified by a
+		// dial-back. An answer for another key removes it; no answer
+		// leaves it unverified, so that a seed or peer slowed by load
+		// does not drop honest registrations (docs/security.md).
+		s.dialBack(m, capacity, degree)
 	}
-	return s.add(now, m.Addr, capacity, degree)
+	return reply
 }
 
 // maxRegisterSkew bounds how far a signed registration's timestamp may be
