@@ -283,7 +283,7 @@ func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int
 	deadReports, removals := n.Tracker.FalseDeaths()
 	sum := summary.Summary{Source: summary.SourceNet, Peers: s.Started, Seeds: len(n.Config().Seeds), RandSeed: randSeed,
 		Live: s.Peers, Links: s.Links, Components: s.Components, BelowTarget: s.BelowTarget,
-		Messages:      summary.Messages{Seen: pr.Messages, Complete: pr.Complete, Coverage: round(pr.Coverage, 4)},
+		Messages:      summary.Messages{Seen: pr.Messages, Complete: pr.Complete, Coverage: summary.Round(pr.Coverage, 4)},
 		PropagationMs: summary.Quantiles{P50: pr.P50, P99: pr.P99, Max: pr.Max},
 		Deliveries:    uint64(pr.Deliveries), MaxHops: pr.MaxHops,
 		FalseDeaths: summary.FalseDeaths{DeadReports: deadReports, SeedRemovals: removals}}
@@ -292,10 +292,10 @@ func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int
 	}
 	cpu := max(use.CPU-*fitCPU, 0)
 	bp := n.Backpressure()
-	sum.Net = &summary.Net{SlowCloses: bp.SlowCloses, Demoted: bp.Demoted, CPUSeconds: round(cpu.Seconds(), 3),
-		PeakRSSMB: round(float64(use.PeakRSS)/(1<<20), 1), Processes: use.Processes}
+	sum.Net = &summary.Net{SlowCloses: bp.SlowCloses, Demoted: bp.Demoted, CPUSeconds: summary.Round(cpu.Seconds(), 3),
+		PeakRSSMB: summary.Round(float64(use.PeakRSS)/(1<<20), 1), Processes: use.Processes}
 	if pr.Deliveries > 0 {
-		sum.Net.CPUUsPerDelivery = round(float64(cpu.Microseconds())/float64(pr.Deliveries), 3)
+		sum.Net.CPUUsPerDelivery = summary.Round(float64(cpu.Microseconds())/float64(pr.Deliveries), 3)
 	}
 	if len(s.Degrees) > 0 {
 		sum.Degree = summary.Degree{Min: slices.Min(s.Degrees), Max: slices.Max(s.Degrees)}
@@ -303,7 +303,7 @@ func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int
 		for _, d := range s.Degrees {
 			total += d
 		}
-		sum.Degree.Avg = round(float64(total)/float64(len(s.Degrees)), 2)
+		sum.Degree.Avg = summary.Round(float64(total)/float64(len(s.Degrees)), 2)
 	}
 	fit, err := powerlaw.Estimate(s.Degrees)
 	if err != nil {
@@ -314,13 +314,13 @@ func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int
 		return sum // no test of a fit that is not reported
 	}
 	if c, err := powerlaw.CompareExponential(s.Degrees, fit); err == nil {
-		r, p := round(c.R, 3), round(c.P, 4)
+		r, p := summary.Round(c.R, 3), summary.Round(c.P, 4)
 		sum.Fit.RExp, sum.Fit.PExp = &r, &p
 	}
 	if rounds > 0 {
 		before, _ := n.SelfCPU()
 		bar := newProgress(w, "bootstrap rounds")
-		p := round(powerlaw.Bootstrap(s.Degrees, fit, rounds, rng, bar.update), 3)
+		p := summary.Round(powerlaw.Bootstrap(s.Degrees, fit, rounds, rng, bar.update), 3)
 		bar.done()
 		after, _ := n.SelfCPU()
 		*fitCPU += after - before
@@ -328,8 +328,6 @@ func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int
 	}
 	return sum
 }
-
-func round(x float64, digits int) float64 { return summary.Round(x, digits) }
 
 func writePlots(n *localnet.Network, dir string, w io.Writer) {
 	s := n.Tracker.Snapshot(time.Now(), false)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/whispernet/whispernet/summary"
 )
 
 // maxReceiptMessages is how many recent messages keep their per-peer
@@ -519,17 +521,11 @@ func (t *Tracker) Propagation() Propagation {
 	}
 	if len(times) > 0 {
 		sort.Float64s(times)
-		pr.P50 = quantile(times, 0.5)
-		pr.P99 = quantile(times, 0.99)
+		pr.P50 = summary.Quantile(times, 0.5)
+		pr.P99 = summary.Quantile(times, 0.99)
 		pr.Max = times[len(times)-1]
 	}
 	return pr
-}
-
-// quantile returns the q-quantile of sorted xs (nearest rank).
-func quantile(xs []float64, q float64) float64 {
-	i := int(math.Ceil(q*float64(len(xs)))) - 1
-	return xs[max(i, 0)]
 }
 
 // MessageView is one message for the dashboard.

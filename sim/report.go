@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"sort"
 
@@ -142,24 +141,10 @@ func (r *Report) Summary() summary.Summary {
 			Registry: r.Registry, AfterFailure: r.AfterFailure, Events: r.Events, VirtualS: r.VirtualS}}
 }
 
-func round(x float64, digits int) float64 {
-	f := math.Pow(10, float64(digits))
-	return math.Round(x*f) / f
-}
-
-// quantile returns the nearest-rank q-quantile of sorted xs (0 if empty).
-func quantile(xs []float64, q float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(xs)))) - 1
-	return xs[max(i, 0)]
-}
-
 func (w *world) report() *Report {
-	r := &Report{Peers: w.joinedN, Seeds: len(w.seeds), RandSeed: w.cfg.RandSeed, Events: w.events, VirtualS: round(float64(w.now)/1000, 3)}
+	r := &Report{Peers: w.joinedN, Seeds: len(w.seeds), RandSeed: w.cfg.RandSeed, Events: w.events, VirtualS: summary.Round(float64(w.now)/1000, 3)}
 	if w.formedOK {
-		f := round(float64(w.formed)/1000, 3)
+		f := summary.Round(float64(w.formed)/1000, 3)
 		r.FormationS = &f
 	}
 	w.reportOverlay(r)
@@ -184,7 +169,7 @@ func (w *world) reportAfterFailure(r *Report) {
 		return
 	}
 	live := w.liveMask()
-	a := &AfterFailure{CrashedS: round(float64(at)/1000, 3), Crashed: n, Min: 1}
+	a := &AfterFailure{CrashedS: summary.Round(float64(at)/1000, 3), Crashed: n, Min: 1}
 	var sum float64
 	healed := 0 // the first message of the complete run at the end, 0 if none
 	for gi := range w.msgs {
@@ -200,10 +185,10 @@ func (w *world) reportAfterFailure(r *Report) {
 		a.Messages++
 		r.Reliability = append(r.Reliability, rel)
 		if a.Messages == 1 {
-			a.First = round(rel, 6)
+			a.First = summary.Round(rel, 6)
 		}
 		sum += rel
-		a.Min = min(a.Min, round(rel, 6))
+		a.Min = min(a.Min, summary.Round(rel, 6))
 		switch {
 		case g < wt:
 			healed = 0
@@ -215,7 +200,7 @@ func (w *world) reportAfterFailure(r *Report) {
 		r.Reliability = nil
 		return
 	}
-	a.Mean = round(sum/float64(a.Messages), 6)
+	a.Mean = summary.Round(sum/float64(a.Messages), 6)
 	if healed > 0 {
 		a.HealedAfter = &healed
 	}
@@ -250,7 +235,7 @@ func (w *world) reportOverlay(r *Report) {
 	}
 	r.Components = w.components()
 	if len(r.Degrees) > 0 {
-		r.Degree = DegreeStats{Min: slices.Min(r.Degrees), Max: slices.Max(r.Degrees), Avg: round(float64(total)/float64(len(r.Degrees)), 3)}
+		r.Degree = DegreeStats{Min: slices.Min(r.Degrees), Max: slices.Max(r.Degrees), Avg: summary.Round(float64(total)/float64(len(r.Degrees)), 3)}
 	}
 	if fit, err := powerlaw.Estimate(r.Degrees); err == nil {
 		r.PowerLaw = &fit
@@ -304,20 +289,20 @@ func (w *world) reportGossip(r *Report) {
 		}
 	}
 	if want > 0 {
-		r.DeliveryRatio = round(float64(got)/float64(want), 6)
+		r.DeliveryRatio = summary.Round(float64(got)/float64(want), 6)
 	}
 	if covered > 0 {
-		r.Coverage = round(coverage/float64(covered), 6)
+		r.Coverage = summary.Round(coverage/float64(covered), 6)
 	}
 	if r.Complete > 0 {
-		r.LDH = round(ldh/float64(r.Complete), 2)
+		r.LDH = summary.Round(ldh/float64(r.Complete), 2)
 	}
 	if nRMR > 0 {
-		r.RMR = round(rmr/float64(nRMR), 3)
+		r.RMR = summary.Round(rmr/float64(nRMR), 3)
 	}
 	sorted := slices.Clone(r.Propagation)
 	sort.Float64s(sorted)
-	r.PropagationMs = Quantiles{P50: quantile(sorted, 0.5), P99: quantile(sorted, 0.99), Max: quantile(sorted, 1)}
+	r.PropagationMs = Quantiles{P50: summary.Quantile(sorted, 0.5), P99: summary.Quantile(sorted, 0.99), Max: summary.Quantile(sorted, 1)}
 	// The receipt-delay histogram, as 1000 evenly spaced quantiles: a
 	// faithful CDF without keeping every receipt.
 	var n uint64
@@ -380,8 +365,8 @@ func (w *world) reportFailures(r *Report) {
 	sort.Float64s(nb)
 	sort.Float64s(sd)
 	r.DetectionS = Detection{
-		Neighbours: Quantiles2{P50: quantile(nb, 0.5), Max: quantile(nb, 1)},
-		Seeds:      Quantiles2{P50: quantile(sd, 0.5), Max: quantile(sd, 1)},
+		Neighbours: Quantiles2{P50: summary.Quantile(nb, 0.5), Max: summary.Quantile(nb, 1)},
+		Seeds:      Quantiles2{P50: summary.Quantile(sd, 0.5), Max: summary.Quantile(sd, 1)},
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/whispernet/whispernet/powerlaw"
 )
 
@@ -240,6 +242,19 @@ func (f *Fit) Meaningful() bool { return f != nil && f.Alpha != nil }
 // points.
 func TooFewNote(n int) string {
 	return fmt.Sprintf("too few points (n_tail %d, under %d) for a meaningful fit", n, MinTail)
+}
+
+// Quantile returns the q-quantile of sorted by the nearest-rank definition
+// (gonum's stat.Empirical: the smallest value with at least a fraction q of
+// the sample at or below it), or 0 for an empty sample. Both reports take
+// their percentiles here, so a net run's p99 and a simulated run's mean the
+// same thing. (The copies it replaced computed sorted[ceil(q·n)−1], the
+// same rank: reports are unchanged.)
+func Quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return stat.Quantile(q, stat.Empirical, sorted, nil)
 }
 
 // Round rounds x to digits decimals.

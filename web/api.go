@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/whispernet/whispernet/localnet"
+	"github.com/whispernet/whispernet/summary"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -479,10 +480,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Write([]byte("\n"))
 }
 
+// round is summary.Round made safe for JSON, which has no NaN or Inf (a
+// fit on no data gives them): those become 0.
 func round(x float64, digits int) float64 {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return 0
 	}
-	f := math.Pow(10, float64(digits))
-	return math.Round(x*f) / f
+	return summary.Round(x, digits)
 }
