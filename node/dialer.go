@@ -25,8 +25,9 @@ func newDialer(tr Transport, local netip.Addr, timeout time.Duration) *dialer {
 	return &dialer{tr: tr, local: local, timeout: timeout}
 }
 
-func (d *dialer) dial(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+// dial connects to remote within the timeout plus extra.
+func (d *dialer) dial(ctx context.Context, remote netip.AddrPort, extra time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout+extra)
 	defer cancel()
 	return d.tr.Dial(ctx, d.local, remote)
 }

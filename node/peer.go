@@ -471,9 +471,9 @@ func (p *Peer) acceptLoop() {
 	}
 }
 
-func (p *Peer) dial(id peer.ConnID, addr netip.AddrPort) {
+func (p *Peer) dial(id peer.ConnID, addr netip.AddrPort, extra time.Duration) {
 	defer p.wg.Done()
-	c, err := p.dialer.dial(p.ctx, addr)
+	c, err := p.dialer.dial(p.ctx, addr, extra)
 	if err != nil {
 		p.postUrgent(event{kind: evDialFailed, addr: addr, err: err})
 		return
@@ -763,7 +763,10 @@ func (p *Peer) applyOnce(now time.Time) {
 		case peer.Dial:
 			id := peer.ConnID(p.nextID.Add(1))
 			p.wg.Add(1)
-			go p.dial(id, a.Addr)
+			// While our loop lags, a dial (a probe's above all) gets as
+			// much longer as the core's deadlines: its timeout would
+			// otherwise declare a live peer dead for our slowness.
+			go p.dial(id, a.Addr, p.core.LagStretch())
 		case peer.Send:
 			tc, ok := p.conns[a.Conn]
 			if !ok {

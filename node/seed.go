@@ -405,7 +405,7 @@ func (s *Seed) probe(a netip.AddrPort, challenge wire.Message) {
 }
 
 func (s *Seed) exchangeProbe(a netip.AddrPort, challenge wire.Message) (wire.Message, error) {
-	conn, err := s.prober.dial(s.ctx, a)
+	conn, err := s.prober.dial(s.ctx, a, 0)
 	if err != nil {
 		return wire.Message{}, err
 	}

@@ -177,7 +177,7 @@ func (s *seedClient) exchange(ctx context.Context, c *net.Conn, lr **wire.LineRe
 	if *c == nil {
 		dctx, cancel := context.WithTimeout(ctx, s.timeout)
 		target := s.dialTarget(dctx)
-		conn, err := s.dialer.dial(dctx, target)
+		conn, err := s.dialer.dial(dctx, target, 0)
 		cancel()
 		if err != nil {
 			s.stale = true

@@ -211,11 +211,18 @@ func (p *Peer) belowTarget() bool { return len(p.neighbours)+p.pendingOut() < p.
 func (p *Peer) announceAt() time.Time { return p.announced.Add(p.cfg.FillInterval / 4) }
 
 // handshakeLimit is how long a handshake may take before the connection is
-// dropped: HandshakeTimeout, stretched while our loop lags (up to three
-// times).
+// dropped: HandshakeTimeout, stretched while our loop lags by as much as
+// the liveness verdict may be (a probe handshake is a liveness check: a
+// redialled neighbour in a process as slow as ours answers as late as its
+// liveness replies would).
 func (p *Peer) handshakeLimit() time.Duration {
-	return p.cfg.HandshakeTimeout + min(p.stretch, 2*p.cfg.HandshakeTimeout)
+	return p.cfg.HandshakeTimeout + min(p.stretch, 2*p.deadLimit())
 }
+
+// LagStretch returns how far the liveness and handshake deadlines are
+// stretched now because the driver's loop lagged (see LoopLag). A driver
+// stretches its own timeouts for the core by as much, such as a dial's.
+func (p *Peer) LagStretch() time.Duration { return p.stretch }
 
 // deadLimit is how long a neighbour may stay silent before it is dead,
 // our loop's lag aside.
