@@ -59,7 +59,7 @@ Examples:
 
 // simOnly are the sim's own flags, passed to sim.Config.Set by name.
 var simOnly = []string{"peers", "seeds", "seed", "join-over", "latency", "jitter", "loss", "dial-timeout",
-	"seed-timeout", "stable-quiet", "formation-timeout", "origins", "messages", "crash", "crash-kind", "settle",
+	"seed-timeout", "stable-quiet", "formation-timeout", "origins", "messages", "crash", "crash-kind", "cpu-cores", "cpu-recv", "cpu-send", "settle",
 	"fill-interval", "handshake-timeout", "max-known", "seed-expiry", "workers"}
 
 func runSim(ctx context.Context, args []string, stdio Stdio) int {
@@ -75,6 +75,7 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 		"loss": fmt.Sprint(d.Loss), "dial-timeout": d.DialTimeout.String(), "seed-timeout": d.SeedTimeout.String(),
 		"stable-quiet": d.Quiet.String(), "formation-timeout": d.FormationTimeout.String(),
 		"origins": fmt.Sprint(d.Origins), "messages": fmt.Sprint(d.Messages), "crash": fmt.Sprint(d.Crash), "crash-kind": "crash",
+		"cpu-cores": "0", "cpu-recv": d.CPU.Recv.String(), "cpu-send": d.CPU.Send.String(),
 		"settle": "0", "fill-interval": d.Peer.FillInterval.String(), "handshake-timeout": d.Peer.HandshakeTimeout.String(),
 		"max-known": fmt.Sprint(d.Peer.MaxKnown), "seed-expiry": d.Seed.Expiry.String(), "workers": "0",
 	}

@@ -71,6 +71,10 @@ type Config struct {
 	// are set per seed).
 	Seed seed.Config
 
+	// CPU, when CPU.Cores > 0, gives the peers finite CPU (docs/sim.md):
+	// off by default, when a peer handles any number of lines in no time.
+	CPU CPU
+
 	// Workers is how many goroutines call the protocol cores (0: one per
 	// CPU, GOMAXPROCS). The report does not depend on it.
 	Workers int
@@ -81,6 +85,19 @@ type Config struct {
 	// chunk is the least number of events of a batch (0: 256); tests
 	// make it small to run small networks on several workers.
 	chunk int
+}
+
+// CPU is the finite-CPU model: every line a peer receives costs Recv of
+// CPU time and every line it sends costs Send, on Cores cores that all the
+// peers share, as the TCP runtime's peers share a machine's. A peer is one
+// loop: its work runs in order, each piece on the first core free, so a
+// busy machine delays every peer and a busy peer its own lines. What a
+// received line makes the peer send leaves only once that work is done.
+// (The core sees the line on arrival; only its consequences wait.) Zero
+// Cores turns the model off.
+type CPU struct {
+	Recv, Send time.Duration
+	Cores      int
 }
 
 // StepKind says what a Step does.
@@ -183,6 +200,9 @@ func DefaultConfig() Config {
 		Crash:            0.01,
 		Peer:             p,
 		Seed:             simSeedConfig(),
+		// Off; when turned on (--cpu-cores), the TCP runtime's measured
+		// cost: about 20 µs of CPU per delivered message (docs/sim.md).
+		CPU: CPU{Recv: 10 * time.Microsecond, Send: 10 * time.Microsecond},
 	}
 }
 
@@ -232,6 +252,8 @@ func (c *Config) validate() error {
 		return bad("settle %v is negative", c.Settle)
 	case c.Workers < 0:
 		return bad("workers %d is negative", c.Workers)
+	case c.CPU.Cores < 0 || c.CPU.Recv < 0 || c.CPU.Send < 0:
+		return bad("cpu cores %d and costs %v, %v must not be negative", c.CPU.Cores, c.CPU.Recv, c.CPU.Send)
 	}
 	for i, s := range c.Steps {
 		if s.At < 0 {

@@ -34,6 +34,9 @@ func (w *world) applyBatch(b *batch) {
 		w.setNow(r.at)
 		switch r.kind {
 		case recActs:
+			if w.cpuOn {
+				w.cpuStart(r.node, r.t)
+			}
 			fan = w.applyActions(r.node, b.acts[r.lo:r.hi], fan)
 		case recSeedActs:
 			w.applySeedActions(r.node-int32(len(w.peers)), b.sacts[r.lo:r.hi])
@@ -154,6 +157,50 @@ func (w *world) apart(i, j int32) bool {
 	return w.peersCut && w.peers[i].group != w.peers[j].group
 }
 
+// cpuStart charges peer i's CPU for received lines (0 or 1) at the
+// current millisecond (see cpuRun); what the peer sends now leaves after
+// it (cpuSend).
+func (w *world) cpuStart(i int32, received int64) {
+	if received > 0 {
+		w.cpuRun(i, w.cpuRecv)
+	}
+}
+
+// cpuSend charges peer i's CPU for one sent line and returns the
+// millisecond the line leaves (the current one without the CPU model).
+func (w *world) cpuSend(i int32) int64 {
+	if !w.cpuOn {
+		return w.now
+	}
+	// Whole milliseconds, rounded up: never before the CPU is done.
+	return (w.cpuRun(i, w.cpuSendNs) + 1e6 - 1) / 1e6
+}
+
+// cpuRun runs cost ns of peer i's work and returns when it is done. A
+// peer is one loop: its work runs in order, from now at the earliest. The
+// shared cores are a fluid queue: the work of all peers in a window adds
+// to a backlog that the cores drain at their speed (cpuWindow), and every
+// line waits for the backlog as it stood at the window's start. So the
+// result does not depend on the order in which phase B charges a window.
+func (w *world) cpuRun(i int32, cost int64) int64 {
+	p := &w.peers[i]
+	p.cpuFree = max(w.now*1e6, p.cpuFree) + cost
+	w.cpuDemand += cost
+	w.cpuLines++
+	return p.cpuFree + w.cpuBacklog
+}
+
+// cpuWindow updates the cores' backlog at the end of a window that ended
+// at millisecond end: the window's work joins it, and the cores worked
+// it off since the previous window's end.
+func (w *world) cpuWindow(end int64) {
+	elapsed := (end - w.cpuLast) * 1e6
+	w.cpuLast = end
+	w.cpuBacklog = max(0, w.cpuBacklog+w.cpuDemand-int64(len(w.cpuCores))*elapsed)
+	w.cpuDemand = 0
+	w.cpuMaxBacklog = max(w.cpuMaxBacklog, w.cpuBacklog)
+}
+
 // send puts message h on the wire from end (link<<1|side) of peer i.
 func (w *world) send(i int32, end int32, h int32) {
 	l := &w.links[end>>1]
@@ -168,7 +215,7 @@ func (w *world) send(i int32, end int32, h int32) {
 		w.lost++
 		return
 	}
-	at := max(w.delay(), l.last[side])
+	at := max(w.delay()+w.cpuSend(i)-w.now, l.last[side])
 	l.last[side] = at
 	w.push(at, event{kind: evMsg, node: j, a: end ^ 1, b: h})
 }

@@ -80,7 +80,10 @@ type worker struct {
 	scratch []peer.Action // the actions of the last call into a peer (see peer)
 	events  uint64
 	copies  []int64 // copies of each gossip message received
-	err     error
+	// received marks the call collect is about to record as a received
+	// line's, which the CPU model charges (rec.t of recActs).
+	received bool
+	err      error
 }
 
 func (k *worker) setNow(t int64) {
@@ -292,8 +295,15 @@ func (k *worker) collect(i int32, received bool) {
 			count = -1
 			b.acts = append(b.acts, *a)
 		}
-		k.rec(rec{kind: recActs, node: i, lo: lo, hi: int32(len(b.acts))})
+		r := rec{kind: recActs, node: i, lo: lo, hi: int32(len(b.acts))}
+		if k.received {
+			r.t = 1
+		}
+		k.rec(r)
+	} else if k.received && w.cpuOn {
+		k.rec(rec{kind: recActs, node: i, lo: int32(len(b.acts)), hi: int32(len(b.acts)), t: 1})
 	}
+	k.received = false
 	if more {
 		k.reschedule(i)
 	} else if w.cfg.verify {
@@ -388,6 +398,7 @@ func (k *worker) onMsg(ev event) {
 		k.rec(rec{kind: recMsg, ev: event{a: ev.b}})
 	}
 	k.peer(ev.node).Receive(k.nowT, connID(ev.a), m)
+	k.received = true // for the CPU model (collect)
 	k.collect(ev.node, true)
 }
 

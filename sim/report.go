@@ -91,6 +91,12 @@ type Report struct {
 	// massive-failure experiment (docs/sim.md).
 	AfterFailure *AfterFailure `json:"after_failure,omitempty"`
 
+	// CPULines and CPUBacklogMaxS: with the finite-CPU model on
+	// (Config.CPU), the lines the peers' CPU handled and the most work the
+	// shared cores owed at once, in seconds.
+	CPULines       int64    `json:"cpu_lines,omitempty"`
+	CPUBacklogMaxS *float64 `json:"cpu_backlog_max_s,omitempty"`
+
 	// Events is the number of events simulated; VirtualS the virtual time
 	// the run covered, in seconds.
 	Events   uint64  `json:"events"`
@@ -138,7 +144,8 @@ func (r *Report) Summary() summary.Summary {
 		FalseDeaths: summary.FalseDeaths{DeadReports: r.FalsePositives, SeedRemovals: r.FalseRemovals},
 		Sim: &summary.Sim{DeliveryRatio: r.DeliveryRatio, Duplicates: r.Duplicates, Lost: r.Lost, LDH: r.LDH, LDHMax: r.LDHMax,
 			RMR: r.RMR, DetectionS: r.DetectionS, Undetected: r.Undetected, Crashed: r.Crashed, Frozen: r.Frozen,
-			Registry: r.Registry, AfterFailure: r.AfterFailure, Events: r.Events, VirtualS: r.VirtualS}}
+			Registry: r.Registry, AfterFailure: r.AfterFailure,
+			CPULines: r.CPULines, CPUBacklogMaxS: r.CPUBacklogMaxS, Events: r.Events, VirtualS: r.VirtualS}}
 }
 
 func (w *world) report() *Report {
@@ -151,6 +158,11 @@ func (w *world) report() *Report {
 	w.reportGossip(r)
 	w.reportFailures(r)
 	w.reportAfterFailure(r)
+	if w.cpuOn {
+		r.CPULines = w.cpuLines
+		b := round(float64(w.cpuMaxBacklog)/1e9, 3)
+		r.CPUBacklogMaxS = &b
+	}
 	return r
 }
 
@@ -415,6 +427,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	pf("detection    neighbours p50 %.3f s  max %.3f s; seeds p50 %.3f s  max %.3f s\n",
 		r.DetectionS.Neighbours.P50, r.DetectionS.Neighbours.Max, r.DetectionS.Seeds.P50, r.DetectionS.Seeds.Max)
 	pf("registry     %d stale entries of failed peers, %d live peers unlisted\n", r.Registry.Stale, r.Registry.Unlisted)
+	if r.CPUBacklogMaxS != nil {
+		pf("cpu          %d lines handled; the shared cores owed at most %.3f s of work\n", r.CPULines, *r.CPUBacklogMaxS)
+	}
 	pf("simulated    %d events, %.3f s of virtual time\n", r.Events, r.VirtualS)
 	return err
 }

@@ -114,6 +114,9 @@ var Settings = []struct{ Name, Help string }{
 	{"origins", "`N` random peers publish the gossip messages"},
 	{"messages", "`N` messages from each origin, one every --gossip-interval"},
 	{"crash", "`fraction` (0.01 or 1%) of the peers that crash at once midway through the gossip"},
+	{"cpu-cores", "finite CPU: the peers share this many `cores`, each line costing --cpu-recv or --cpu-send (0: off, a peer takes no time)"},
+	{"cpu-recv", "finite CPU: CPU `time` a received line costs a peer (with --cpu-cores)"},
+	{"cpu-send", "finite CPU: CPU `time` a sent line costs a peer (with --cpu-cores)"},
 	{"crash-kind", "what the midway --crash does to its peers: crash (their connections close) or freeze (silent: found by liveness alone)"},
 	{"settle", "the run ends at most this `duration` after the last step (0: long enough to find a frozen peer)"},
 	{"gossip-interval", "`duration` between two messages of an origin"},
@@ -193,6 +196,12 @@ func (c *Config) Set(name, value string) error {
 		return num(&c.Messages)
 	case "crash":
 		return frac(&c.Crash)
+	case "cpu-cores":
+		return num(&c.CPU.Cores)
+	case "cpu-recv":
+		return dur(&c.CPU.Recv)
+	case "cpu-send":
+		return dur(&c.CPU.Send)
 	case "crash-kind":
 		switch value {
 		case "crash":

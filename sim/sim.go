@@ -91,6 +91,7 @@ func (w *world) peerIndex(a netip.AddrPort) int32 {
 // pipeline.run) touches only the fields marked A, and only for its own node.
 type simPeer struct {
 	core     *peer.Peer // A
+	cpuFree  int64      // B: ns when its CPU is next free (Config.CPU)
 	state    uint8      // changed by joins (A) and global events only
 	group    uint8      // partition group, 0 the main one; global events only
 	origin   bool
@@ -176,6 +177,17 @@ type world struct {
 	slab pool[slabMsg]
 	reqs pool[seedReq]
 
+	// The CPU model (Config.CPU), phase B's: costs in ns, and the shared
+	// cores' backlog (cpuRun).
+	cpuOn              bool
+	cpuRecv, cpuSendNs int64
+	cpuCores           []int64 // one per core (only their number counts)
+	cpuLines           int64   // lines charged
+	cpuDemand          int64   // ns of work charged in this window
+	cpuBacklog         int64   // ns of work the cores owe at the window's start
+	cpuMaxBacklog      int64
+	cpuLast            int64 // millisecond of the last window's end
+
 	netRNG  *rand.Rand // delays and losses
 	scenRNG *rand.Rand // the scenario's picks
 	loss    float64
@@ -243,6 +255,11 @@ func newWorld(ctx context.Context, cfg Config, progress func(Progress)) (*world,
 		loss:      cfg.Loss,
 		formed:    -1,
 		nowT:      epoch,
+	}
+	if c := cfg.CPU; c.Cores > 0 {
+		w.cpuOn = true
+		w.cpuRecv, w.cpuSendNs = c.Recv.Nanoseconds(), c.Send.Nanoseconds()
+		w.cpuCores = make([]int64, c.Cores)
 	}
 	w.main = &worker{w: w, out: &batch{}}
 	for k := range cfg.Seeds {
@@ -365,6 +382,9 @@ func (w *world) loop() error {
 		w.out = sortByNode(w.buf, w.out, w.counts, w.counts2)
 		w.openLinks(w.out)
 		w.pipe.run(w.out, end)
+		if w.cpuOn {
+			w.cpuWindow(end)
+		}
 		if w.verifyErr != nil {
 			return w.verifyErr
 		}

@@ -171,6 +171,11 @@ type Sim struct {
 	// AfterFailure follows the messages published after the last crash or
 	// freeze; absent when nothing was published after one.
 	AfterFailure *AfterFailure `json:"after_failure,omitempty"`
+	// CPULines and CPUBacklogMaxS, with the finite-CPU model on: the
+	// lines the peers' CPU handled, and the most work the shared cores
+	// owed at once, in seconds.
+	CPULines       int64    `json:"cpu_lines,omitempty"`
+	CPUBacklogMaxS *float64 `json:"cpu_backlog_max_s,omitempty"`
 	// Events is the number of events simulated; VirtualS the virtual time
 	// covered, in seconds.
 	Events   uint64  `json:"events"`
