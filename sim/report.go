@@ -160,7 +160,7 @@ func (w *world) report() *Report {
 	w.reportAfterFailure(r)
 	if w.cpuOn {
 		r.CPULines = w.cpuLines
-		b := round(float64(w.cpuMaxBacklog)/1e9, 3)
+		b := summary.Round(float64(w.cpuMaxBacklog)/1e9, 3)
 		r.CPUBacklogMaxS = &b
 	}
 	return r
