@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/whispernet/whispernet/summary"
+	"github.com/whispernet/whispernet/topology"
 )
 
 // maxReceiptMessages is how many recent messages keep their per-peer
@@ -409,17 +410,7 @@ func (t *Tracker) Snapshot(now time.Time, withGraph bool) Snapshot {
 		}
 	}
 	s.Peers = len(live)
-	parent := make([]int, len(live))
-	for i := range parent {
-		parent[i] = i
-	}
-	find := func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
+	f := topology.NewForest(len(live))
 	deg := make([]int, len(live))
 	for i, p := range alive {
 		for o := range p.adj {
@@ -438,9 +429,7 @@ func (t *Tracker) Snapshot(now time.Time, withGraph bool) Snapshot {
 			if withGraph {
 				s.Edges = append(s.Edges, [2]int{i, j})
 			}
-			if a, b := find(i), find(j); a != b {
-				parent[a] = b
-			}
+			f.Union(int32(i), int32(j))
 		}
 	}
 	for i, p := range alive {
@@ -455,8 +444,8 @@ func (t *Tracker) Snapshot(now time.Time, withGraph bool) Snapshot {
 			s.Nodes = append(s.Nodes, NodeView{Addr: p.addr.String(), Degree: deg[i], Target: p.target, Frozen: p.frozen})
 		}
 	}
-	for i := range parent {
-		if find(i) == i {
+	for i := range f {
+		if f.Find(int32(i)) == int32(i) {
 			s.Components++
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/sim"
+	"github.com/whispernet/whispernet/topology"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -299,16 +300,7 @@ func startSeeds(t *testing.T, ctx context.Context) ([]*node.Seed, []netip.AddrPo
 
 // connected reports an error unless the live peers form one component.
 func connected(peers []*node.Peer, index map[netip.AddrPort]int) error {
-	parent := make([]int, len(peers))
-	for i := range parent {
-		parent[i] = i
-	}
-	find := func(x int) int {
-		for parent[x] != x {
-			x = parent[x]
-		}
-		return x
-	}
+	f := topology.NewForest(len(peers))
 	for i, p := range peers {
 		if p == nil {
 			continue
@@ -320,19 +312,19 @@ func connected(peers []*node.Peer, index map[netip.AddrPort]int) error {
 		}
 		for _, n := range nb {
 			if j, ok := index[n.Addr]; ok && peers[j] != nil {
-				parent[find(i)] = find(j)
+				f.Union(int32(i), int32(j))
 			}
 		}
 	}
-	root := -1
+	first := -1
 	for i, p := range peers {
 		if p == nil {
 			continue
 		}
-		if root < 0 {
-			root = find(i)
-		} else if find(i) != root {
-			return fmt.Errorf("peers %d and %d are in different components", root, i)
+		if first < 0 {
+			first = i
+		} else if f.Find(int32(i)) != f.Find(int32(first)) {
+			return fmt.Errorf("peers %d and %d are in different components", first, i)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 
+	"github.com/whispernet/whispernet/topology"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -49,17 +50,7 @@ func (w *world) settled() bool {
 
 // components counts the connected components of the live peers.
 func (w *world) components() int {
-	parent := make([]int32, len(w.peers))
-	for i := range parent {
-		parent[i] = int32(i)
-	}
-	find := func(x int32) int32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
+	f := topology.NewForest(len(w.peers))
 	n := 0
 	for j := range w.peers {
 		if w.peers[j].state != psAlive {
@@ -70,8 +61,7 @@ func (w *world) components() int {
 			if w.peers[i].state != psAlive {
 				continue
 			}
-			if a, b := find(i), find(int32(j)); a != b {
-				parent[a] = b
+			if f.Union(i, int32(j)) {
 				n--
 			}
 		}
