@@ -150,7 +150,7 @@ func (p *Peer) onProof(now time.Time, c *conn, m wire.Message) {
 		return
 	}
 	c.awaitProof = false
-	if !wire.VerifyChallenge(c.key, m.Auth.Sig, c.nonce, c.addr) {
+	if m.Auth == nil || !wire.VerifyChallenge(c.key, m.Auth.Sig, c.nonce, c.addr) {
 		p.stats.BadHandshake++
 		p.logf("%s sent a wrong handshake proof; closing", c.addr)
 		p.emit(Action{Kind: Close, Conn: c.id})

@@ -265,7 +265,7 @@ func Parse(line string) (Message, error) {
 		// A signed registration: KEY:TS:SIG.
 		var key identity.PublicKey
 		if key, err = identity.ParsePublicKey(f.next()); err != nil {
-			err = fmt.Errorf("%w: %s: %v", ErrKey, f.verb, err)
+			err = fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
 			break
 		}
 		if m.Time, err = f.timestamp(); err != nil {
@@ -577,20 +577,6 @@ func (f *fields) uint(what string, max uint64) (uint64, error) {
 func (f *fields) count(what string) (int, error) {
 	n, err := f.uint(what, maxCount)
 	return int(n), err
-}
-
-// capDegree reads the optional CAP and DEGREE trailing fields of register.
-func (f *fields) capDegree() (capacity, degree int, err error) {
-	if f.eof {
-		return 0, 0, nil
-	}
-	if capacity, err = f.count("capacity"); err != nil || f.eof {
-		return capacity, 0, err
-	}
-	if degree, err = f.count("degree"); err != nil {
-		return 0, 0, err
-	}
-	return capacity, degree, f.end()
 }
 
 func (f *fields) timestamp() (Timestamp, error) {
