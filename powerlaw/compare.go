@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"gonum.org/v1/gonum/optimize"
 )
 
 // Comparison is the outcome of Vuong's likelihood-ratio test between the
@@ -253,105 +255,19 @@ func logSurvNormal(z float64) float64 {
 	return -0.5*z*z - math.Log(z) - 0.5*math.Log(2*math.Pi) + math.Log(series)
 }
 
-// nelderMead minimises f from x0 with the Nelder–Mead simplex method
+// nelderMead minimises f from x0 with gonum's Nelder–Mead simplex method
 // (standard coefficients: reflection 1, expansion 2, contraction ½,
-// shrink ½), starting from a simplex of edge step. It stops when the spread
-// of function values over the simplex falls below ftol (absolute) or after
-// maxEval evaluations, and returns the best vertex and its value.
+// shrink ½), starting from a simplex of edge step. It stops once the best
+// value has not improved by more than ftol (absolute) in 50 consecutive
+// simplex updates, or after maxEval evaluations, and returns the best
+// vertex and its value (x0 and f(x0) if the method fails outright).
 func nelderMead(f func([]float64) float64, x0 []float64, step, ftol float64, maxEval int) ([]float64, float64) {
-	dim := len(x0)
-	pts := make([][]float64, dim+1)
-	vals := make([]float64, dim+1)
-	for i := range pts {
-		pts[i] = slices.Clone(x0)
-		if i > 0 {
-			pts[i][i-1] += step
-		}
-		vals[i] = f(pts[i])
+	res, err := optimize.Minimize(optimize.Problem{Func: f}, x0, &optimize.Settings{
+		FuncEvaluations: maxEval,
+		Converger:       &optimize.FunctionConverge{Absolute: ftol, Iterations: 50},
+	}, &optimize.NelderMead{SimplexSize: step})
+	if res == nil || err != nil && res.X == nil {
+		return slices.Clone(x0), f(x0)
 	}
-	evals := dim + 1
-	// at returns c + t·(p − c), the point on the line from c through p.
-	at := func(c, p []float64, t float64) []float64 {
-		q := make([]float64, dim)
-		for k := range q {
-			q[k] = c[k] + t*(p[k]-c[k])
-		}
-		return q
-	}
-	order := make([]int, dim+1)
-	for evals < maxEval {
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortFunc(order, func(i, j int) int { return cmpFloat(vals[i], vals[j]) })
-		sp, sv := make([][]float64, dim+1), make([]float64, dim+1)
-		for i, o := range order {
-			sp[i], sv[i] = pts[o], vals[o]
-		}
-		pts, vals = sp, sv
-		if math.Abs(vals[dim]-vals[0]) <= ftol {
-			break
-		}
-		// Centroid of all vertices but the worst.
-		c := make([]float64, dim)
-		for _, p := range pts[:dim] {
-			for k := range c {
-				c[k] += p[k] / float64(dim)
-			}
-		}
-		worst := pts[dim]
-		r := at(c, worst, -1)
-		fr := f(r)
-		evals++
-		switch {
-		case fr < vals[0]:
-			e := at(c, worst, -2)
-			fe := f(e)
-			evals++
-			if fe < fr {
-				pts[dim], vals[dim] = e, fe
-			} else {
-				pts[dim], vals[dim] = r, fr
-			}
-		case fr < vals[dim-1]:
-			pts[dim], vals[dim] = r, fr
-		default:
-			// Contract towards the better of the reflected and worst points.
-			t := 0.5
-			if fr < vals[dim] {
-				t = -0.5
-			}
-			k := at(c, worst, t)
-			fk := f(k)
-			evals++
-			if fk < min(fr, vals[dim]) {
-				pts[dim], vals[dim] = k, fk
-				continue
-			}
-			for i := 1; i <= dim; i++ {
-				pts[i] = at(pts[0], pts[i], 0.5)
-				vals[i] = f(pts[i])
-			}
-			evals += dim
-		}
-	}
-	bi := 0
-	for i := range vals {
-		if vals[i] < vals[bi] {
-			bi = i
-		}
-	}
-	return pts[bi], vals[bi]
-}
-
-// cmpFloat orders floats with NaN last, so that a failed evaluation never
-// becomes the best vertex.
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b, math.IsNaN(b) && !math.IsNaN(a):
-		return -1
-	case a > b, math.IsNaN(a) && !math.IsNaN(b):
-		return 1
-	}
-	return 0
+	return res.X, res.F
 }
