@@ -18,4 +18,15 @@
 //
 // Both write outputfile.log and freqtrack.log through an eventlog.Writer,
 // which several nodes of one process may share.
+//
+// Every listen and dial goes through a Transport (PeerConfig.Transport,
+// SeedConfig.Transport): TCP by default, or an in-memory
+// *memnet.Network, on which this package's own tests run whole seeds and
+// peers inside testing/synctest bubbles, with no ports to find and no real
+// time:
+//
+//	var n memnet.Network
+//	cfg := node.DefaultPeerConfig()
+//	cfg.Transport = &n
+//	cfg.Core.Self = netip.MustParseAddrPort("127.0.0.1:20001")
 package node
