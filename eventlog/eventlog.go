@@ -41,7 +41,16 @@ type Writer struct {
 	out    lineBuffer
 	freq   lineBuffer
 	closer []io.Closer
-	err    error
+	err    error // guarded by errMu
+	errMu  sync.Mutex
+	// jobs carries full buffers, in order, to the one goroutine that
+	// writes the files (writeLoop): the nodes that log never wait for a
+	// write system call, only for an append under mu (under load, hundreds
+	// of peer loops waited on mu while it was held for a file write). The
+	// channel's capacity bounds the memory: when the disk falls that far
+	// behind, logging waits for it.
+	jobs   chan job
+	wdone  chan struct{}
 	buf    []byte
 	stop   chan struct{}
 	done   chan struct{}
@@ -79,14 +88,47 @@ func OpenEcho(dir string, echo io.Writer) (*Writer, error) {
 // New returns a Writer over two streams (io.Discard for either is fine).
 func New(out, freq io.Writer) *Writer {
 	w := &Writer{
-		out:  lineBuffer{w: out},
-		freq: lineBuffer{w: freq},
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		out:   lineBuffer{w: out},
+		freq:  lineBuffer{w: freq},
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		jobs:  make(chan job, maxJobs),
+		wdone: make(chan struct{}),
 	}
 	go w.flusher()
+	go w.writeLoop()
 	return w
 }
+
+// maxJobs is how many full buffers may wait for the disk (1 MiB).
+const maxJobs = 16
+
+// job is a buffer of whole lines for one stream, or (done set) a marker
+// that is closed once every job before it is written.
+type job struct {
+	w    io.Writer
+	b    []byte
+	done chan struct{}
+}
+
+func (w *Writer) writeLoop() {
+	defer close(w.wdone)
+	for j := range w.jobs {
+		if j.done != nil {
+			close(j.done)
+			continue
+		}
+		if _, err := j.w.Write(j.b); err != nil {
+			w.keep(err)
+		}
+		if cap(j.b) <= 2*bufferLimit {
+			b := j.b[:0]
+			bufPool.Put(&b)
+		}
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, bufferLimit+4096); return &b }}
 
 func (w *Writer) flusher() {
 	defer close(w.done)
@@ -116,7 +158,7 @@ func (w *Writer) Event(now time.Time, node netip.AddrPort, text string) {
 	b = append(b, text...)
 	b = append(b, '\n')
 	w.buf = b
-	w.keep(w.out.add(b))
+	w.out.add(w.jobs, b)
 }
 
 // Degree appends "<node>=><degree>" to freqtrack.log.
@@ -131,22 +173,38 @@ func (w *Writer) Degree(node netip.AddrPort, degree int) {
 	b = strconv.AppendInt(b, int64(degree), 10)
 	b = append(b, '\n')
 	w.buf = b
-	w.keep(w.freq.add(b))
+	w.freq.add(w.jobs, b)
 }
 
 func (w *Writer) keep(err error) {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
 	if err != nil && w.err == nil {
 		w.err = fmt.Errorf("eventlog: %w", err)
 	}
 }
 
-// Flush writes buffered lines out and returns the first error seen.
+func (w *Writer) firstErr() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+// Flush writes buffered lines out, waits until they are written, and
+// returns the first error seen.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.keep(w.out.flush())
-	w.keep(w.freq.flush())
-	return w.err
+	if w.shut {
+		w.mu.Unlock()
+		return w.firstErr()
+	}
+	w.out.handOff(w.jobs)
+	w.freq.handOff(w.jobs)
+	marker := make(chan struct{})
+	w.jobs <- job{done: marker}
+	w.mu.Unlock()
+	<-marker
+	return w.firstErr()
 }
 
 // Close flushes and closes the files. Later writes are lost.
@@ -155,16 +213,17 @@ func (w *Writer) Close() error {
 	w.closed.Do(func() { first = true; close(w.stop) })
 	<-w.done
 	if !first {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return w.err
+		<-w.wdone
+		return w.firstErr()
 	}
 	w.mu.Lock()
-	w.keep(w.out.flush())
-	w.keep(w.freq.flush())
+	w.out.handOff(w.jobs)
+	w.freq.handOff(w.jobs)
 	w.shut = true
-	err := w.err
+	close(w.jobs)
 	w.mu.Unlock()
+	<-w.wdone // every line is written: nothing is lost on a clean exit
+	err := w.firstErr()
 	for _, c := range w.closer {
 		err = errors.Join(err, c.Close())
 	}
@@ -174,25 +233,29 @@ func (w *Writer) Close() error {
 // bufferLimit is the buffered size that forces a flush before the timer.
 const bufferLimit = 64 << 10
 
-// lineBuffer holds whole lines and writes them in one call.
+// lineBuffer holds whole lines; full, it goes to the write loop as one
+// write.
 type lineBuffer struct {
 	w   io.Writer
 	buf []byte
 }
 
-func (l *lineBuffer) add(line []byte) error {
+func (l *lineBuffer) add(jobs chan<- job, line []byte) {
+	if l.buf == nil {
+		l.buf = (*bufPool.Get().(*[]byte))[:0]
+	}
 	l.buf = append(l.buf, line...)
 	if len(l.buf) >= bufferLimit {
-		return l.flush()
+		l.handOff(jobs)
 	}
-	return nil
 }
 
-func (l *lineBuffer) flush() error {
+// handOff queues the buffered lines for writing (under Writer.mu, so
+// that jobs keep the order of the lines).
+func (l *lineBuffer) handOff(jobs chan<- job) {
 	if len(l.buf) == 0 {
-		return nil
+		return
 	}
-	_, err := l.w.Write(l.buf)
-	l.buf = l.buf[:0]
-	return err
+	jobs <- job{w: l.w, b: l.buf}
+	l.buf = nil
 }

@@ -171,28 +171,36 @@ func TestTimerFlushes(t *testing.T) {
 }
 
 // TestBufferLimitFlushes: a full buffer is written without waiting for
-// the timer or Flush, as whole lines.
+// the timer or Flush, as whole lines: the line that fills it hands it to
+// the write loop.
 func TestBufferLimitFlushes(t *testing.T) {
 	out := &recorder{}
 	w := New(out, io.Discard)
 	defer w.Close()
 	a := netip.MustParseAddrPort("127.0.0.1:1")
 	text := strings.Repeat("y", 99)
-	lines := 0
-	for len(out.calls()) == 0 {
-		w.Event(time.Unix(1, 0), a, text)
-		lines++
-		if lines > bufferLimit {
-			t.Fatal("buffer never flushed")
-		}
-	}
 	line := len("1.000000:127.0.0.1:1 ") + len(text) + 1
-	if want := (bufferLimit + line - 1) / line; lines != want {
-		t.Fatalf("first write after %d lines, want %d (limit %d, %d-byte lines)", lines, want, bufferLimit, line)
+	want := (bufferLimit + line - 1) / line
+	for range want - 1 {
+		w.Event(time.Unix(1, 0), a, text)
+	}
+	w.mu.Lock()
+	held := len(w.out.buf)
+	w.mu.Unlock()
+	if held != (want-1)*line {
+		t.Fatalf("%d bytes buffered after %d lines, want all of them (%d): handed off too early", held, want-1, (want-1)*line)
+	}
+	w.Event(time.Unix(1, 0), a, text)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(out.calls()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the full buffer was not written")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	got := out.calls()[0]
-	if len(got) != lines*line || got[len(got)-1] != '\n' {
-		t.Fatalf("write of %d bytes, want %d whole lines", len(got), lines)
+	if len(got) != want*line || got[len(got)-1] != '\n' {
+		t.Fatalf("write of %d bytes, want %d whole lines (%d bytes)", len(got), want, want*line)
 	}
 }
 
@@ -366,10 +374,7 @@ func TestWriteErrorFromFlushTimer(t *testing.T) {
 	w.Degree(netip.MustParseAddrPort("127.0.0.1:1"), 1)
 	deadline := time.Now().Add(50 * FlushInterval)
 	for {
-		w.mu.Lock()
-		err := w.err
-		w.mu.Unlock()
-		if err != nil {
+		if w.firstErr() != nil {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,13 +1,11 @@
 package localnet
 
 import (
-	"cmp"
 	"math"
 	"net/netip"
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/whispernet/whispernet/summary"
@@ -26,14 +24,16 @@ const maxFeed = 512
 // safe for concurrent use.
 type Tracker struct {
 	// Deliveries and duplicates, one per receipt from every peer's event
-	// loop, go to a shard of pending records first, under a lock held for
+	// loop, go to a list of pending records first, under a lock held for
 	// an append: under load, hundreds of peer loops contend for the
 	// tracker, and holding mu for the bookkeeping of each receipt
 	// serialised them (a goroutine dump of a 400-peer run found 183 loops
 	// waiting on mu at once). Whoever takes mu applies the pending records
-	// first (lock), so every read sees every receipt reported before it.
-	shards [trackerShards]pendingShard
-	recSeq atomic.Uint64 // orders the pending records across shards
+	// first (lock), so every read sees every receipt reported before it,
+	// in order; a recorder that finds applyBatch of them pending applies
+	// them if mu is free, and waits for mu only beyond maxPending.
+	pmu     sync.Mutex
+	pending []pendingRec
 
 	mu         sync.Mutex
 	start      time.Time
@@ -117,66 +117,54 @@ func (t *Tracker) peer(a netip.AddrPort) *peerState {
 	return p
 }
 
-// trackerShards is how many pending-record shards the tracker has.
-const trackerShards = 16
+// applyBatch is how many pending records a recorder applies at once
+// when mu is free (about a millisecond of bookkeeping).
+const applyBatch = 1024
 
-// maxPending bounds a shard's pending records: a shard that fills is
-// applied at once by the peer that filled it (under mu), so memory stays
-// bounded however rarely the tracker is read.
-const maxPending = 4096
-
-type pendingShard struct {
-	mu   sync.Mutex
-	recs []pendingRec
-	_    [64]byte // (shards on their own cache lines)
-}
+// maxPending bounds the pending records: beyond it a recorder waits for
+// mu, so memory stays bounded however long a reader holds the tracker.
+const maxPending = 1 << 16
 
 // pendingRec is a Deliver (dup false) or Duplicate (dup true) call.
 type pendingRec struct {
 	self, from, origin netip.AddrPort
 	seq                uint32
 	hops               int
-	n                  uint64 // the order of the call
 	dup                bool
 	text               string
 	created, at        time.Time
 }
 
-func (t *Tracker) shard(a netip.AddrPort) *pendingShard {
-	return &t.shards[int(a.Port())%trackerShards]
-}
-
-// record queues r; it applies the shard at once when it is full.
+// record queues r, and applies what is pending once there is a batch.
 func (t *Tracker) record(r pendingRec) {
-	sh := t.shard(r.self)
-	r.n = t.recSeq.Add(1)
-	sh.mu.Lock()
-	sh.recs = append(sh.recs, r)
-	full := len(sh.recs) >= maxPending
-	sh.mu.Unlock()
-	if full {
+	t.pmu.Lock()
+	t.pending = append(t.pending, r)
+	n := len(t.pending)
+	t.pmu.Unlock()
+	switch {
+	case n >= maxPending:
 		t.lock()
-		t.mu.Unlock()
+	case n >= applyBatch && t.mu.TryLock():
+		t.applyPending()
+	default:
+		return
 	}
+	t.mu.Unlock()
 }
 
 // lock takes mu and applies every pending record.
 func (t *Tracker) lock() {
 	t.mu.Lock()
-	var recs []pendingRec
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		if recs == nil {
-			recs = sh.recs
-		} else {
-			recs = append(recs, sh.recs...)
-		}
-		sh.recs = nil
-		sh.mu.Unlock()
-	}
-	// In the order of the calls, as if each had taken mu itself.
-	slices.SortFunc(recs, func(a, b pendingRec) int { return cmp.Compare(a.n, b.n) })
+	t.applyPending()
+}
+
+// applyPending applies the pending records, in the order of the calls;
+// mu is held.
+func (t *Tracker) applyPending() {
+	t.pmu.Lock()
+	recs := t.pending
+	t.pending = nil
+	t.pmu.Unlock()
 	for j := range recs {
 		r := &recs[j]
 		if r.dup {
