@@ -232,6 +232,14 @@ func (s *Seed) Has(a netip.AddrPort) bool {
 	return s.core.Has(a)
 }
 
+// Verified returns the key a's registration was proven with (ok false:
+// not registered, or not verified by a dial-back).
+func (s *Seed) Verified(a netip.AddrPort) (identity.PublicKey, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.core.Verified(a)
+}
+
 // Stats returns the core and runtime counters.
 func (s *Seed) Stats() SeedStats {
 	s.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -99,5 +100,53 @@ func TestUnsignedGossipByHand(t *testing.T) {
 		if st := target.Stats(); st.Unsigned != 2 {
 			t.Fatalf("unsigned %d, want 2", st.Unsigned)
 		}
+	})
+}
+
+// TestForgedLeaveOverTheWire: a process on a peer's IP types Leaving in
+// its name, direct and "relayed", to every seed that verified the peer's
+// key: each refuses it and keeps the peer listed. The peer's own (signed)
+// leave then removes it from every seed.
+func TestForgedLeaveOverTheWire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 3)
+		c.addPeers(4, nil)
+		c.waitConnected()
+		victim := c.peers[1]
+		loopback.CheckFor(t, 30*time.Second, "every seed verified the victim", func() error {
+			for _, s := range c.seeds {
+				if k, ok := s.Verified(victim.Addr()); !ok || k != victim.Key().Public() {
+					return fmt.Errorf("seed %s: verified %v", s.Addr(), ok)
+				}
+			}
+			return nil
+		})
+		want := "error:Leaving: " + victim.Addr().String() + " is registered with a key: only a leave signed by it removes it"
+		for _, s := range c.seeds {
+			cl := dialSeed(t, s)
+			for _, line := range []string{"Leaving:" + wire.FormatAddr(victim.Addr()), "Leaving:" + wire.FormatAddr(victim.Addr()) + ":relayed"} {
+				if got := cl.ask(line); got != want {
+					t.Fatalf("%s: %q -> %q, want %q", s.Addr(), line, got, want)
+				}
+			}
+		}
+		for _, s := range c.seeds {
+			if st := s.Stats(); !s.Has(victim.Addr()) || st.LeaveRefused != 2 || st.Left != 0 {
+				t.Fatalf("seed %s after forged leaves: lists victim %v, leave_refused %d, left %d", s.Addr(), s.Has(victim.Addr()), st.LeaveRefused, st.Left)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := victim.Leave(ctx); err != nil {
+			t.Fatalf("Leave: %v", err)
+		}
+		loopback.CheckFor(t, 30*time.Second, "the real leave reached every seed", func() error {
+			for _, s := range c.seeds {
+				if s.Has(victim.Addr()) {
+					return fmt.Errorf("seed %s still lists %s", s.Addr(), victim.Addr())
+				}
+			}
+			return nil
+		})
 	})
 }

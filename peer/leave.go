@@ -13,7 +13,8 @@ import (
 // Leaving:SELF to every neighbour and closes every connection (a driver
 // writes what is queued before it closes), and sends Leaving to every seed
 // it is registered with (or registering with), which remove it at once
-// instead of waiting for a dead report or expiry. Neighbours replace it
+// instead of waiting for a dead report or expiry. With Sign on, the leave
+// to the seeds is signed (Leaving:SELF:KEY:TS:SIG). Neighbours replace it
 // without a liveness timeout, and nobody reports it dead.
 //
 // Afterwards the peer does nothing else, as after Stop, but it still takes
@@ -35,6 +36,11 @@ func (p *Peer) Leave(now time.Time) {
 	clear(p.conns)
 	p.neighbours, p.nbrIDs, p.nbrAddrs = nil, nil, nil
 	p.stopped, p.leaving = true, true
+	if p.cfg.Sign {
+		// Signed, a seed that verified this peer's key believes the
+		// leave from the key, not from the IP (docs/security.md).
+		wire.SignLeaving(&bye, p.Key(), wire.TimestampOf(now))
+	}
 	for _, s := range p.seeds {
 		// A register still in flight may yet succeed: the seed's client
 		// sends requests in order, so the leave arrives after it.

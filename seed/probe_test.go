@@ -280,3 +280,103 @@ func TestRegistrationProvenByDialBack(t *testing.T) {
 		t.Fatalf("unanswered dial-back: listed %v, plain refresh %q", s.Has(slow), wire.Format(r))
 	}
 }
+
+func signedLeave(k *identity.Key, a netip.AddrPort, at time.Time) wire.Message {
+	m := wire.Message{Kind: wire.KindLeaving, Addr: a}
+	wire.SignLeaving(&m, k, wire.TimestampOf(at))
+	return m
+}
+
+// TestSignedLeaving: a peer whose key the seed verified at registration
+// leaves only by a leave signed with that key: a forged Leaving from the
+// victim's IP (plain, another key, a tampered signature, relayed from a
+// seed's IP) changes nothing and is relayed to nobody; the peer's own
+// signed leave removes it and is relayed as it came; replayed after the
+// peer registered again, it changes nothing. An unverified registration
+// still leaves by the plain, hand-typed line.
+func TestSignedLeaving(t *testing.T) {
+	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+	other := netip.MustParseAddrPort("127.0.0.1:8081") // the other seed
+	register := func(at time.Time) {
+		t.Helper()
+		if r := s.Handle(at, live.Addr(), signedRegister(liveKey, live, 3, at)); r.Kind != wire.KindRegistered {
+			t.Fatal(wire.Format(r))
+		}
+		s.ProbeReply(at, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
+		if !s.Has(live) || !s.peers[live].verified {
+			t.Fatal("registration not verified")
+		}
+	}
+	register(base)
+	now := base.Add(time.Second)
+	tampered := signedLeave(liveKey, live, now)
+	tampered.Time++
+	relayedPlain := wire.Message{Kind: wire.KindLeaving, Addr: live, Relayed: true}
+	forged := []struct {
+		m    wire.Message
+		want string
+	}{
+		{wire.Message{Kind: wire.KindLeaving, Addr: live}, "error:Leaving: 127.0.0.1:5001 is registered with a key: only a leave signed by it removes it"},
+		{signedLeave(identity.FromSeed([]byte("squatter")), live, now), "error:Leaving: 127.0.0.1:5001 is registered with another key"},
+		{tampered, "error:Leaving: the signature does not verify"},
+		{relayedPlain, "error:Leaving: 127.0.0.1:5001 is registered with a key: only a leave signed by it removes it"},
+		{signedLeave(liveKey, live, now.Add(-time.Hour)), "error:Leaving: timestamp "},
+	}
+	for i, f := range forged {
+		r := wire.Format(s.Handle(now, live.Addr(), f.m))
+		if !strings.HasPrefix(r, f.want) {
+			t.Fatalf("forged leave %q: %q, want %q", wire.Format(f.m), r, f.want)
+		}
+		acts := s.Ready()
+		if !s.Has(live) || kinds(acts, Left) != 0 || kinds(acts, Relay) != 0 || s.Stats().LeaveRefused != uint64(i+1) || s.Stats().Left != 0 {
+			t.Fatalf("after forged leave %q: listed %v, acts %v, stats %+v", wire.Format(f.m), s.Has(live), acts, s.Stats())
+		}
+	}
+	// The peer's own leave: removed, relayed with its signature.
+	leave := signedLeave(liveKey, live, now)
+	if r := wire.Format(s.Handle(now, live.Addr(), leave)); r != "ok:left 127.0.0.1:5001" {
+		t.Fatalf("signed leave: %q", r)
+	}
+	acts := s.Ready()
+	if s.Has(live) || kinds(acts, Left) != 1 || kinds(acts, Relay) != 1 || s.Stats().Left != 1 {
+		t.Fatalf("after the signed leave: listed %v, acts %v", s.Has(live), acts)
+	}
+	for _, a := range acts {
+		if a.Kind == Relay && (a.Addr != other || !a.Msg.Relayed || a.Msg.Auth == nil || *a.Msg.Auth != *leave.Auth || a.Msg.Time != leave.Time) {
+			t.Fatalf("relay %v, want the signed leave to %s", a, other)
+		}
+	}
+	// The peer comes back; the old leave, replayed directly or as a
+	// seed's relay, changes nothing.
+	later := now.Add(time.Minute)
+	register(later)
+	relayedLeave := leave
+	relayedLeave.Relayed = true
+	for _, m := range []wire.Message{leave, relayedLeave} {
+		r := wire.Format(s.Handle(later, live.Addr(), m))
+		if !strings.HasPrefix(r, "error:Leaving: a replayed leave") {
+			t.Fatalf("replayed %q: %q", wire.Format(m), r)
+		}
+		if acts := s.Ready(); !s.Has(live) || kinds(acts, Left)+kinds(acts, Relay) != 0 {
+			t.Fatalf("after replayed %q: listed %v, acts %v", wire.Format(m), s.Has(live), acts)
+		}
+	}
+	if st := s.Stats(); st.LeaveRefused != uint64(len(forged)+2) || st.Left != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A relayed signed leave from the other seed removes it.
+	fresh := signedLeave(liveKey, live, later.Add(time.Second))
+	fresh.Relayed = true
+	if r := wire.Format(s.Handle(later, other.Addr(), fresh)); r != "ok:left 127.0.0.1:5001" || s.Has(live) {
+		t.Fatalf("relayed signed leave: %q, listed %v", r, s.Has(live))
+	}
+	if acts := s.Ready(); kinds(acts, Relay) != 0 {
+		t.Fatalf("a relayed leave relayed again: %v", acts)
+	}
+	// An unverified (plain) registration leaves by the plain line.
+	plain := netip.MustParseAddrPort("127.0.0.1:5099")
+	s.Handle(later, plain.Addr(), wire.Message{Kind: wire.KindRegister, Addr: plain})
+	if r := wire.Format(s.Handle(later, plain.Addr(), wire.Message{Kind: wire.KindLeaving, Addr: plain})); r != "ok:left 127.0.0.1:5099" || s.Has(plain) {
+		t.Fatalf("plain leave of a plain registration: %q", r)
+	}
+}

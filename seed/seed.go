@@ -158,6 +158,7 @@ type Stats struct {
 	RegisterRefused uint64 `json:"register_refused"`  // refreshes of a verified registration not signed by its key (or replayed)
 	DialBacks       uint64 `json:"dial_backs"`        // signed registrations checked by dialling back
 	Unproven        uint64 `json:"unproven"`          // signed registrations not verified: no answer in time, or an answer for another key
+	LeaveRefused    uint64 `json:"leave_refused"`     // leaves refused: unsigned or wrongly signed for a verified peer, bad signature, or replayed
 }
 
 // Seed is the registry state machine. It is not safe for concurrent use;
@@ -220,6 +221,15 @@ func (s *Seed) Peers() []netip.AddrPort {
 // Has reports whether a is registered.
 func (s *Seed) Has(a netip.AddrPort) bool { _, ok := s.peers[a]; return ok }
 
+// Verified returns the key a's registration was proven with by a
+// dial-back (ok false: a is not registered, or not verified).
+func (s *Seed) Verified(a netip.AddrPort) (key identity.PublicKey, ok bool) {
+	if e, listed := s.peers[a]; listed && e.verified {
+		return e.key, true
+	}
+	return identity.PublicKey{}, false
+}
+
 // Ready returns the actions produced since the last call and clears them.
 // The returned slice is valid until the next call into the Seed.
 func (s *Seed) Ready() []Action {
@@ -258,7 +268,7 @@ func (s *Seed) Handle(now time.Time, src netip.Addr, m wire.Message) wire.Messag
 	case wire.KindDeadNode:
 		reply = s.deadNode(src, m)
 	case wire.KindLeaving:
-		reply = s.leaving(src, m)
+		reply = s.leaving(now, src, m)
 	default:
 		reply = errorReply("a seed does not serve %q", m.Kind)
 	}
@@ -409,13 +419,45 @@ func (s *Seed) confirmDead(m wire.Message, via, why string, relay bool) bool {
 // news on to the other seeds: the peer told only the seeds it is
 // registered with now, and one it registered with earlier may still list
 // it. Only the peer itself may say so (its own IP), or a seed relaying.
-func (s *Seed) leaving(src netip.Addr, m wire.Message) wire.Message {
+//
+// A signed leave (Leaving:IP:PORT:KEY:TS:SIG) must verify, and a peer
+// whose key the seed verified at registration leaves only by one signed
+// with that key and newer than its last registration (no replays): a
+// process on the peer's IP can no longer take it off the list. The plain
+// form still removes an unverified registration (docs/security.md).
+func (s *Seed) leaving(now time.Time, src netip.Addr, m wire.Message) wire.Message {
 	if s.cfg.Verify {
 		if m.Relayed && !s.seedIPs[src.Unmap()] {
 			return errorReply("Leaving: relayed from %s, which is not a seed", wire.FormatIP(src))
 		}
 		if !m.Relayed && src.Unmap() != m.Addr.Addr().Unmap() {
 			return errorReply("Leaving: %s does not match your address %s", wire.FormatIP(m.Addr.Addr()), wire.FormatIP(src))
+		}
+	}
+	if m.Auth != nil {
+		if !wire.VerifyLeaving(&m) {
+			s.stats.LeaveRefused++
+			return errorReply("Leaving: the signature does not verify")
+		}
+		if d := time.Duration(int64(m.Time)-now.UnixMicro()) * time.Microsecond; d > maxRegisterSkew || d < -maxRegisterSkew {
+			s.stats.LeaveRefused++
+			return errorReply("Leaving: timestamp %s is more than %s from the seed's clock", m.Time, maxRegisterSkew)
+		}
+	}
+	if e, ok := s.peers[m.Addr]; ok {
+		switch {
+		case e.verified && m.Auth == nil:
+			s.stats.LeaveRefused++
+			s.logf("refused leave of %s: not signed by its verified key", m.Addr)
+			return errorReply("Leaving: %s is registered with a key: only a leave signed by it removes it", m.Addr)
+		case e.verified && m.Auth.Key != e.key:
+			s.stats.LeaveRefused++
+			s.logf("refused leave of %s: signed by another key", m.Addr)
+			return errorReply("Leaving: %s is registered with another key", m.Addr)
+		case e.verified && m.Time < e.lastTS: // (equal: a leave made in the registration's microsecond)
+			s.stats.LeaveRefused++
+			s.logf("refused leave of %s: replayed (timestamp %s, last registration %s)", m.Addr, m.Time, e.lastTS)
+			return errorReply("Leaving: a replayed leave (timestamp %s, last registration %s)", m.Time, e.lastTS)
 		}
 	}
 	reply := wire.Message{Kind: wire.KindOK, Text: "not registered " + m.Addr.String()}

@@ -151,3 +151,35 @@ func VerifyRegister(m *Message) bool {
 	var arr [128]byte
 	return m.Auth.Key.Verify(AppendRegisterSigned(arr[:0], m.Addr, m.Cap, m.Degree, m.Time), m.Auth.Sig)
 }
+
+// leavingDomain separates leaves from other signatures.
+const leavingDomain = "whispernet leaving v1\n"
+
+// AppendLeavingSigned appends the bytes a peer signs to say that addr
+// leaves, at ts.
+func AppendLeavingSigned(b []byte, addr netip.AddrPort, ts Timestamp) []byte {
+	b = append(b, leavingDomain...)
+	b = appendAddr(b, addr)
+	b = append(b, '\n')
+	return ts.Append(b)
+}
+
+// SignLeaving signs leave m (Addr) with k at ts, setting m.Time and
+// m.Auth. The seed that verified k at registration then believes the
+// leave from k alone, and a relaying seed passes the signature on
+// unchanged, so every seed checks the peer's own signature.
+func SignLeaving(m *Message, k *identity.Key, ts Timestamp) {
+	var arr [96]byte
+	m.Time = ts
+	m.Auth = &Auth{Key: k.Public(), Sig: k.Sign(AppendLeavingSigned(arr[:0], m.Addr, ts))}
+}
+
+// VerifyLeaving reports whether leave m is validly signed by m.Auth.Key
+// (false when unsigned).
+func VerifyLeaving(m *Message) bool {
+	if m.Auth == nil {
+		return false
+	}
+	var arr [96]byte
+	return m.Auth.Key.Verify(AppendLeavingSigned(arr[:0], m.Addr, m.Time), m.Auth.Sig)
+}

@@ -86,3 +86,63 @@ func TestNetGroup(t *testing.T) {
 		}
 	}
 }
+
+func TestSignedLeavingLines(t *testing.T) {
+	k := identity.FromSeed([]byte("leaver"))
+	for _, relayed := range []bool{false, true} {
+		m := Message{Kind: KindLeaving, Addr: netip.MustParseAddrPort("[::1]:5000"), Relayed: relayed}
+		SignLeaving(&m, k, 1764072000123456)
+		line := Format(m)
+		want := "Leaving:[::1]:5000:" + k.Public().String() + ":1764072000.123456:" + m.Auth.Sig.String()
+		if relayed {
+			want += ":relayed"
+		}
+		if line != want {
+			t.Fatalf("line %q, want %q", line, want)
+		}
+		got, err := Parse(line)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if got.Auth == nil || *got.Auth != *m.Auth || got.Time != m.Time || got.Addr != m.Addr || got.Relayed != relayed {
+			t.Fatalf("round trip of %q: %+v", line, got)
+		}
+		if !VerifyLeaving(&got) {
+			t.Fatalf("%q does not verify after the wire", line)
+		}
+		for _, tamper := range []func(*Message){
+			func(m *Message) { m.Time++ },
+			func(m *Message) { m.Addr = netip.MustParseAddrPort("[::1]:5001") },
+			func(m *Message) { m.Auth = &Auth{Key: identity.FromSeed([]byte("other")).Public(), Sig: m.Auth.Sig} },
+		} {
+			c := got
+			tamper(&c)
+			if VerifyLeaving(&c) {
+				t.Fatalf("tampered %+v verifies", c)
+			}
+		}
+	}
+	if VerifyLeaving(&Message{Kind: KindLeaving, Addr: netip.MustParseAddrPort("127.0.0.1:5000")}) {
+		t.Fatal("unsigned leave verifies")
+	}
+	// A registration's signature is no leave's (domain separation).
+	r := Message{Kind: KindRegister, Addr: netip.MustParseAddrPort("127.0.0.1:5000")}
+	SignRegister(&r, k, 5)
+	if VerifyLeaving(&Message{Kind: KindLeaving, Addr: r.Addr, Time: r.Time, Auth: r.Auth}) {
+		t.Fatal("a registration's signature verifies as a leave")
+	}
+	key := k.Public().String()
+	sig := strings.Repeat("A", 86)
+	for _, c := range []struct{ line, msg string }{
+		{"Leaving:127.0.0.1:5000:" + key, "wrong number of fields: Leaving: missing timestamp"},
+		{"Leaving:127.0.0.1:5000:" + key + ":1.5", "wrong number of fields: Leaving: missing signature"},
+		{"Leaving:127.0.0.1:5000:" + key + ":x:" + sig, "bad timestamp: Leaving: "},
+		{"Leaving:127.0.0.1:5000:" + key + ":1.5:" + sig + ":gone", `wrong number of fields: Leaving: unexpected trailing field "gone" (only "relayed" is allowed)`},
+		{"Leaving:127.0.0.1:5000:" + key + ":1.5:" + sig + ":relayed:relayed", `wrong number of fields: Leaving: unexpected trailing field "relayed" (only "relayed" is allowed)`},
+	} {
+		_, err := Parse(c.line)
+		if err == nil || !strings.HasPrefix(err.Error(), c.msg) {
+			t.Errorf("Parse(%q) = %v, want %q", c.line, err, c.msg)
+		}
+	}
+}

@@ -191,6 +191,14 @@ func (m *Message) Append(b []byte) []byte {
 	case KindLeaving:
 		b = append(b, VerbLeaving...)
 		b = appendAddr(b, m.Addr)
+		if m.Auth != nil {
+			b = append(b, ':')
+			b = m.Auth.Key.AppendText(b)
+			b = append(b, ':')
+			b = m.Time.Append(b)
+			b = append(b, ':')
+			b = m.Auth.Sig.AppendText(b)
+		}
 		if m.Relayed {
 			b = append(b, ":"+relayedMark...)
 		}

@@ -34,6 +34,7 @@ func parseSeeds() []string {
 		"Dead Node:[::1]:5001:1.5:[::1]:5000:relayed:relayed",
 		"Leaving:198.18.0.13:5000", "Leaving:[::1]:5000:relayed", "Leaving:127.0.0.1:5000:relayed:relayed",
 		"Leaving:127.0.0.1:5000:gone", "Leaving:127.0.0.1", "Leaving", "Leaving:", "leaving:127.0.0.1:5000",
+		"Leaving:127.0.0.1:5000:" + strings.Repeat("A", 43) + ":1.5:" + strings.Repeat("A", 86) + ":relayed",
 		"Dead Node:127.0.0.1:5001:1.5:127.0.0.1:5000:" + strings.Repeat("z", 300),
 		"Connection with Peer:[::1]:5000:7", "Connection refused:full", "Connection accepted:[::1]:5000",
 		"Liveness Request:1764072000:127.0.0.1:5000", "Liveness Reply:1.5:[::1]:5000:[::2]:5001",

@@ -103,7 +103,7 @@ const (
 	KindIHave                // ihave:IP#PORT#SEQ[:IP#PORT#SEQ...] (lazy push: "I have these messages")
 	KindGraft                // graft[:IP#PORT#SEQ...] (push eagerly to me, and send me these)
 	KindPrune                // prune (stop pushing messages to me eagerly)
-	KindLeaving              // Leaving:IP:PORT[:relayed] (graceful leave: to every neighbour and registered seed)
+	KindLeaving              // Leaving:IP:PORT[:KEY:TS:SIG][:relayed] (graceful leave: to every neighbour and registered seed)
 	KindConnectProof         // Connection proof:SIG (the dialler's answer to the accepter's nonce)
 	KindChallenge            // challenge:NONCE (a seed's probe: prove you are alive at this address)
 	KindChallengeReply       // challenge reply:IP:PORT:KEY:SIG
@@ -448,6 +448,21 @@ func Parse(line string) (Message, error) {
 		m.Kind = KindLeaving
 		if m.Addr, err = f.addr(); err != nil || f.done() {
 			break
+		}
+		if f.keyNext() {
+			// A signed leave: KEY:TS:SIG (then, from a seed, relayed).
+			var key identity.PublicKey
+			if key, err = identity.ParsePublicKey(f.next()); err != nil {
+				err = fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
+				break
+			}
+			if m.Time, err = f.timestamp(); err != nil {
+				break
+			}
+			m.Auth = &Auth{Key: key}
+			if m.Auth.Sig, err = f.sig(); err != nil || f.done() {
+				break
+			}
 		}
 		if t := f.next(); t != relayedMark || !f.done() {
 			err = fmt.Errorf("%w: %s: unexpected trailing field %q (only %q is allowed)", ErrFields, VerbLeaving, truncate(t), relayedMark)
