@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -83,5 +84,54 @@ func TestBothEnginesSmall(t *testing.T) {
 				t.Errorf("inconsistent figures: %+v", r)
 			}
 		})
+	}
+}
+
+// stuckEngine accepts one publication and then blocks every Publish until
+// its context ends, as an engine that cannot keep up.
+type stuckEngine struct{ calls atomic.Int32 }
+
+func (*stuckEngine) start(context.Context, options, int, *recorder, io.Writer) error { return nil }
+func (s *stuckEngine) publish(ctx context.Context, _ int, _ []byte) error {
+	if s.calls.Add(1) == 1 {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (*stuckEngine) avgDegree() float64 { return 0 }
+func (*stuckEngine) close()             {}
+
+// TestStuckEngineIsBounded: an engine whose Publish blocks does not
+// stretch the run past the plan plus the drain (twice: publications are
+// given up at the cutoff, then the drain waits once more); what was not
+// begun counts as unpublished, and nothing is complete.
+func TestStuckEngineIsBounded(t *testing.T) {
+	o, err := parseFlags([]string{"-n", "4", "-light-rate", "100", "-light-duration", "1s", "-drain", "300ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	r, err := measure(context.Background(), o, &stuckEngine{}, "stuck", 4, loadLight, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 messages; the 256-slot semaphore never fills, so every
+	// publication begins (none unpublished) and 99 block until the cutoff.
+	if r.Messages != 100 || r.Complete != 0 || r.Unpublished != 0 || r.Coverage != 0 {
+		t.Errorf("%d messages, %d complete, %d unpublished, coverage %v; want 100, 0, 0, 0", r.Messages, r.Complete, r.Unpublished, r.Coverage)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("took %v: the cutoff (plan 0.99 s + drain 0.3 s) did not bound it", d)
+	}
+	// With room for only a few Publish calls at once, the rest are given
+	// up at the cutoff.
+	o.load.lightRate, o.load.lightDuration = 1000, time.Second
+	r, err = measure(context.Background(), o, &stuckEngine{}, "stuck", 4, loadLight, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Messages != 1000 || r.Unpublished != 1000-257 {
+		t.Errorf("%d messages, %d unpublished; want 1000 and %d (1 accepted + 256 blocked begun)", r.Messages, r.Unpublished, 1000-257)
 	}
 }

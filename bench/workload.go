@@ -179,8 +179,11 @@ type Result struct {
 	// message was complete or the drain ran out.
 	WorkloadS float64 `json:"workload_s"`
 	// Late counts publications that started more than 100 ms after their
-	// time in the plan (the publisher could not keep up).
-	Late int `json:"late"`
+	// time in the plan (the engine's Publish could not keep up);
+	// Unpublished those given up because they had not begun by the plan's
+	// end plus the drain (they count as messages that reached nobody).
+	Late        int `json:"late"`
+	Unpublished int `json:"unpublished"`
 }
 
 // engine is one gossip implementation under test: n nodes in this
@@ -198,8 +201,6 @@ type engine interface {
 
 // runEngine runs the workload on one engine and measures it.
 func runEngine(ctx context.Context, o options, name string, n int, load string, log io.Writer) (Result, error) {
-	pubs := plan(load, n, o.load, o.seed)
-	rec := newRecorder(len(pubs))
 	var e engine
 	switch name {
 	case engineWhisperNet:
@@ -209,6 +210,13 @@ func runEngine(ctx context.Context, o options, name string, n int, load string, 
 	default:
 		return Result{}, fmt.Errorf("unknown engine %q", name)
 	}
+	return measure(ctx, o, e, name, n, load, log)
+}
+
+// measure runs the workload on e.
+func measure(ctx context.Context, o options, e engine, name string, n int, load string, log io.Writer) (Result, error) {
+	pubs := plan(load, n, o.load, o.seed)
+	rec := newRecorder(len(pubs))
 	r := Result{Engine: name, N: n, Degree: o.degree, Load: load, Messages: len(pubs)}
 	t0 := time.Now()
 	if err := e.start(ctx, o, n, rec, log); err != nil {
@@ -223,12 +231,20 @@ func runEngine(ctx context.Context, o options, name string, n int, load string, 
 
 	cpu0, _ := processUsage()
 	start := time.Now()
+	// An engine that cannot keep up must not stretch the run without
+	// bound: publications not begun by the plan's end plus the drain are
+	// given up (counted in Unpublished, and as reaching nobody), and
+	// Publish calls still blocked then are cancelled.
+	cutoff := start.Add(pubs[len(pubs)-1].at + o.drain)
+	pubCtx, cancelPub := context.WithDeadline(ctx, cutoff)
+	defer cancelPub()
 	// Publications run on their own goroutines, so that a slow Publish
 	// does not hold up the plan; at most 256 at once.
 	sem := make(chan struct{}, 256)
 	var wg sync.WaitGroup
 	var late atomic.Int32
 	var pubErr atomic.Value
+publishing:
 	for id, p := range pubs {
 		if d := time.Until(start.Add(p.at)); d > 0 {
 			select {
@@ -237,7 +253,12 @@ func runEngine(ctx context.Context, o options, name string, n int, load string, 
 				return r, ctx.Err()
 			}
 		}
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-pubCtx.Done():
+			r.Unpublished = len(pubs) - id
+			break publishing
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -246,17 +267,23 @@ func runEngine(ctx context.Context, o options, name string, n int, load string, 
 				late.Add(1)
 			}
 			rec.msgs[id].sent.Store(now.UnixNano())
-			if err := e.publish(ctx, p.node, payload(id)); err != nil {
+			if err := e.publish(pubCtx, p.node, payload(id)); err != nil {
 				pubErr.CompareAndSwap(nil, err)
 			}
 		}()
 	}
 	wg.Wait()
+	if r.Unpublished > 0 {
+		fmt.Fprintf(log, "bench: %s: %d publications not begun by the plan's end + drain: given up\n", name, r.Unpublished)
+	}
 	if err, _ := pubErr.Load().(error); err != nil {
 		fmt.Fprintf(log, "bench: %s: a publication failed: %v\n", name, err)
 	}
 	// Drain: until every message reached every node, or the drain is over.
 	deadline := time.Now().Add(o.drain)
+	if cutoff.After(deadline) {
+		deadline = cutoff
+	}
 	for time.Now().Before(deadline) && rec.complete(n) < len(pubs) && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -283,7 +310,7 @@ func summarise(r *Result, rec *recorder, n int) {
 		r.Deliveries += uint64(recv)
 		r.Duplicates += uint64(dups)
 		coverage += float64(recv) / float64(n-1)
-		if recv >= n-1 {
+		if recv >= n-1 && m.sent.Load() > 0 {
 			r.Complete++
 			all = append(all, float64(m.last.Load()-m.sent.Load())/1e6)
 		}
@@ -344,11 +371,11 @@ func writeTable(w io.Writer, rows []Result) {
 	r0 := rows[0]
 	fmt.Fprintf(w, "\n%d nodes, degree %d, %s load (%d messages)\n", r0.N, r0.Degree, r0.Load, r0.Messages)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "engine\tdegree\tcomplete\tcoverage\tall p50 ms\tall p99 ms\tall max ms\tdelivery p99 ms\tRMR\tCPU s\tµs/delivery\tpeak RSS MiB\tlate\t")
+	fmt.Fprintln(tw, "engine\tdegree\tcomplete\tcoverage\tall p50 ms\tall p99 ms\tall max ms\tdelivery p99 ms\tRMR\tCPU s\tµs/delivery\tpeak RSS MiB\tlate\tunpublished\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.2f\t%d/%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.0f\t%.3f\t%.2f\t%.2f\t%.0f\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%.2f\t%d/%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.0f\t%.3f\t%.2f\t%.2f\t%.0f\t%d\t%d\t\n",
 			r.Engine, r.AvgDegree, r.Complete, r.Messages, r.Coverage, r.AllP50, r.AllP99, r.AllMax, r.DeliveryP99, r.RMR,
-			r.CPUSeconds, r.CPUUsPerDelivery, r.PeakRSSMB, r.Late)
+			r.CPUSeconds, r.CPUUsPerDelivery, r.PeakRSSMB, r.Late, r.Unpublished)
 	}
 	tw.Flush()
 }
