@@ -41,7 +41,7 @@ Runs until interrupted (Ctrl+C or SIGTERM).`
 func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("seed", "seed [--config config.txt | --listen HOST:PORT [--advertise HOST:PORT]] [flags]", seedAbout, stdio)
 	d := node.DefaultSeedConfig()
-	cfgPath := fs.String("config", "config.txt", "seed list: one HOST:PORT per line (IP or host name)")
+	cfgPath := fs.String("config", "config.txt", "seed list: one HOST:PORT [KEY] per line (IP or host name; KEY: the seed's public key, checked on its relays)")
 	af := addAddrFlags(fs, "seed", 8080)
 	logDir := fs.String("log-dir", ".", "directory for outputfile.log and freqtrack.log")
 	perIP := fs.Int("max-conns-per-ip", d.MaxConnsPerIP, "open connections allowed from one remote IP")
@@ -86,10 +86,12 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 		// removals; an explicit --config must be readable.
 		var seeds []netip.AddrPort
 		var names []config.HostPort
+		var keys map[netip.AddrPort]identity.PublicKey
 		if list, lerr := config.LoadSeedList(*cfgPath); lerr == nil {
 			if seeds, names, err = resolveSeeds(ctx, list, af.resolveWait); err != nil {
 				return fail(stdio, "seed", err)
 			}
+			keys = config.Keys(list, seeds)
 			if names == nil {
 				names = list
 			}
@@ -106,6 +108,7 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 			c.Runtime = func(rc *node.SeedConfig) {
 				probe(rc)
 				rc.SeedNames = names // resolved above; looked up again when lost
+				rc.Core.SeedKeys = keys
 			}
 		})
 	} else {
@@ -116,7 +119,20 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 			}
 			return fail(stdio, "seed", err)
 		}
-		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, *httpAddr, keyFor, limits)
+		// The same file again, for the seed keys its lines may carry.
+		list, lerr := config.LoadSeedList(*cfgPath)
+		if lerr != nil {
+			return fail(stdio, "seed", lerr)
+		}
+		keys := config.Keys(list, nil)
+		err = serveSeeds(ctx, stdio, seeds, seeds, *logDir, *quiet, *httpAddr, keyFor, func(c *whispernet.SeedConfig) {
+			limits(c)
+			probe := c.Runtime
+			c.Runtime = func(rc *node.SeedConfig) {
+				probe(rc)
+				rc.Core.SeedKeys = keys
+			}
+		})
 	}
 	if err != nil {
 		return fail(stdio, "seed", err)

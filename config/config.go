@@ -1,8 +1,10 @@
 // Package config reads config.txt, the list of seed addresses every
 // WhisperNet node starts from: one HOST:PORT per line, where HOST is an IPv4
 // address, an IPv6 address in brackets ([::1]:8080) or a host name
-// (seed-0:8080, as containers and Kubernetes name their seeds); blank lines
-// and '#' comments are allowed.
+// (seed-0:8080, as containers and Kubernetes name their seeds), optionally
+// followed by a space and the seed's public key (HOST:PORT KEY, the key as
+// `whispernet keygen` prints it), which seeds use to check each other's
+// relays; blank lines and '#' comments are allowed.
 //
 // The protocol cores know nodes by IP address only. Host names are looked
 // up here, at the edge (Resolve, ResolveAll), and the runtime looks a
@@ -19,6 +21,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -81,6 +84,16 @@ func readList(r io.Reader, name string, literalOnly bool) ([]HostPort, error) {
 		}
 		var h HostPort
 		var err error
+		var seedKey identity.PublicKey
+		if f := strings.Fields(line); len(f) > 1 {
+			if len(f) > 2 {
+				return nil, fmt.Errorf("%s:%d: %q: want HOST:PORT or HOST:PORT KEY", name, n, trunc(line))
+			}
+			line = f[0]
+			if seedKey, err = identity.ParsePublicKey(f[1]); err != nil {
+				return nil, fmt.Errorf("%s:%d: %q after the address is not a seed key (want HOST:PORT or HOST:PORT KEY): %w", name, n, trunc(f[1]), err)
+			}
+		}
 		if literalOnly {
 			var a netip.AddrPort
 			if a, err = wire.ParseAddrPort(line); err == nil {
@@ -102,6 +115,7 @@ func readList(r io.Reader, name string, literalOnly bool) ([]HostPort, error) {
 			return nil, fmt.Errorf("%s:%d: more than %d seeds", name, n, MaxSeeds)
 		}
 		seen[key] = n
+		h.Key = seedKey
 		out = append(out, h)
 	}
 	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
@@ -113,6 +127,26 @@ func readList(r io.Reader, name string, literalOnly bool) ([]HostPort, error) {
 		return nil, fmt.Errorf("%s: %w", name, ErrNoSeeds)
 	}
 	return out, nil
+}
+
+// Keys returns the seed keys of list (the entries that name one), by
+// address: list's literal entries, or addrs (list resolved, in the same
+// order) when given.
+func Keys(list []HostPort, addrs []netip.AddrPort) map[netip.AddrPort]identity.PublicKey {
+	keys := make(map[netip.AddrPort]identity.PublicKey)
+	for i, h := range list {
+		if h.Key.IsZero() {
+			continue
+		}
+		a := h.AddrPort()
+		if len(addrs) == len(list) {
+			a = addrs[i]
+		}
+		if a.IsValid() {
+			keys[a] = h.Key
+		}
+	}
+	return keys
 }
 
 // LoadSeeds reads a seed list of IP literals from the file at path (see

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/whispernet/whispernet/identity"
 )
 
 func addrs(ss ...string) []netip.AddrPort {
@@ -69,7 +71,10 @@ func TestReadSeedsRejects(t *testing.T) {
 		{"unspecified", "0.0.0.0:8080\n", `config.txt:1: bad address: "0.0.0.0" is the unspecified address`},
 		{"multicast", "[ff02::1]:8080\n", `config.txt:1: bad address: "[ff02::1]" is a multicast address`},
 		{"zone", "[fe80::1%eth0]:8080\n", `config.txt:1: bad address: "[fe80::1%eth0]": zoned addresses are not allowed`},
-		{"two on one line", "127.0.0.1:1 127.0.0.1:2\n", `config.txt:1: bad address: "127.0.0.1:1 127.0.0.1" is not an IP address`},
+		{"two on one line", "127.0.0.1:1 127.0.0.1:2\n", `config.txt:1: "127.0.0.1:2" after the address is not a seed key (want HOST:PORT or HOST:PORT KEY): identity: bad key or signature encoding: public key of 11 characters, want 43`},
+		{"three fields", "127.0.0.1:1 " + testKey + " x\n", `config.txt:1: "127.0.0.1:1 ` + testKey + ` x": want HOST:PORT or HOST:PORT KEY`},
+		{"bad key", "127.0.0.1:1 " + strings.Repeat("+", 43) + "\n", `config.txt:1: "` + strings.Repeat("+", 43) + `" after the address is not a seed key (want HOST:PORT or HOST:PORT KEY): identity: bad key or signature encoding: public key is not base64url`},
+		{"key after a bad address", "127.0.0.1:0 " + testKey + "\n", `config.txt:1: bad port: port "0" is not in 1-65535`},
 		{"error after comments counts every line", "#\n\n#\r\n\nnope\n", `config.txt:5: bad address: "nope" is not IP:PORT`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,4 +289,37 @@ func FuzzReadSeeds(f *testing.F) {
 			t.Fatalf("round trip %v -> %v", got, again)
 		}
 	})
+}
+
+var testKey = identity.FromSeed([]byte("seed key")).Public().String()
+
+// TestSeedKeys: a seed line may carry the seed's key after a space or a
+// tab (and a comment after that); plain lines keep no key; Keys maps the
+// keyed entries, literal or resolved, by address.
+func TestSeedKeys(t *testing.T) {
+	in := "127.0.0.1:8080 " + testKey + "\n127.0.0.1:8081\n[::1]:8082\t" + testKey + "  # the third\n"
+	list, err := ReadSeedList(strings.NewReader(in), "config.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := identity.FromSeed([]byte("seed key")).Public()
+	if len(list) != 3 || list[0].Key != want || !list[1].Key.IsZero() || list[2].Key != want || list[2].String() != "[::1]:8082" {
+		t.Fatalf("list %+v", list)
+	}
+	lits, err := ReadSeeds(strings.NewReader(in), "config.txt")
+	if err != nil || len(lits) != 3 {
+		t.Fatalf("ReadSeeds: %v, %v", lits, err)
+	}
+	keys := Keys(list, nil)
+	if len(keys) != 2 || keys[netip.MustParseAddrPort("127.0.0.1:8080")] != want || keys[netip.MustParseAddrPort("[::1]:8082")] != want {
+		t.Fatalf("keys %v", keys)
+	}
+	named, err := ReadSeedList(strings.NewReader("seed-0:8080 "+testKey+"\nseed-1:8080\n"), "config.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.1:8080"), netip.MustParseAddrPort("10.0.0.2:8080")}
+	if keys := Keys(named, resolved); len(keys) != 1 || keys[resolved[0]] != want {
+		t.Fatalf("keys of resolved names %v", keys)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -20,6 +21,10 @@ type HostPort struct {
 	Host string     // a host name (lower case), or "" for a literal
 	IP   netip.Addr // an IP literal, or the zero Addr for a name
 	Port uint16
+	// Key is the seed's public key when config.txt lists one after the
+	// address (HOST:PORT KEY); zero otherwise. Seeds use it to check
+	// each other's relays (seed.Config.SeedKeys).
+	Key identity.PublicKey
 }
 
 // IsName reports whether h names a host (and must be looked up).

@@ -380,3 +380,86 @@ func TestSignedLeaving(t *testing.T) {
 		t.Fatalf("plain leave of a plain registration: %q", r)
 	}
 }
+
+// TestSignedRelays: with seed keys in config.txt, a relay from a keyed
+// seed's IP that is not signed by a listed key (another key, a tampered
+// signature, none at all) is refused: nothing removed, nothing probed,
+// nothing relayed. A relay signed by the other seed's key is believed:
+// the reported peer goes at once, with no probe of this seed's own. The
+// relays a keyed seed sends carry its signature. Where a seed at that IP
+// is listed without a key, an unsigned relay stays a hint (a probe).
+func TestSignedRelays(t *testing.T) {
+	self, other := netip.MustParseAddrPort("127.0.0.1:8080"), netip.MustParseAddrPort("127.0.0.1:8081")
+	otherKey := identity.FromSeed([]byte("the other seed"))
+	keys := map[netip.AddrPort]identity.PublicKey{other: otherKey.Public()}
+	s := newSeed(t, func(c *Config) { c.Probe, c.SeedKeys = true, keys }, 1, 2)
+	for _, a := range []netip.AddrPort{reporter, live} {
+		s.Handle(base, a.Addr(), wire.Message{Kind: wire.KindRegister, Addr: a})
+	}
+	s.Ready()
+	relay := func(m wire.Message, k *identity.Key) wire.Message {
+		wire.SignRelay(&m, k)
+		return m
+	}
+	tampered := relay(deadReport(live, reporter, false), otherKey)
+	tampered.From = netip.MustParseAddrPort("127.0.0.1:5999")
+	want := "error:Dead Node: relay from 127.0.0.1 is not signed by a seed key that config.txt lists there"
+	wantLeave := "error:Leaving: relay from 127.0.0.1 is not signed by a seed key that config.txt lists there"
+	for i, f := range []struct {
+		m    wire.Message
+		want string
+	}{
+		{relay(deadReport(live, reporter, false), identity.FromSeed([]byte("forger"))), want},
+		{tampered, want},
+		{deadReport(live, reporter, true), want},
+		{wire.Message{Kind: wire.KindLeaving, Addr: live, Relayed: true}, wantLeave},
+		{relay(wire.Message{Kind: wire.KindLeaving, Addr: live}, identity.FromSeed([]byte("forger"))), wantLeave},
+	} {
+		if r := wire.Format(s.Handle(base, other.Addr(), f.m)); r != f.want {
+			t.Fatalf("forged relay %q: %q, want %q", wire.Format(f.m), r, f.want)
+		}
+		acts := s.Ready()
+		if !s.Has(live) || kinds(acts, Probe)+kinds(acts, Relay)+kinds(acts, Removed)+kinds(acts, Left) != 0 || s.Stats().RelayRefused != uint64(i+1) {
+			t.Fatalf("after forged relay %q: listed %v, acts %v, stats %+v", wire.Format(f.m), s.Has(live), acts, s.Stats())
+		}
+	}
+	// The other seed's signed relay: believed, at once.
+	if r := wire.Format(s.Handle(base, other.Addr(), relay(deadReport(live, reporter, false), otherKey))); r != "ok:removed 127.0.0.1:5001" {
+		t.Fatalf("signed relay: %q", r)
+	}
+	acts := s.Ready()
+	if s.Has(live) || kinds(acts, Removed) != 1 || kinds(acts, Probe)+kinds(acts, Relay) != 0 || s.Stats().RelaysBelieved != 1 {
+		t.Fatalf("after the signed relay: listed %v, acts %v, stats %+v", s.Has(live), acts, s.Stats())
+	}
+	// This seed's own relays are signed with its key.
+	s.Handle(base, live.Addr(), wire.Message{Kind: wire.KindRegister, Addr: live})
+	s.Ready()
+	s.Handle(base, reporter.Addr(), deadReport(live, reporter, false))
+	s.ProbeReply(base, live, wire.Message{}, errors.New("connection refused"))
+	var relays []wire.Message
+	for _, a := range s.Ready() {
+		if a.Kind == Relay {
+			relays = append(relays, a.Msg)
+		}
+	}
+	if len(relays) != 1 || relays[0].Relay == nil || relays[0].Relay.Key != s.Key().Public() || !wire.VerifyRelay(&relays[0]) {
+		t.Fatalf("relays %v, want one signed by %s", relays, s.Key().Public())
+	}
+	if self != s.Self() {
+		t.Fatal("test seed moved")
+	}
+	// A plain seed listed at the same IP: an unsigned relay is a hint.
+	plainSeed := netip.MustParseAddrPort("127.0.0.1:8082")
+	h := newSeed(t, func(c *Config) {
+		c.Probe, c.SeedKeys = true, keys
+		c.Seeds = append(c.Seeds, plainSeed)
+	}, 1, 2)
+	h.Handle(base, live.Addr(), wire.Message{Kind: wire.KindRegister, Addr: live})
+	h.Ready()
+	if r := wire.Format(h.Handle(base, plainSeed.Addr(), deadReport(live, reporter, true))); r != "ok:checking 127.0.0.1:5001" {
+		t.Fatalf("unsigned relay with a plain seed at the IP: %q", r)
+	}
+	if acts := h.Ready(); !h.Has(live) || kinds(acts, Probe) != 1 || h.Stats().RelayRefused != 0 {
+		t.Fatalf("hint: listed %v, acts %v", h.Has(live), acts)
+	}
+}

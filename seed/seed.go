@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,13 @@ type Config struct {
 	// Seeds lists every seed of config.txt (Self may be among them; it is
 	// skipped). Removals are relayed to the others.
 	Seeds []netip.AddrPort
+	// SeedKeys are the seeds' public keys that config.txt lists after
+	// their addresses (IP:PORT KEY). A relay from a listed seed must be
+	// signed by its key, and then it is believed (a dead report removes at
+	// once: the relaying seed has probed); a relay from a seed listed
+	// without a key stays a hint that triggers this seed's own probe. A
+	// seed whose config lists any key signs the relays it sends.
+	SeedKeys map[netip.AddrPort]identity.PublicKey
 	// MaxPeers caps the registry; registrations beyond it are refused.
 	MaxPeers int
 	// Expiry drops a registration that has not been refreshed for this
@@ -158,6 +166,8 @@ type Stats struct {
 	RegisterRefused uint64 `json:"register_refused"`  // refreshes of a verified registration not signed by its key (or replayed)
 	DialBacks       uint64 `json:"dial_backs"`        // signed registrations checked by dialling back
 	Unproven        uint64 `json:"unproven"`          // signed registrations not verified: no answer in time, or an answer for another key
+	RelayRefused    uint64 `json:"relay_refused"`     // relays refused: from a keyed seed's IP, not validly signed by a key config.txt lists there
+	RelaysBelieved  uint64 `json:"relays_believed"`   // relays signed by a keyed seed, acted on without a probe of this seed's own
 	LeaveRefused    uint64 `json:"leave_refused"`     // leaves refused: unsigned or wrongly signed for a verified peer, bad signature, or replayed
 }
 
@@ -173,9 +183,13 @@ type Seed struct {
 	replies uint64   // sampled replies so far (entry.listed)
 	picked  []*entry // the last draw
 	seedIPs map[netip.Addr]bool
-	out     []Action
-	stats   Stats
-	nextGC  time.Time
+	// keyed are the keys of config.txt's keyed seeds by IP (Self
+	// excluded); plainIPs the IPs with a seed listed without a key.
+	keyed    map[netip.Addr][]identity.PublicKey
+	plainIPs map[netip.Addr]bool
+	out      []Action
+	stats    Stats
+	nextGC   time.Time
 
 	probes    map[netip.AddrPort]*probe // dead reports being checked (probe.go)
 	lastNow   time.Time                 // the time of the latest call
@@ -194,6 +208,17 @@ func New(cfg Config, rng *rand.Rand) (*Seed, error) {
 		s.seedIPs[a.Addr()] = true
 	}
 	s.seedIPs[cfg.Self.Addr()] = true
+	s.keyed, s.plainIPs = make(map[netip.Addr][]identity.PublicKey), make(map[netip.Addr]bool)
+	for _, a := range cfg.Seeds {
+		if a == cfg.Self {
+			continue
+		}
+		if k, ok := cfg.SeedKeys[a]; ok && !k.IsZero() {
+			s.keyed[a.Addr().Unmap()] = append(s.keyed[a.Addr().Unmap()], k)
+		} else {
+			s.plainIPs[a.Addr().Unmap()] = true
+		}
+	}
 	return s, nil
 }
 
@@ -376,8 +401,21 @@ func (s *Seed) deadNode(src netip.Addr, m wire.Message) wire.Message {
 		}
 	}
 	via := ""
+	trusted := false
 	if m.Relayed {
 		via = " via seed " + wire.FormatIP(src)
+		var refused bool
+		if trusted, refused = s.relayTrust(src, m); refused {
+			return errorReply("Dead Node: relay from %s is not signed by a seed key that config.txt lists there", wire.FormatIP(src))
+		}
+	}
+	if s.cfg.Probe && trusted {
+		// A keyed seed has probed the peer itself and says it failed.
+		s.stats.RelaysBelieved++
+		if !s.confirmDead(m, via, "failed the probe of seed "+m.Relay.Key.String(), false) {
+			return wire.Message{Kind: wire.KindOK, Text: "already removed " + m.Addr.String()}
+		}
+		return wire.Message{Kind: wire.KindOK, Text: "removed " + m.Addr.String()}
 	}
 	if s.cfg.Probe {
 		return s.check(src, m, via)
@@ -403,8 +441,7 @@ func (s *Seed) confirmDead(m wire.Message, via, why string, relay bool) bool {
 	}
 	s.logf("removed dead node %s (reported by %s at %s%s%s; peer list size %d)", m.Addr, m.From, m.Time, via, why, len(s.order))
 	if relay {
-		relayed := m
-		relayed.Relayed = true
+		relayed := s.relayOf(m)
 		for _, a := range s.cfg.Seeds {
 			if a != s.cfg.Self {
 				s.stats.RelaysSent++
@@ -432,6 +469,11 @@ func (s *Seed) leaving(now time.Time, src netip.Addr, m wire.Message) wire.Messa
 		}
 		if !m.Relayed && src.Unmap() != m.Addr.Addr().Unmap() {
 			return errorReply("Leaving: %s does not match your address %s", wire.FormatIP(m.Addr.Addr()), wire.FormatIP(src))
+		}
+	}
+	if m.Relayed {
+		if _, refused := s.relayTrust(src, m); refused {
+			return errorReply("Leaving: relay from %s is not signed by a seed key that config.txt lists there", wire.FormatIP(src))
 		}
 	}
 	if m.Auth != nil {
@@ -471,8 +513,7 @@ func (s *Seed) leaving(now time.Time, src netip.Addr, m wire.Message) wire.Messa
 		reply.Text = "left " + m.Addr.String()
 	}
 	if !m.Relayed {
-		relay := m
-		relay.Relayed = true
+		relay := s.relayOf(m)
 		for _, a := range s.cfg.Seeds {
 			if a != s.cfg.Self {
 				s.stats.RelaysSent++
@@ -481,6 +522,39 @@ func (s *Seed) leaving(now time.Time, src netip.Addr, m wire.Message) wire.Messa
 		}
 	}
 	return reply
+}
+
+// relayOf returns m as this seed relays it: marked relayed, and signed
+// by the seed's key when config.txt lists seed keys (the other seeds then
+// know its key).
+func (s *Seed) relayOf(m wire.Message) wire.Message {
+	m.Relayed, m.Relay = true, nil
+	if len(s.cfg.SeedKeys) > 0 {
+		wire.SignRelay(&m, s.cfg.Key)
+	}
+	return m
+}
+
+// relayTrust judges relayed request m from src: trusted when it is
+// validly signed by a key config.txt lists for a seed at src (any keyed
+// seed, without Verify); refused when it is not, yet every other seed
+// config.txt lists at src has a key (so no plain seed could have sent
+// it); otherwise neither, a hint, as a relay from a plain seed line is.
+func (s *Seed) relayTrust(src netip.Addr, m wire.Message) (trusted, refused bool) {
+	src = src.Unmap()
+	if m.Relay != nil && wire.VerifyRelay(&m) {
+		for ip, keys := range s.keyed {
+			if (ip == src || !s.cfg.Verify) && slices.Contains(keys, m.Relay.Key) {
+				return true, false
+			}
+		}
+	}
+	if len(s.keyed[src]) > 0 && !s.plainIPs[src] {
+		s.stats.RelayRefused++
+		s.logf("refused a relayed %s about %s from %s: not signed by a seed key config.txt lists there", m.Kind, m.Addr, wire.FormatIP(src))
+		return false, true
+	}
+	return false, false
 }
 
 // remove drops a from the registry, reporting whether it was there.

@@ -138,7 +138,55 @@ func TestSignedLeavingLines(t *testing.T) {
 		{"Leaving:127.0.0.1:5000:" + key + ":1.5", "wrong number of fields: Leaving: missing signature"},
 		{"Leaving:127.0.0.1:5000:" + key + ":x:" + sig, "bad timestamp: Leaving: "},
 		{"Leaving:127.0.0.1:5000:" + key + ":1.5:" + sig + ":gone", `wrong number of fields: Leaving: unexpected trailing field "gone" (only "relayed" is allowed)`},
-		{"Leaving:127.0.0.1:5000:" + key + ":1.5:" + sig + ":relayed:relayed", `wrong number of fields: Leaving: unexpected trailing field "relayed" (only "relayed" is allowed)`},
+		{"Leaving:127.0.0.1:5000:" + key + ":1.5:" + sig + ":relayed:relayed", `wrong number of fields: Leaving: unexpected trailing field "relayed" after "relayed" (only a seed's KEY:SIG is allowed)`},
+	} {
+		_, err := Parse(c.line)
+		if err == nil || !strings.HasPrefix(err.Error(), c.msg) {
+			t.Errorf("Parse(%q) = %v, want %q", c.line, err, c.msg)
+		}
+	}
+}
+
+func TestSignedRelayLines(t *testing.T) {
+	seedKey := identity.FromSeed([]byte("seed"))
+	peerKey := identity.FromSeed([]byte("peer"))
+	leave := Message{Kind: KindLeaving, Addr: netip.MustParseAddrPort("127.0.0.1:5000")}
+	SignLeaving(&leave, peerKey, 1764072000000001)
+	for _, m := range []Message{
+		{Kind: KindDeadNode, Addr: netip.MustParseAddrPort("127.0.0.1:5001"), Time: 1764072000123456, From: netip.MustParseAddrPort("[::1]:5000")},
+		{Kind: KindLeaving, Addr: netip.MustParseAddrPort("[::1]:5000")},
+		leave,
+	} {
+		plain := m
+		plain.Relayed = true
+		SignRelay(&m, seedKey)
+		line := Format(m)
+		if want := Format(plain) + ":" + seedKey.Public().String() + ":" + m.Relay.Sig.String(); line != want {
+			t.Fatalf("line %q, want %q", line, want)
+		}
+		got, err := Parse(line)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if got.Relay == nil || *got.Relay != *m.Relay || !got.Relayed || !VerifyRelay(&got) {
+			t.Fatalf("round trip of %q: %+v", line, got)
+		}
+		if m.Auth != nil && !VerifyLeaving(&got) {
+			t.Fatalf("%q: the peer's signature broke under the relay", line)
+		}
+		c := got
+		c.Addr = netip.MustParseAddrPort("127.0.0.1:5999")
+		if VerifyRelay(&c) {
+			t.Fatalf("tampered relay %q verifies", Format(c))
+		}
+		if VerifyRelay(&plain) {
+			t.Fatal("an unsigned relay verifies")
+		}
+	}
+	for _, c := range []struct{ line, msg string }{
+		{"Dead Node:127.0.0.1:5001:1.5:127.0.0.1:5000:relayed:" + seedKey.Public().String(), "wrong number of fields: Dead Node: missing signature"},
+		{"Dead Node:127.0.0.1:5001:1.5:127.0.0.1:5000:relayed:x", `wrong number of fields: Dead Node: unexpected trailing field "x" after "relayed" (only a seed's KEY:SIG is allowed)`},
+		{"Leaving:127.0.0.1:5000:relayed:" + seedKey.Public().String() + ":" + strings.Repeat("A", 86) + ":x", `wrong number of fields: Leaving: unexpected trailing field "x"`},
 	} {
 		_, err := Parse(c.line)
 		if err == nil || !strings.HasPrefix(err.Error(), c.msg) {

@@ -67,6 +67,7 @@ func (m *Message) Append(b []byte) []byte {
 		b = appendAddr(b, m.From)
 		if m.Relayed {
 			b = append(b, ":"+relayedMark...)
+			b = appendRelayAuth(b, m.Relay)
 		}
 	case KindOK:
 		b = append(b, VerbOK...)
@@ -201,11 +202,23 @@ func (m *Message) Append(b []byte) []byte {
 		}
 		if m.Relayed {
 			b = append(b, ":"+relayedMark...)
+			b = appendRelayAuth(b, m.Relay)
 		}
 	default:
 		b = append(b, "error:invalid message"...)
 	}
 	return b
+}
+
+// appendRelayAuth appends ":SEEDKEY:SEEDSIG" when a is set.
+func appendRelayAuth(b []byte, a *Auth) []byte {
+	if a == nil {
+		return b
+	}
+	b = append(b, ':')
+	b = a.Key.AppendText(b)
+	b = append(b, ':')
+	return a.Sig.AppendText(b)
 }
 
 // appendCapDegree appends ":CAP:DEGREE" unless both are zero.

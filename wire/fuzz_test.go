@@ -32,6 +32,7 @@ func parseSeeds() []string {
 		"Dead Node:127.0.0.1:5001:1732530000.25:127.0.0.1:5000",
 		"Dead Node:[::1]:5001:1.5:[::1]:5000:relayed",
 		"Dead Node:[::1]:5001:1.5:[::1]:5000:relayed:relayed",
+		"Dead Node:[::1]:5001:1.5:[::1]:5000:relayed:" + strings.Repeat("A", 43) + ":" + strings.Repeat("A", 86),
 		"Leaving:198.18.0.13:5000", "Leaving:[::1]:5000:relayed", "Leaving:127.0.0.1:5000:relayed:relayed",
 		"Leaving:127.0.0.1:5000:gone", "Leaving:127.0.0.1", "Leaving", "Leaving:", "leaving:127.0.0.1:5000",
 		"Leaving:127.0.0.1:5000:" + strings.Repeat("A", 43) + ":1.5:" + strings.Repeat("A", 86) + ":relayed",

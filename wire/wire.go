@@ -91,7 +91,7 @@ const (
 	KindPeerList             // peer list:IP#PORT:IP#PORT...
 	KindPeerInfoRequest      // peer info
 	KindPeerInfo             // peer info:IP#PORT#CAP#DEGREE:...
-	KindDeadNode             // Dead Node:DEADIP:DEADPORT:TS:REPIP:REPPORT[:relayed]
+	KindDeadNode             // Dead Node:DEADIP:DEADPORT:TS:REPIP:REPPORT[:relayed[:SEEDKEY:SEEDSIG]]
 	KindOK                   // ok[:TEXT]
 	KindError                // error:TEXT
 	KindConnect              // Connection with Peer:IP:PORT[:CAP:DEGREE[:isolated]]
@@ -103,7 +103,7 @@ const (
 	KindIHave                // ihave:IP#PORT#SEQ[:IP#PORT#SEQ...] (lazy push: "I have these messages")
 	KindGraft                // graft[:IP#PORT#SEQ...] (push eagerly to me, and send me these)
 	KindPrune                // prune (stop pushing messages to me eagerly)
-	KindLeaving              // Leaving:IP:PORT[:KEY:TS:SIG][:relayed] (graceful leave: to every neighbour and registered seed)
+	KindLeaving              // Leaving:IP:PORT[:KEY:TS:SIG][:relayed[:SEEDKEY:SEEDSIG]] (graceful leave: to every neighbour and registered seed)
 	KindConnectProof         // Connection proof:SIG (the dialler's answer to the accepter's nonce)
 	KindChallenge            // challenge:NONCE (a seed's probe: prove you are alive at this address)
 	KindChallengeReply       // challenge reply:IP:PORT:KEY:SIG
@@ -185,6 +185,9 @@ type Message struct {
 	// IDs are the message IDs of an ihave line (1 to MaxIDsPerLine of
 	// them) or a graft line (0 to MaxIDsPerLine).
 	IDs []MsgID
+	// Relay is the relaying seed's key and signature on a relayed
+	// dead-node report or leave (nil: unsigned, or not relayed).
+	Relay *Auth
 	// Auth is a signed gossip message's origin key and signature
 	// (sgossip, sgossip64 lines); nil for an unsigned message. A pointer,
 	// so that unsigned messages (the simulator's) stay small.
@@ -304,11 +307,12 @@ func Parse(line string) (Message, error) {
 			break
 		}
 		if !f.done() {
-			if t := f.next(); t != relayedMark || !f.done() {
+			if t := f.next(); t != relayedMark {
 				err = fmt.Errorf("%w: Dead Node: unexpected trailing field %q (only %q is allowed)", ErrFields, truncate(t), relayedMark)
 				break
 			}
 			m.Relayed = true
+			m.Relay, err = f.relayAuth()
 		}
 	case VerbOK:
 		m.Kind = KindOK
@@ -464,11 +468,12 @@ func Parse(line string) (Message, error) {
 				break
 			}
 		}
-		if t := f.next(); t != relayedMark || !f.done() {
+		if t := f.next(); t != relayedMark {
 			err = fmt.Errorf("%w: %s: unexpected trailing field %q (only %q is allowed)", ErrFields, VerbLeaving, truncate(t), relayedMark)
 			break
 		}
 		m.Relayed = true
+		m.Relay, err = f.relayAuth()
 	default:
 		v := verb
 		if len(v) > 40 {
@@ -702,6 +707,22 @@ func (f *fields) sig() (identity.Signature, error) {
 		return sig, fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
 	}
 	return sig, nil
+}
+
+// relayAuth reads the optional SEEDKEY:SEEDSIG after "relayed": the
+// relaying seed's signature (nil when absent).
+func (f *fields) relayAuth() (*Auth, error) {
+	if f.done() {
+		return nil, nil
+	}
+	if !f.keyNext() {
+		return nil, f.errf(ErrFields, "unexpected trailing field %q after %q (only a seed's KEY:SIG is allowed)", truncate(f.rest), relayedMark)
+	}
+	a, err := f.auth()
+	if err != nil {
+		return nil, err
+	}
+	return a, f.end()
 }
 
 // keyNext reports whether the next field has the length of a key.
