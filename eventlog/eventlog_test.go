@@ -561,3 +561,67 @@ func BenchmarkEvent(b *testing.B) {
 		w.Event(now, a, "received gossip 1764072000.123456:127.0.0.1:8081:7:hello")
 	}
 }
+
+// TestBuffers: nodes writing through Buffers of their own, from many
+// goroutines at once: every line is written whole, each node's lines in
+// their order, after Flush (which waits for the write) and Close; a
+// Buffer's lines after Close are dropped, and so are those of a Buffer
+// made after Close.
+func TestBuffers(t *testing.T) {
+	out, freq := &recorder{}, &recorder{}
+	w := New(out, freq)
+	const nodes, lines = 8, 3000 // several hand-offs per node (nodeLimit)
+	var wg sync.WaitGroup
+	for n := range nodes {
+		b := w.Buffer()
+		a := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(1+n))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range lines {
+				b.Event(time.Unix(1, 0), a, fmt.Sprintf("line %d", i))
+			}
+			b.Degree(a, n)
+		}()
+	}
+	wg.Wait()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	next := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		var node string
+		var i int
+		if _, err := fmt.Sscanf(l, "1.000000:%s line %d", &node, &i); err != nil {
+			t.Fatalf("torn or unknown line %q: %v", l, err)
+		}
+		if i != next[node] {
+			t.Fatalf("%s: line %d after line %d", node, i, next[node]-1)
+		}
+		next[node]++
+	}
+	if len(next) != nodes {
+		t.Fatalf("lines of %d nodes, want %d", len(next), nodes)
+	}
+	for node, n := range next {
+		if n != lines {
+			t.Errorf("%s: %d lines written, want %d", node, n, lines)
+		}
+	}
+	if got := strings.Count(freq.String(), "=>"); got != nodes {
+		t.Errorf("%d degree lines, want %d", got, nodes)
+	}
+	b := w.Buffer()
+	b.Event(time.Unix(2, 0), netip.MustParseAddrPort("127.0.0.1:99"), "before close")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "127.0.0.1:99 before close\n") {
+		t.Error("Close lost a Buffer's line")
+	}
+	b.Event(time.Unix(3, 0), netip.MustParseAddrPort("127.0.0.1:99"), "after close")
+	w.Buffer().Event(time.Unix(3, 0), netip.MustParseAddrPort("127.0.0.1:98"), "new after close")
+	if strings.Contains(out.String(), "after close") {
+		t.Error("a line logged after Close was written")
+	}
+}

@@ -177,8 +177,9 @@ type Peer struct {
 	seeds  map[netip.AddrPort]*seedClient
 	frozen bool
 	start  time.Time
-	leftCh chan struct{} // closed when the core says Left (Leave)
-	kicks  []*tconn      // connections with lines queued since the last kick
+	leftCh chan struct{}    // closed when the core says Left (Leave)
+	logBuf *eventlog.Buffer // this peer's lines for cfg.Log (nil without one)
+	kicks  []*tconn         // connections with lines queued since the last kick
 	demote []demotion
 	maxLag time.Duration
 	lagMax atomic.Int64 // maxLag for Stats, in nanoseconds
@@ -252,6 +253,9 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 			sc.name, sc.resolver, sc.log = cfg.SeedNames[i], cfg.Resolver, p.log
 		}
 		p.seeds[s] = sc
+	}
+	if cfg.Log != nil {
+		p.logBuf = cfg.Log.Buffer()
 	}
 	return p, nil
 }
@@ -549,7 +553,7 @@ func (p *Peer) loop() {
 	p.start = time.Now()
 	if p.cfg.Log != nil {
 		k := p.cfg.Core.Key
-		p.cfg.Log.Event(p.start, p.cfg.Core.Self, fmt.Sprintf("node ID %s, public key %s", k.ID(), k.Public()))
+		p.logBuf.Event(p.start, p.cfg.Core.Self, fmt.Sprintf("node ID %s, public key %s", k.ID(), k.Public()))
 	}
 	p.core.Start(p.start)
 	p.apply(p.start)
@@ -798,14 +802,14 @@ func (p *Peer) applyOnce(now time.Time) {
 			}
 		case peer.Log:
 			if p.cfg.Log != nil {
-				p.cfg.Log.Event(now, self, a.Text)
+				p.logBuf.Event(now, self, a.Text)
 			}
 			if h := p.cfg.Hooks.Event; h != nil {
 				h(self, now, a.Text)
 			}
 		case peer.Degree:
 			if p.cfg.Log != nil {
-				p.cfg.Log.Degree(self, a.N)
+				p.logBuf.Degree(self, a.N)
 			}
 			if h := p.cfg.Hooks.Degree; h != nil {
 				h(self, a.N)
