@@ -23,7 +23,7 @@ const maxFeed = 512
 // up, who links to whom, which peer received which message when. It is
 // safe for concurrent use.
 type Tracker struct {
-	// Deliveries and duplicates, one per receipt from every peer's event
+	// Deliveries, duplicates and link changes, from every peer's event
 	// loop, go to a list of pending records first, under a lock held for
 	// an append: under load, hundreds of peer loops contend for the
 	// tracker, and holding mu for the bookkeeping of each receipt
@@ -125,15 +125,24 @@ const applyBatch = 1024
 // mu, so memory stays bounded however long a reader holds the tracker.
 const maxPending = 1 << 16
 
-// pendingRec is a Deliver (dup false) or Duplicate (dup true) call.
+// pendingRec is a Deliver, Duplicate or Link call.
 type pendingRec struct {
+	kind               recKind
+	up                 bool // Link
 	self, from, origin netip.AddrPort
 	seq                uint32
 	hops               int
-	dup                bool
 	text               string
 	created, at        time.Time
 }
+
+type recKind uint8
+
+const (
+	recDeliver recKind = iota
+	recDup
+	recLink
+)
 
 // record queues r, and applies what is pending once there is a batch.
 func (t *Tracker) record(r pendingRec) {
@@ -167,9 +176,12 @@ func (t *Tracker) applyPending() {
 	t.pmu.Unlock()
 	for j := range recs {
 		r := &recs[j]
-		if r.dup {
+		switch r.kind {
+		case recDup:
 			t.duplicate(r.origin, r.seq)
-		} else {
+		case recLink:
+			t.link(r.self, r.from, r.up, r.at)
+		default:
 			t.deliver(r.self, r.from, r.origin, r.seq, r.text, r.created, r.at, r.hops)
 		}
 	}
@@ -199,8 +211,12 @@ func (t *Tracker) Started(a netip.AddrPort, target int, at time.Time) {
 
 // Link records that self's link to other came up or went down.
 func (t *Tracker) Link(self, other netip.AddrPort, up bool, at time.Time) {
-	t.lock()
-	defer t.mu.Unlock()
+	// Queued like a delivery (links come and go by the thousand while an
+	// overlay forms, from every peer's loop), applied in order with them.
+	t.record(pendingRec{kind: recLink, self: self, from: other, up: up, at: at})
+}
+
+func (t *Tracker) link(self, other netip.AddrPort, up bool, at time.Time) {
 	p := t.peer(self)
 	if p.adj[other] == up {
 		return
@@ -657,7 +673,7 @@ func (t *Tracker) TrackDuplicates() {
 // had already seen (the peers' Duplicate hook reports it). It also turns
 // DuplicatesTracked on.
 func (t *Tracker) Duplicate(self, origin netip.AddrPort, seq uint32) {
-	t.record(pendingRec{self: self, origin: origin, seq: seq, dup: true})
+	t.record(pendingRec{kind: recDup, self: self, origin: origin, seq: seq})
 }
 
 func (t *Tracker) duplicate(origin netip.AddrPort, seq uint32) {
