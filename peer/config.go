@@ -8,6 +8,7 @@ import (
 
 	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/topology"
+	"github.com/whispernet/whispernet/wire"
 )
 
 // Config configures a Peer. Start from DefaultConfig and set Self and Seeds.
@@ -35,6 +36,19 @@ type Config struct {
 	// MaxBadGossip cuts off a neighbour after this many gossip messages
 	// that were unsigned, badly signed, or signed by the wrong key.
 	MaxBadGossip int
+	// GossipRate and GossipBurst bound the gossip lines one neighbour may
+	// send, per second after a burst (a token bucket per neighbour, in the
+	// core's own time); IHaveRate and IHaveBurst bound the message IDs
+	// its ihave lines announce. Lines over the rate are dropped and
+	// counted (rate_limited); a neighbour with MaxFloodDrops dropped is
+	// cut off (flood_cut_off). An honest neighbour sends each message at
+	// most once, so the defaults, 10,000 a second with a burst of 20,000,
+	// are 50 times the 200 new messages a second a peer sees under the
+	// classic load at 1,000 peers (docs/security.md). A zero rate turns
+	// the limit off.
+	GossipRate, IHaveRate   float64
+	GossipBurst, IHaveBurst int
+	MaxFloodDrops           int
 	// MaxCapacity bounds the capacity a peer believes of another (from its
 	// handshake or a seed's peer info): a claim of 2^31−1 would make the
 	// claimant everybody's first choice and Plumtree parent. It is at
@@ -161,6 +175,11 @@ func DefaultConfig() Config {
 		Sign:             true,
 		MaxSeqAhead:      1 << 16,
 		MaxBadGossip:     10,
+		GossipRate:       10000,
+		GossipBurst:      20000,
+		IHaveRate:        10000,
+		IHaveBurst:       20000,
+		MaxFloodDrops:    1000,
 		MaxPerGroup:      8,
 		MaxCapacity:      128,
 	}
@@ -204,6 +223,8 @@ func (c *Config) validate() error {
 		return bad("max per group %d and max capacity %d must be positive", c.MaxPerGroup, c.MaxCapacity)
 	case c.MaxBadGossip < 1 || c.MaxSeqAhead < 1:
 		return bad("max bad gossip %d and max sequence ahead %d must be positive", c.MaxBadGossip, c.MaxSeqAhead)
+	case c.GossipRate < 0 || c.IHaveRate < 0 || (c.GossipRate > 0 && c.GossipBurst < 1) || (c.IHaveRate > 0 && c.IHaveBurst < wire.MaxIDsPerLine) || c.MaxFloodDrops < 1:
+		return bad("gossip rate %g (burst %d), ihave rate %g (burst %d, at least %d) and max flood drops %d must be positive", c.GossipRate, c.GossipBurst, c.IHaveRate, c.IHaveBurst, wire.MaxIDsPerLine, c.MaxFloodDrops)
 	case c.CacheSize < 1 || c.MaxMissing < 1:
 		return bad("cache size %d and max missing %d must be positive", c.CacheSize, c.MaxMissing)
 	}

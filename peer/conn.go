@@ -417,7 +417,9 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 		}
 		c.unacked = 0
 	case wire.KindIHave:
-		p.onIHave(now, c, m.IDs)
+		if p.admit(now, c, &c.ihaveLimit, p.cfg.IHaveRate, p.cfg.IHaveBurst, len(m.IDs)) {
+			p.onIHave(now, c, m.IDs)
+		}
 	case wire.KindGraft:
 		p.onGraft(now, c, m.IDs)
 	case wire.KindPrune:

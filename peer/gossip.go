@@ -11,6 +11,9 @@ import (
 
 // onGossip handles gossip from neighbour i.
 func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
+	if c := p.neighbours[i]; !p.admit(now, c, &c.gossipLimit, p.cfg.GossipRate, p.cfg.GossipBurst, 1) {
+		return // over the neighbour's rate: not even checked
+	}
 	// Check a signature before the message list records the message, or a
 	// forgery would make the real message a duplicate; but only for a
 	// message not seen yet, so that duplicates cost no verification.

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -102,6 +104,8 @@ type Stats struct {
 	KeyMismatch  uint64 `json:"key_mismatch"`  // gossip dropped for a key other than the one bound to its origin
 	SeqAhead     uint64 `json:"seq_ahead"`     // gossip dropped for a sequence number too far ahead of its origin's
 	CutOff       uint64 `json:"cut_off"`       // neighbours cut off for sending bad gossip
+	RateLimited  uint64 `json:"rate_limited"`  // gossip lines and ihave IDs dropped over a neighbour's rate
+	FloodCutOff  uint64 `json:"flood_cut_off"` // neighbours cut off for sending MaxFloodDrops over their rate
 	BadHandshake uint64 `json:"bad_handshake"` // handshakes refused or links closed for a wrong key or signature
 	Challenges   uint64 `json:"challenges"`    // seeds' challenges answered
 	GroupRefused uint64 `json:"group_refused"` // inbound links refused: their network group had MaxPerGroup links
@@ -140,6 +144,9 @@ type conn struct {
 	capacity  int
 
 	bad int // bad gossip messages received on this link (trust.go)
+	// Per-neighbour rate limits (trust.go), made on first use.
+	gossipLimit, ihaveLimit *rate.Limiter
+	flooded                 int // lines (IDs) dropped over the limits
 	// The authenticated handshake (trust.go): our nonce, the other end's
 	// key, and (inbound) whether its proof is still due.
 	nonce      string

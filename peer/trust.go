@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -105,6 +107,33 @@ func (p *Peer) strike(now time.Time, c *conn) {
 	p.drop(c)
 	p.dead[c.addr] = now.Add(p.cfg.RefreshInterval)
 	p.fill(now)
+}
+
+// admit applies one of neighbour c's rate limits (lim: made on first
+// use, with rate r and burst) to n more items at now. Over the rate the
+// items are dropped and counted, and at MaxFloodDrops the neighbour is cut
+// off. It reports whether the items may be handled.
+func (p *Peer) admit(now time.Time, c *conn, lim **rate.Limiter, r float64, burst, n int) bool {
+	if r <= 0 {
+		return true
+	}
+	if *lim == nil {
+		*lim = rate.NewLimiter(rate.Limit(r), burst)
+	}
+	if (*lim).AllowN(now, n) {
+		return true
+	}
+	p.stats.RateLimited += uint64(n)
+	c.flooded += n
+	if c.flooded >= p.cfg.MaxFloodDrops {
+		p.stats.FloodCutOff++
+		p.logf("cutting off %s: %d gossip lines or announcements over its rate", c.addr, c.flooded)
+		p.emit(Action{Kind: Close, Conn: c.id})
+		p.drop(c)
+		p.dead[c.addr] = now.Add(p.cfg.RefreshInterval)
+		p.fill(now)
+	}
+	return false
 }
 
 // nonce returns a fresh handshake nonce: the first 16 bytes of the peer's

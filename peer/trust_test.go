@@ -441,3 +441,77 @@ func TestLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestFloodsCutOff: one neighbour floods gossip (the same message over and
+// over: duplicates, which cost no verification) and another floods ihave
+// lines, each far over its per-neighbour rate. The excess is dropped and
+// counted, each is cut off at MaxFloodDrops, and an honest neighbour's
+// messages keep being delivered throughout.
+func TestFloodsCutOff(t *testing.T) {
+	for _, kind := range []string{"gossip", "ihave"} {
+		t.Run(kind, func(t *testing.T) {
+			r := newTrustRig(t, func(c *Config) {
+				c.Broadcast = Plumtree
+				c.GossipRate, c.GossipBurst = 100, 200
+				c.IHaveRate, c.IHaveBurst = 100, 256
+				c.MaxFloodDrops = 50
+			})
+			flood := r.link(attacker)
+			honest := r.link(relay)
+			relayKey, attackerKey := DerivedKey(relay), DerivedKey(attacker)
+			dup := r.signed(attackerKey, attacker, 1, "again")
+			seq, delivered := uint32(0), 0
+			limit := r.p.cfg.GossipBurst
+			if kind == "ihave" {
+				limit = r.p.cfg.IHaveBurst // one ID a line
+			}
+			// All in one instant: the bucket does not refill.
+			for n := range limit + r.p.cfg.MaxFloodDrops {
+				if r.p.neighbour(attacker) == nil {
+					t.Fatalf("cut off after %d lines, want %d", n, limit+r.p.cfg.MaxFloodDrops)
+				}
+				if kind == "gossip" {
+					r.p.Receive(r.now, flood, dup)
+				} else {
+					r.p.Receive(r.now, flood, wire.Message{Kind: wire.KindIHave, IDs: []wire.MsgID{{Origin: victim, Seq: uint32(n + 1)}}})
+				}
+				if n%50 == 0 {
+					seq++
+					r.p.Receive(r.now, honest, r.signed(relayKey, relay, seq, "honest"))
+				}
+				for _, a := range r.p.Ready() {
+					if a.Kind == Deliver && a.Msg.Addr == relay {
+						delivered++
+					}
+				}
+			}
+			st := r.p.Stats()
+			if r.p.neighbour(attacker) != nil || st.FloodCutOff != 1 || st.RateLimited != uint64(r.p.cfg.MaxFloodDrops) {
+				t.Fatalf("flooder linked %v, flood_cut_off %d, rate_limited %d (want %d)", r.p.neighbour(attacker) != nil, st.FloodCutOff, st.RateLimited, r.p.cfg.MaxFloodDrops)
+			}
+			if r.p.neighbour(relay) == nil || delivered != int(seq) {
+				t.Fatalf("honest neighbour linked %v, delivered %d of %d", r.p.neighbour(relay) != nil, delivered, seq)
+			}
+			// The honest neighbour goes on after the cut.
+			seq++
+			if d, _ := r.recv(honest, r.signed(relayKey, relay, seq, "after")); len(d) != 1 {
+				t.Fatalf("after the cut: delivered %d", len(d))
+			}
+		})
+	}
+}
+
+// TestRateRefills: a neighbour at its rate, over a long time, is never
+// limited: the bucket refills in the core's own time.
+func TestRateRefills(t *testing.T) {
+	r := newTrustRig(t, func(c *Config) { c.GossipRate, c.GossipBurst = 100, 10 })
+	honest := r.link(relay)
+	k := DerivedKey(relay)
+	for seq := uint32(1); seq <= 1000; seq++ {
+		r.now = r.now.Add(10 * time.Millisecond) // exactly the rate
+		r.p.Receive(r.now, honest, r.signed(k, relay, seq, "x"))
+	}
+	if st := r.p.Stats(); st.RateLimited != 0 || st.Received != 1000 {
+		t.Fatalf("rate_limited %d, received %d", st.RateLimited, st.Received)
+	}
+}
