@@ -113,7 +113,7 @@ func FuzzParse(f *testing.F) {
 
 func isSentinel(err error) bool {
 	for _, s := range []error{wire.ErrEmpty, wire.ErrTooLong, wire.ErrControl, wire.ErrEncoding, wire.ErrUnknownVerb,
-		wire.ErrFields, wire.ErrAddr, wire.ErrPort, wire.ErrNumber, wire.ErrTimestamp, wire.ErrTooMany, wire.ErrPayload} {
+		wire.ErrFields, wire.ErrAddr, wire.ErrPort, wire.ErrNumber, wire.ErrTimestamp, wire.ErrTooMany, wire.ErrPayload, wire.ErrKey} {
 		if errors.Is(err, s) {
 			return true
 		}
