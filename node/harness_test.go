@@ -79,6 +79,11 @@ func newCluster(t *testing.T, nSeeds int) *cluster {
 }
 
 func (c *cluster) startSeed(a netip.AddrPort) *Seed {
+	return c.startSeedWith(a, nil)
+}
+
+// startSeedWith starts the seed at a, tweaked by mod (nil: as is).
+func (c *cluster) startSeedWith(a netip.AddrPort, mod func(*SeedConfig)) *Seed {
 	cfg := DefaultSeedConfig()
 	cfg.Core.Self = a
 	cfg.Core.Seeds = c.addrs
@@ -88,6 +93,9 @@ func (c *cluster) startSeed(a netip.AddrPort) *Seed {
 	// A frozen peer holds a probe for the whole timeout: keep it within
 	// the tests' removal deadlines, as the peers' fast timers are.
 	cfg.Core.ProbeTimeout = 500 * time.Millisecond
+	if mod != nil {
+		mod(&cfg)
+	}
 	s, err := NewSeed(cfg)
 	if err != nil {
 		c.t.Fatal(err)

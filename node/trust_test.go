@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -148,5 +150,70 @@ func TestForgedLeaveOverTheWire(t *testing.T) {
 			}
 			return nil
 		})
+	})
+}
+
+// TestSignedRelaysOverTheWire: seeds whose config lists every seed's key.
+// A process on the seeds' IP sends each a "relayed" dead report about a
+// live peer, unsigned and signed by a key of its own: every seed refuses
+// both, probes nothing and keeps the peer. A peer that really crashes is
+// removed from every seed: the seeds that probe it relay signed reports,
+// which the others believe.
+func TestSignedRelaysOverTheWire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 0)
+		keys := map[netip.AddrPort]*identity.Key{}
+		listed := map[netip.AddrPort]identity.PublicKey{}
+		for i := range 3 {
+			a := netip.AddrPortFrom(localhost, uint16(9001+i))
+			c.addrs = append(c.addrs, a)
+			keys[a] = identity.FromSeed([]byte("relay test seed " + a.String()))
+			listed[a] = keys[a].Public()
+		}
+		for _, a := range c.addrs {
+			c.startSeedWith(a, func(cfg *SeedConfig) { cfg.Core.Key, cfg.Core.SeedKeys = keys[a], listed })
+		}
+		c.addPeers(5, nil)
+		c.waitConnected()
+		victim, reporter := c.peers[1], c.peers[3]
+		forger := identity.FromSeed([]byte("forger"))
+		for _, s := range c.seeds {
+			cl := dialSeed(t, s)
+			report := wire.Message{Kind: wire.KindDeadNode, Addr: victim.Addr(), Time: wire.TimestampOf(time.Now()), From: reporter.Addr(), Relayed: true}
+			signed := report
+			wire.SignRelay(&signed, forger)
+			for _, m := range []wire.Message{report, signed} {
+				want := "error:Dead Node: relay from 127.0.0.1 is not signed by a seed key that config.txt lists there"
+				if got := cl.ask(wire.Format(m)); got != want {
+					t.Fatalf("%s: %q -> %q, want %q", s.Addr(), wire.Format(m), got, want)
+				}
+			}
+			if st := s.Stats(); !s.Has(victim.Addr()) || st.RelayRefused != 2 || st.Probes != 0 {
+				t.Fatalf("seed %s: lists victim %v, relay_refused %d, probes %d", s.Addr(), s.Has(victim.Addr()), st.RelayRefused, st.Probes)
+			}
+		}
+		crashed := c.peers[2]
+		crashed.Stop()
+		loopback.CheckFor(t, 60*time.Second, "the crashed peer is off every seed", func() error {
+			for _, s := range c.seeds {
+				if s.Has(crashed.Addr()) {
+					return fmt.Errorf("seed %s still lists %s", s.Addr(), crashed.Addr())
+				}
+			}
+			return nil
+		})
+		believed := uint64(0)
+		for _, s := range c.seeds {
+			st := s.Stats()
+			if st.RelayRefused != 2 {
+				t.Errorf("seed %s refused %d relays, want only the 2 forged", s.Addr(), st.RelayRefused)
+			}
+			believed += st.RelaysBelieved
+		}
+		// The first seed to remove it relays a signed report to the two
+		// others; each believes it (whether or not it got there first).
+		if believed < 2 {
+			t.Errorf("%d signed relays believed, want at least 2", believed)
+		}
 	})
 }
