@@ -251,6 +251,7 @@ type Peer struct {
 	dead     map[netip.AddrPort]time.Time // declared dead, or left: not dialed again before the time
 
 	seeds       []*seedState
+	lastRegTS   wire.Timestamp // the newest signed registration's timestamp (registerMsg keeps them increasing)
 	quorum      int
 	nextRefresh time.Time
 

@@ -18,7 +18,16 @@ import (
 func (p *Peer) registerMsg(now time.Time) wire.Message {
 	m := wire.Message{Kind: wire.KindRegister, Addr: p.cfg.Self, Cap: p.target, Degree: len(p.neighbours)}
 	if p.cfg.Sign {
-		wire.SignRegister(&m, p.Key(), wire.TimestampOf(now))
+		// Strictly increasing per peer: a seed refuses a signed registration
+		// whose timestamp is not newer than the last one it accepted (no
+		// replays), and two registrations can fall in one microsecond (a
+		// refresh on a degree change right after the first register; always
+		// under a frozen test clock). Refusing the refresh left the peer
+		// believing itself unregistered with a seed that still listed it, so
+		// its Leave skipped that seed.
+		ts := max(wire.TimestampOf(now), p.lastRegTS+1)
+		p.lastRegTS = ts
+		wire.SignRegister(&m, p.Key(), ts)
 	}
 	return m
 }

@@ -515,3 +515,31 @@ func TestRateRefills(t *testing.T) {
 		t.Fatalf("rate_limited %d, received %d", st.RateLimited, st.Received)
 	}
 }
+
+// Two signed registrations made in one microsecond (a refresh on a degree
+// change right after the first register, or any two under a frozen test
+// clock) still carry strictly increasing timestamps, which the seed needs to
+// accept the second one as a refresh and not refuse it as a replay.
+func TestRegisterTimestampsIncrease(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Sign = true
+	p := mustNew(t, cfg, 1, 2)
+	now := time.Unix(1_700_000_000, 0)
+	var last wire.Timestamp
+	for i := range 3 {
+		m := p.registerMsg(now)
+		if m.Auth == nil {
+			t.Fatalf("registration %d is not signed", i)
+		}
+		if !wire.VerifyRegister(&m) {
+			t.Fatalf("registration %d does not verify", i)
+		}
+		if i > 0 && m.Time <= last {
+			t.Fatalf("registration %d has timestamp %s, not after %s", i, m.Time, last)
+		}
+		last = m.Time
+	}
+	if want := wire.TimestampOf(now) + 2; last != want {
+		t.Fatalf("third timestamp %s, want %s", last, want)
+	}
+}
