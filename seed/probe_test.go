@@ -463,3 +463,22 @@ func TestSignedRelays(t *testing.T) {
 		t.Fatalf("hint: listed %v, acts %v", h.Has(live), acts)
 	}
 }
+
+// TestOwnKeyMustMatchConfig: a seed whose config.txt lists another key
+// for its own address refuses to start: every relay it signed would be
+// refused by the others.
+func TestOwnKeyMustMatchConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Self = netip.MustParseAddrPort("127.0.0.1:8080")
+	cfg.Key = identity.FromSeed([]byte("mine"))
+	cfg.SeedKeys = map[netip.AddrPort]identity.PublicKey{cfg.Self: identity.FromSeed([]byte("not mine")).Public()}
+	_, err := New(cfg, NewRand(1))
+	want := "seed: config.txt lists key " + cfg.SeedKeys[cfg.Self].String() + " for this seed (127.0.0.1:8080), but its key is " + cfg.Key.Public().String()
+	if err == nil || err.Error() != want {
+		t.Fatalf("New: %v, want %q", err, want)
+	}
+	cfg.SeedKeys[cfg.Self] = cfg.Key.Public()
+	if _, err := New(cfg, NewRand(1)); err != nil {
+		t.Fatalf("New with its own key listed: %v", err)
+	}
+}

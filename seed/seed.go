@@ -104,6 +104,10 @@ func (c *Config) validate() error {
 		// A seed is one of a handful: deriving its key now costs nothing.
 		c.Key = identity.FromSeed([]byte("whispernet derived key " + c.Self.String()))
 	}
+	if k, ok := c.SeedKeys[c.Self]; ok && !k.IsZero() && k != c.Key.Public() {
+		// The other seeds would refuse every relay this one signs.
+		return fmt.Errorf("seed: config.txt lists key %s for this seed (%s), but its key is %s", k, c.Self, c.Key.Public())
+	}
 	return nil
 }
 
