@@ -26,7 +26,22 @@ func TestForgedDeadReportsOverTheWire(t *testing.T) {
 		c.addPeers(6, nil)
 		c.waitConnected()
 		victim, reporter := c.peers[1], c.peers[4]
-		for _, s := range c.seeds {
+		// The victim registers with a majority of the seeds (2 of 3):
+		// those are the seeds a forged report could take it off.
+		var seeds []*Seed
+		loopback.CheckFor(t, 30*time.Second, "a majority of seeds list the victim", func() error {
+			seeds = seeds[:0]
+			for _, s := range c.seeds {
+				if s.Has(victim.Addr()) {
+					seeds = append(seeds, s)
+				}
+			}
+			if len(seeds) < 2 {
+				return fmt.Errorf("%d seeds list it", len(seeds))
+			}
+			return nil
+		})
+		for _, s := range seeds {
 			cl := dialSeed(t, s)
 			for _, line := range []string{
 				fmt.Sprintf("Dead Node:%s:%s:%s", wire.FormatAddr(victim.Addr()), wire.TimestampOf(time.Now()), wire.FormatAddr(reporter.Addr())),
@@ -40,14 +55,14 @@ func TestForgedDeadReportsOverTheWire(t *testing.T) {
 		// Long enough for every probe to finish or time out.
 		time.Sleep(2 * c.seeds[0].cfg.Core.ProbeTimeout)
 		synctest.Wait()
-		for _, s := range c.seeds {
+		for _, s := range seeds {
 			st := s.Stats()
 			if !s.Has(victim.Addr()) || st.Refuted < 1 || st.DeadAccepted != 0 {
 				t.Errorf("seed %s: lists victim %v, refuted %d, removals %d", s.Addr(), s.Has(victim.Addr()), st.Refuted, st.DeadAccepted)
 			}
 		}
-		if st := victim.Stats(); st.Challenges < 3 {
-			t.Errorf("victim answered %d challenges, want one per seed at least", st.Challenges)
+		if st := victim.Stats(); st.Challenges < uint64(len(seeds)) {
+			t.Errorf("victim answered %d challenges, want one per seed that lists it at least", st.Challenges)
 		}
 	})
 }
