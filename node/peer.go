@@ -626,27 +626,25 @@ func (p *Peer) shutdown() {
 	// still post a connection, which must be closed, not leaked.
 	posters := make(chan struct{})
 	go func() { p.wg.Wait(); close(posters) }()
+	discard := func(e event) {
+		if e.tc != nil {
+			e.tc.shut()
+		}
+	}
 	for {
 		select {
 		case e := <-p.events:
-			if e.tc != nil {
-				e.tc.shut()
-			}
+			discard(e)
 		case e := <-p.urgent:
-			if e.tc != nil {
-				e.tc.shut()
-			}
+			discard(e)
 		case <-posters:
+			// Every poster is gone: what is still queued is all there is.
 			for {
 				select {
 				case e := <-p.events:
-					if e.tc != nil {
-						e.tc.shut()
-					}
+					discard(e)
 				case e := <-p.urgent:
-					if e.tc != nil {
-						e.tc.shut()
-					}
+					discard(e)
 				default:
 					return
 				}
