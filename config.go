@@ -111,8 +111,11 @@ type Config struct {
 	// such requests (each up to MaxPayload bytes).
 	CacheSize int
 	CacheTime time.Duration
-	// QueueLen bounds each link's writer queue, in messages; a neighbour
-	// whose queue stays full is closed as too slow.
+	// QueueLen bounds each link's gossip lane, in lines. A full lane is
+	// backpressure, not a verdict: in Plumtree mode the message is announced
+	// to that neighbour instead (a graft repairs it), in flood mode the copy
+	// is dropped and counted; control lines have a lane of their own
+	// (docs/load.md).
 	QueueLen int
 
 	// Generate is how many classic test messages
