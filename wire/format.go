@@ -18,10 +18,7 @@ func (m *Message) Append(b []byte) []byte {
 		b = append(b, VerbRegister...)
 		b = appendAddr(b, m.Addr)
 		if m.Auth != nil {
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Cap), 10)
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Degree), 10)
+			b = appendCapDegreeAlways(b, m.Cap, m.Degree)
 			b = append(b, ':')
 			b = m.Auth.Key.AppendText(b)
 			b = append(b, ':')
@@ -82,10 +79,7 @@ func (m *Message) Append(b []byte) []byte {
 		b = append(b, VerbConnect...)
 		b = appendAddr(b, m.Addr)
 		if m.Isolated || m.Auth != nil {
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Cap), 10)
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Degree), 10)
+			b = appendCapDegreeAlways(b, m.Cap, m.Degree)
 			if m.Isolated {
 				b = append(b, ":"+isolatedMark...)
 			}
@@ -102,10 +96,7 @@ func (m *Message) Append(b []byte) []byte {
 		b = append(b, VerbConnectAccepted...)
 		b = appendAddr(b, m.Addr)
 		if m.Auth != nil {
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Cap), 10)
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(m.Degree), 10)
+			b = appendCapDegreeAlways(b, m.Cap, m.Degree)
 			b = append(b, ':')
 			b = m.Auth.Key.AppendText(b)
 			b = append(b, ':')
@@ -226,6 +217,12 @@ func appendCapDegree(b []byte, capacity, degree int) []byte {
 	if capacity == 0 && degree == 0 {
 		return b
 	}
+	return appendCapDegreeAlways(b, capacity, degree)
+}
+
+// appendCapDegreeAlways appends ":CAP:DEGREE" even when both are zero: the
+// signed and isolated forms need the fields in place for what follows.
+func appendCapDegreeAlways(b []byte, capacity, degree int) []byte {
 	b = append(b, ':')
 	b = strconv.AppendInt(b, int64(capacity), 10)
 	b = append(b, ':')
