@@ -104,11 +104,7 @@ func New(prefix string, names []string) (l *Lab, err error) {
 				return l, err
 			}
 		}
-		dir := filepath.Join("/etc/netns", h.NS)
-		if err = os.MkdirAll(dir, 0o755); err != nil {
-			return l, err
-		}
-		if err = os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts.String()), 0o644); err != nil {
+		if err = writeHosts(h.NS, hosts.String()); err != nil {
 			return l, err
 		}
 	}
@@ -140,11 +136,18 @@ func NewLoopback(prefix string, names []string) (l *Lab, err error) {
 		l.Hosts = append(l.Hosts, h)
 		fmt.Fprintf(&hosts, "%s %s\n", h.IP, h.Name)
 	}
-	dir := filepath.Join("/etc/netns", l.hub)
-	if err = os.MkdirAll(dir, 0o755); err != nil {
-		return l, err
+	return l, writeHosts(l.hub, hosts.String())
+}
+
+// writeHosts gives namespace ns its own /etc/hosts: `ip netns exec`
+// bind-mounts /etc/netns/NS/hosts over /etc/hosts, so host names resolve
+// in the lab the way they would on a network.
+func writeHosts(ns, hosts string) error {
+	dir := filepath.Join("/etc/netns", ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	return l, os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts.String()), 0o644)
+	return os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644)
 }
 
 // Host returns the host called name (nil if there is none).
