@@ -267,8 +267,7 @@ func Parse(line string) (Message, error) {
 		}
 		// A signed registration: KEY:TS:SIG.
 		var key identity.PublicKey
-		if key, err = identity.ParsePublicKey(f.next()); err != nil {
-			err = fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
+		if key, err = f.key(); err != nil {
 			break
 		}
 		if m.Time, err = f.timestamp(); err != nil {
@@ -456,8 +455,7 @@ func Parse(line string) (Message, error) {
 		if f.keyNext() {
 			// A signed leave: KEY:TS:SIG (then, from a seed, relayed).
 			var key identity.PublicKey
-			if key, err = identity.ParsePublicKey(f.next()); err != nil {
-				err = fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
+			if key, err = f.key(); err != nil {
 				break
 			}
 			if m.Time, err = f.timestamp(); err != nil {
@@ -698,6 +696,15 @@ func (f *fields) nonce() (string, error) {
 }
 
 // sig reads a SIG field.
+// key reads a public key field; a bad one is an ErrKey naming the verb.
+func (f *fields) key() (identity.PublicKey, error) {
+	key, err := identity.ParsePublicKey(f.next())
+	if err != nil {
+		return key, fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
+	}
+	return key, nil
+}
+
 func (f *fields) sig() (identity.Signature, error) {
 	if f.eof {
 		return identity.Signature{}, f.errf(ErrFields, "missing signature")
@@ -737,9 +744,9 @@ func (f *fields) keyNext() bool {
 // keyNonce reads the KEY:NONCE (and, withSig, :SIG) trailing fields of an
 // authenticated handshake.
 func (f *fields) keyNonce(withSig bool) (*Auth, string, error) {
-	key, err := identity.ParsePublicKey(f.next())
+	key, err := f.key()
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
+		return nil, "", err
 	}
 	if f.eof {
 		return nil, "", f.errf(ErrFields, "missing nonce after the key")
@@ -762,9 +769,9 @@ func (f *fields) auth() (*Auth, error) {
 	if f.eof {
 		return nil, f.errf(ErrFields, "missing origin key")
 	}
-	key, err := identity.ParsePublicKey(f.next())
+	key, err := f.key()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrKey, f.verb, err)
+		return nil, err
 	}
 	if f.eof {
 		return nil, f.errf(ErrFields, "missing signature")
