@@ -200,7 +200,7 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 		code, out, stderr := run(t, context.Background(), "net", "--peers", fmt.Sprint(peers), "--config", cfgPath, "--log-dir", dir,
 			"--base-port", fmt.Sprint(loopback.FreeRange(t, peers)), "--http", httpAddr,
 			"--gossip-count", "0", "--messages", "5", "--liveness-interval", "500ms", "--refresh", "2s",
-			"--stable-quiet", "1s", "--bootstrap", "10", "--duration", "8s", "--json")
+			"--stable-quiet", "1s", "--bootstrap", "10", "--duration", "8s", "--sample-every", "1s", "--json")
 		done <- result{code, out, stderr}
 	}()
 	// While it runs, the status endpoint lists every node.
@@ -283,6 +283,29 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing or empty: %v", f, err)
 		}
+	}
+	// Coverage over time: a sample a second while it ran to --duration,
+	// in time order, never shrinking, the last one (taken at the end)
+	// the summary's own counts.
+	var over struct {
+		Messages summary.Messages
+		Samples  []summary.CoverageSample `json:"coverage_over_time"`
+	}
+	json.Unmarshal([]byte(lines[len(lines)-1]), &over)
+	if len(over.Samples) == 0 {
+		t.Fatalf("no coverage_over_time in %s", lines[len(lines)-1])
+	}
+	for i := 1; i < len(over.Samples); i++ {
+		a, b := over.Samples[i-1], over.Samples[i]
+		if b.TS < a.TS || b.Seen < a.Seen || b.Deliveries < a.Deliveries {
+			t.Errorf("sample %d %+v after %+v", i, b, a)
+		}
+	}
+	if last := over.Samples[len(over.Samples)-1]; last.Seen != over.Messages.Seen || last.Complete != over.Messages.Complete || last.Coverage != over.Messages.Coverage {
+		t.Errorf("last sample %+v, summary %+v", last, over.Messages)
+	}
+	if n := strings.Count(r.stderr, "whispernet net: t "); n != len(over.Samples)-1 {
+		t.Errorf("%d progress lines for %d samples:\n%s", n, len(over.Samples), r.stderr)
 	}
 }
 

@@ -78,6 +78,7 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	quiet := fs.Duration("stable-quiet", 2*time.Second, "no link change for this long (with every peer linked) counts as stable")
 	stableTimeout := fs.Duration("stable-timeout", 2*time.Minute, "give up waiting for a stable overlay after this long")
 	rngSeed := fs.Uint64("seed", 1, "random seed: peers' capacities and choices, publishing peers, the bootstrap (0: a fresh random run)")
+	sampleEvery := fs.Duration("sample-every", 5*time.Second, "while running to --duration, record (and show) messages seen, complete and mean coverage this often; the samples are the summary's coverage over time")
 	httpAddr := fs.String("http", defaultHTTP, "serve the live dashboard, /metrics, /status, /healthz and /debug/pprof here (a busy default port falls back to a free one; \"off\" disables)")
 	pd := node.DefaultPeerConfig().Core
 	pd.GossipDelay = 10 * time.Second // let the overlay form before the classic gossip starts
@@ -97,6 +98,9 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	if *basePort < 1 || *basePort > 65535 {
 		return usageErr(stdio, "net", "--base-port %d is not in 1-65535", *basePort)
+	}
+	if *sampleEvery <= 0 {
+		return usageErr(stdio, "net", "--sample-every %v must be positive", *sampleEvery)
 	}
 	if *messages < 0 || *bootstrap < 0 {
 		return usageErr(stdio, "net", "--messages and --bootstrap must not be negative")
@@ -188,8 +192,9 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 		} else {
 			fmt.Fprintln(stdio.Err, "whispernet net: running; Ctrl+C to stop")
 		}
-		<-runCtx.Done()
+		samples := sampleCoverage(runCtx, n, start, *sampleEvery, stdio.Err)
 		sum = summarise(n, stableAfter, stable, *bootstrap, runSeed, rng, &fitCPU, io.Discard)
+		sum.Net.CoverageOverTime = append(samples, coverageSample(n, start))
 	}
 	if *jsonOut {
 		b, _ := json.Marshal(sum)
@@ -244,6 +249,40 @@ func waitStable(ctx context.Context, n *localnet.Network, start time.Time, quiet
 			}
 		}
 	}
+}
+
+// sampleCoverage records how far gossip has spread every `every` until ctx
+// ends, showing each sample as a progress line on w: under a load beyond
+// what the machine carries, the end summary alone cannot tell a backlog
+// that drains from messages that are lost.
+func sampleCoverage(ctx context.Context, n *localnet.Network, start time.Time, every time.Duration, w io.Writer) []summary.CoverageSample {
+	bar := newProgress(w, "gossip")
+	defer bar.done()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var samples []summary.CoverageSample
+	for {
+		select {
+		case <-ctx.Done():
+			return samples
+		case <-tick.C:
+			c := coverageSample(n, start)
+			samples = append(samples, c)
+			line := fmt.Sprintf("t %.0fs: %d messages, %d complete, coverage %.4f", c.TS, c.Seen, c.Complete, c.Coverage)
+			if bar.tty {
+				bar.status(line)
+			} else {
+				fmt.Fprintf(w, "whispernet net: %s\n", line)
+			}
+		}
+	}
+}
+
+// coverageSample is the spread of gossip now, at seconds since start.
+func coverageSample(n *localnet.Network, start time.Time) summary.CoverageSample {
+	pr := n.Tracker.Propagation()
+	return summary.CoverageSample{TS: summary.Round(time.Since(start).Seconds(), 1), Seen: pr.Messages, Complete: pr.Complete,
+		Coverage: summary.Round(pr.Coverage, 4), Deliveries: uint64(pr.Deliveries)}
 }
 
 // publishProbes publishes count messages from random peers and waits (up
@@ -381,6 +420,12 @@ func printSummary(w io.Writer, s summary.Summary) {
 		} else {
 			fmt.Fprintf(w, "cost         %.3f CPU-s in %d process(es), %.3f µs per delivery (%d deliveries); peak RSS %.1f MiB (sum of the processes' peaks)\n",
 				n.CPUSeconds, n.Processes, n.CPUUsPerDelivery, s.Deliveries, n.PeakRSSMB)
+		}
+		if len(n.CoverageOverTime) > 1 {
+			fmt.Fprintln(w, "over time    t (s)  messages  complete  coverage")
+			for _, c := range n.CoverageOverTime {
+				fmt.Fprintf(w, "             %5.0f  %8d  %8d  %.4f\n", c.TS, c.Seen, c.Complete, c.Coverage)
+			}
 		}
 	}
 }

@@ -140,6 +140,23 @@ type Net struct {
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	// Processes is how many processes those figures cover.
 	Processes int `json:"processes"`
+	// CoverageOverTime samples the spread of gossip while the network ran
+	// to its --duration (every --sample-every, and once at the end), so a
+	// backlog that drains can be told from messages that are lost. Empty
+	// when the run ended before it was stable.
+	CoverageOverTime []CoverageSample `json:"coverage_over_time,omitempty"`
+}
+
+// CoverageSample is the spread of gossip at one moment of a net run.
+type CoverageSample struct {
+	// TS is seconds since the network started.
+	TS float64 `json:"t_s"`
+	// Seen, Complete and Coverage are Messages' counts at that moment;
+	// Deliveries the first receipts so far.
+	Seen       int     `json:"seen"`
+	Complete   int     `json:"complete"`
+	Coverage   float64 `json:"coverage"`
+	Deliveries uint64  `json:"deliveries"`
 }
 
 // Sim is what only `sim` measures.
