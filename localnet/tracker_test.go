@@ -547,3 +547,29 @@ func TestPropagationCoverage(t *testing.T) {
 		t.Fatalf("after the kill: %+v; want coverage %v", pr, want)
 	}
 }
+
+// BenchmarkTrackerDeliver is net's bookkeeping of one delivery: the peers'
+// Deliver hook reporting first receipts to the tracker, 500 peers, each
+// message reaching all of them in turn (one op is one receipt; the
+// receipts are applied in the tracker's batches, as in a run).
+func BenchmarkTrackerDeliver(b *testing.B) {
+	const peers = 500
+	addrs := make([]netip.AddrPort, peers)
+	tr := NewTracker(t0)
+	for i := range addrs {
+		addrs[i] = pa(i)
+		tr.Started(addrs[i], 5, t0)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		msg := i / (peers - 1)
+		origin := msg % peers
+		self := (origin + 1 + i%(peers-1)) % peers
+		created := at(msg)
+		tr.Deliver(addrs[self], addrs[(self+peers-1)%peers], addrs[origin], uint32(1+msg/peers), "hello", created, created.Add(time.Millisecond), 3)
+	}
+	b.StopTimer()
+	if got := tr.Propagation().Deliveries; got != b.N {
+		b.Fatalf("%d deliveries recorded for %d", got, b.N)
+	}
+}
