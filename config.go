@@ -63,7 +63,9 @@ type Config struct {
 	// the network) and Stats().MessagesDropped counts it.
 	MessageBuffer int
 	// EventBuffer is the capacity of the Events channel, with the same
-	// policy, counted in Stats().EventsDropped.
+	// policy, counted in Stats().EventsDropped. 0 turns events off, for an
+	// application that does not watch them: the node sends none (Members
+	// still reports the neighbours it lost).
 	EventBuffer int
 
 	// Target fixes the node's target degree (the neighbours it keeps);
@@ -197,8 +199,8 @@ func (c *Config) runtimeConfig() node.PeerConfig {
 // known, then the rest by building a throwaway runtime with stand-in
 // addresses, so that New reports every mistake Start would.
 func (c *Config) validate() error {
-	if c.MessageBuffer < 1 || c.EventBuffer < 1 {
-		return fmt.Errorf("%w: MessageBuffer and EventBuffer must be positive", ErrConfig)
+	if c.MessageBuffer < 1 || c.EventBuffer < 0 {
+		return fmt.Errorf("%w: MessageBuffer must be positive, EventBuffer not negative", ErrConfig)
 	}
 	if len(c.Seeds) == 0 {
 		return fmt.Errorf("%w: no seeds", ErrConfig)

@@ -19,7 +19,7 @@
 // protocol cores (packages peer and seed, deterministic state machines),
 // the runtime that drives them over a Transport (package node), and the
 // wire format (package wire, documented in docs/protocol.md). The
-// whispernet command's peer and seed subcommands are built on it.
+// whispernet command's peer, seed and net subcommands are built on it.
 //
 // Delivery is best effort, as in any gossip network: a message reaches
 // every node that is connected to the overlay while it spreads (within

@@ -175,18 +175,21 @@ type Stats struct {
 // keeps links to neighbours, and broadcasts what it publishes to every
 // other node. Its methods are safe for concurrent use.
 type Node struct {
-	cfg  Config
-	msgs chan Message
-	evs  chan Event
+	cfg Config
+	evs chan Event // unbuffered and never sent on when events are off (EventBuffer 0)
 
-	mu    sync.Mutex // guards state and rt
-	state int        // stateNew, stateRunning, stateStopped
-	rt    *node.Peer
-	stop  sync.Once
-	done  chan struct{}
+	mu     sync.Mutex // guards state, rt, msgs and closed
+	state  int        // stateNew, stateRunning, stateStopped
+	rt     *node.Peer
+	msgs   chan Message // made by the first Messages call
+	closed bool         // the channels are closed (Close ran)
+	stop   sync.Once
+	done   chan struct{}
 
 	msgDrops, evDrops atomic.Uint64
-	wantMsgs          atomic.Bool // Messages was called: copy deliveries for it
+	// msgSink is msgs once Messages was called: the Deliver hook copies
+	// messages for it only then.
+	msgSink atomic.Pointer[chan Message]
 
 	// Loop-owned: touched only by hooks and Inspect, on the runtime's loop.
 	gone      map[netip.AddrPort]Member
@@ -207,7 +210,6 @@ func New(cfg Config) (*Node, error) {
 	cfg.Seeds = slices.Clone(cfg.Seeds)
 	return &Node{
 		cfg:  cfg,
-		msgs: make(chan Message, cfg.MessageBuffer),
 		evs:  make(chan Event, cfg.EventBuffer),
 		gone: make(map[netip.AddrPort]Member),
 		done: make(chan struct{}),
@@ -267,7 +269,8 @@ func (n *Node) hook(h *node.Hooks) {
 		if deliver != nil {
 			deliver(self, from, m, at)
 		}
-		if from == self || !n.wantMsgs.Load() {
+		sink := n.msgSink.Load()
+		if from == self || sink == nil {
 			return // our own (the application has it), or nobody reads them
 		}
 		msg := Message{Origin: m.Addr.String(), Seq: m.Seq, Data: []byte(m.Text), Sent: m.Time.Time(), Received: at, From: from.String(), Hops: int(m.Hops) + 1}
@@ -275,7 +278,7 @@ func (n *Node) hook(h *node.Hooks) {
 			msg.OriginKey = m.Auth.Key
 		}
 		select {
-		case n.msgs <- msg:
+		case *sink <- msg:
 		default:
 			n.msgDrops.Add(1)
 		}
@@ -312,6 +315,9 @@ func (n *Node) hook(h *node.Hooks) {
 }
 
 func (n *Node) event(e Event) {
+	if n.cfg.EventBuffer == 0 {
+		return // events off
+	}
 	select {
 	case n.evs <- e:
 	default:
@@ -391,17 +397,29 @@ func (n *Node) Publish(ctx context.Context, data []byte) error {
 // Stats().MessagesDropped counts it (the node still forwards it). It is
 // closed when the node stops. The node's own messages are not on it.
 //
-// Delivery to the channel begins with the first call to Messages: a node
-// whose application only publishes (or watches the runtime's hooks)
-// copies nothing for it. Call it before Start to miss nothing.
+// The channel is made, and delivery to it begins, with the first call to
+// Messages: a node whose application only publishes (or watches the
+// runtime's hooks) holds no channel and copies nothing. Call it before
+// Start to miss nothing.
 func (n *Node) Messages() <-chan Message {
-	n.wantMsgs.Store(true)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.msgs == nil {
+		n.msgs = make(chan Message, n.cfg.MessageBuffer)
+		if n.closed {
+			close(n.msgs)
+		} else {
+			n.msgSink.Store(&n.msgs)
+		}
+	}
 	return n.msgs
 }
 
 // Events returns the channel of changes among the neighbours (join, leave,
-// dead), bounded like Messages (Config.EventBuffer,
-// Stats().EventsDropped). It is closed when the node stops.
+// dead, down), bounded like Messages (Config.EventBuffer,
+// Stats().EventsDropped); events are put on it from Start. It is closed
+// when the node stops. With Config.EventBuffer 0 (events off) it carries
+// nothing and is closed once the node has stopped.
 func (n *Node) Events() <-chan Event { return n.evs }
 
 // Members returns the nodes this one knows, sorted by state (neighbours
@@ -512,7 +530,12 @@ func (n *Node) Close() error {
 		if rt != nil {
 			rt.Stop() // waits for the loop, so no hook runs after it
 		}
-		close(n.msgs)
+		n.mu.Lock()
+		n.closed = true
+		if n.msgs != nil {
+			close(n.msgs)
+		}
+		n.mu.Unlock()
 		close(n.evs)
 		close(n.done)
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/identity"
+	"github.com/whispernet/whispernet/internal/fastnode"
 	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/node/memnet"
@@ -28,14 +29,9 @@ const wait = 20 * time.Second
 // fastConfig is a node with loopback timers: a network forms in well
 // under a second and a silent neighbour is dead after about a second.
 func fastConfig(seed string, tr node.Transport) whispernet.Config {
-	cfg := whispernet.DefaultConfig()
+	cfg := fastnode.Config()
 	cfg.Seeds = []string{seed}
 	cfg.Transport = tr
-	cfg.LivenessInterval = 300 * time.Millisecond
-	cfg.RefreshInterval = time.Second
-	cfg.FillInterval = 100 * time.Millisecond
-	cfg.RetryMin, cfg.RetryMax = 50*time.Millisecond, 500*time.Millisecond
-	cfg.HandshakeTimeout, cfg.DialTimeout, cfg.RequestTimeout = time.Second, time.Second, time.Second
 	return cfg
 }
 
@@ -355,6 +351,57 @@ func TestMembersAndEventsCrash(t *testing.T) {
 	})
 }
 
+// With EventBuffer 0 a node sends no events, so it has none to drop, and
+// its Events channel only closes when it stops; Members still tells the
+// neighbours it lost.
+func TestEventsOff(t *testing.T) {
+	net := startNetwork(t, 3, new(memnet.Network), func(c *whispernet.Config) { c.EventBuffer = 0 })
+	a, b, c := net.nodes[0], net.nodes[1], net.nodes[2]
+	c.Close()
+	loopback.CheckFor(t, wait, "c dead in a's members", func() error {
+		var got []string
+		for _, m := range a.Members() {
+			got = append(got, m.State.String()+" "+m.Addr)
+		}
+		if want := []string{"neighbour " + b.Addr(), "dead " + c.Addr()}; !slices.Equal(got, want) {
+			return fmt.Errorf("members %v, want %v", got, want)
+		}
+		return nil
+	})
+	select {
+	case e := <-a.Events():
+		t.Errorf("an event with events off: %+v", e)
+	default:
+	}
+	if d := a.Stats().EventsDropped; d != 0 {
+		t.Errorf("%d events dropped with events off, want 0 (none sent)", d)
+	}
+	a.Close()
+	if _, ok := <-a.Events(); ok {
+		t.Error("Events not closed after Close")
+	}
+}
+
+// Messages first asked for after Close is a closed channel; a node that
+// never asked forwarded and copied nothing.
+func TestMessagesAfterClose(t *testing.T) {
+	net := startNetwork(t, 2, new(memnet.Network), nil, 1)
+	a, b := net.nodes[0], net.nodes[1]
+	if err := a.Publish(context.Background(), []byte("unread")); err != nil {
+		t.Fatal(err)
+	}
+	loopback.CheckFor(t, wait, "b received it", func() error {
+		if s := b.Stats(); s.Runtime.Received != 1 || s.MessagesDropped != 0 {
+			return fmt.Errorf("received %d, dropped %d", s.Runtime.Received, s.MessagesDropped)
+		}
+		return nil
+	})
+	b.Close()
+	if m, ok := <-b.Messages(); ok {
+		t.Errorf("Messages after Close delivered %+v", m)
+	}
+}
+
 // A node that leaves is dropped by its neighbours and the seed at once,
 // and nobody reports it dead.
 func TestLeave(t *testing.T) {
@@ -438,6 +485,7 @@ func TestConfigErrors(t *testing.T) {
 		{"listen host name", func(c *whispernet.Config) { c.Listen = "localhost:0" }, "the host must be an IP address"},
 		{"every interface without advertise", func(c *whispernet.Config) { c.Listen = ":5000" }, "set Advertise"},
 		{"no message buffer", func(c *whispernet.Config) { c.MessageBuffer = 0 }, "MessageBuffer"},
+		{"negative event buffer", func(c *whispernet.Config) { c.EventBuffer = -1 }, "EventBuffer not negative"},
 		{"liveness", func(c *whispernet.Config) { c.LivenessMisses = 0 }, "liveness misses 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

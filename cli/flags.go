@@ -54,17 +54,8 @@ func addPeerFlags(fs *flag.FlagSet, d peer.Config) *peerFlags {
 	return f
 }
 
-func (f *peerFlags) apply(c *peer.Config) {
-	c.GossipInterval, c.GossipCount, c.GossipDelay = f.gossipInterval, f.gossipCount, f.gossipDelay
-	c.LivenessInterval, c.LivenessMisses = f.livenessInterval, f.livenessMisses
-	c.MaxPeers, c.Target, c.RefreshInterval = f.maxPeers, f.target, f.refresh
-	c.Degrees.Alpha, c.Degrees.Min, c.Degrees.Max = f.alpha, f.minDegree, f.maxDegree
-	c.Broadcast, c.LazyInterval, c.GraftTimeout = f.broadcast.b, f.lazyInterval, f.graftTimeout
-	c.Sign = f.sign
-}
-
-// applyConfig sets the library configuration from the flags, for the
-// commands built on package whispernet.
+// applyConfig sets the library configuration from the flags (peer, net
+// and its workers all run package whispernet).
 func (f *peerFlags) applyConfig(c *whispernet.Config) {
 	c.Generate, c.GenerateInterval, c.GenerateDelay = f.gossipCount, f.gossipInterval, f.gossipDelay
 	c.LivenessInterval, c.LivenessMisses = f.livenessInterval, f.livenessMisses

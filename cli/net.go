@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/config"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/localnet"
@@ -117,10 +118,12 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	cfg.Seeds, cfg.ConfigPath, cfg.Peers, cfg.IP, cfg.BasePort = seeds, *cfgPath, *peers, ip, *basePort
 	cfg.PerProcess, cfg.JoinRate, cfg.LogDir, cfg.Exe = *perProc, *joinRate, *logDir, exe
 	cfg.RandSeed = *rngSeed
-	pf.apply(&cfg.Peer.Core)
-	cfg.Peer.Core.Seeds = seeds
-	cfg.Peer.Core.Self = netip.AddrPortFrom(ip, uint16(*basePort))
-	if _, err := node.NewPeer(cfg.Peer); err != nil { // check the peer flags once, before starting anything
+	pf.applyConfig(&cfg.Peer)
+	// Check the peer flags once, before starting anything: the first
+	// peer's configuration as localnet completes it.
+	first := cfg.Peer
+	first.Listen, first.Seeds = netip.AddrPortFrom(ip, uint16(*basePort)).String(), []string{seeds[0].String()}
+	if _, err := whispernet.New(first); err != nil {
 		return usageErr(stdio, "net", "%v", err)
 	}
 	cfg.WorkerArgs = append([]string{"net-worker", "--config", *cfgPath, "--log-dir", *logDir}, peerFlagArgs(fs)...)
@@ -455,11 +458,11 @@ func runNetWorker(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio, "net-worker", err)
 	}
 	defer lw.Close()
-	tmpl := node.DefaultPeerConfig()
-	pf.apply(&tmpl.Core)
-	tmpl.Core.Seeds = seeds
-	tmpl.Log = lw
-	if err := localnet.RunWorker(ctx, localnet.WorkerConfig{Peers: addrs, Peer: tmpl, JoinRate: *joinRate, RandSeed: *randSeed}, stdio.In, stdio.Out); err != nil {
+	tmpl := whispernet.DefaultConfig()
+	pf.applyConfig(&tmpl)
+	tmpl.EventLog = lw
+	wc := localnet.WorkerConfig{Peers: addrs, Seeds: seeds, Peer: tmpl, JoinRate: *joinRate, RandSeed: *randSeed}
+	if err := localnet.RunWorker(ctx, wc, stdio.In, stdio.Out); err != nil {
 		return fail(stdio, "net-worker", err)
 	}
 	return ExitOK

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/status"
@@ -37,41 +38,58 @@ type group interface {
 // network (or already killed).
 var ErrUnknownPeer = errors.New("localnet: no such live peer")
 
-// localGroup runs peers in this process.
+// localGroup runs peers in this process, each a whispernet.Node.
 type localGroup struct {
 	mu    sync.Mutex
-	peers map[netip.AddrPort]*node.Peer
-	order []*node.Peer
+	peers map[netip.AddrPort]*whispernet.Node
+	order []localPeer
 }
 
-// startPeers starts one peer per address, pacing them at rate per second,
-// reporting each start to rep and progress. It stops at the first failure.
-func startPeers(ctx context.Context, addrs []netip.AddrPort, tmpl node.PeerConfig, randSeed uint64, rate float64, rep reporter, progress func(int)) (*localGroup, error) {
-	g := &localGroup{peers: map[netip.AddrPort]*node.Peer{}}
+type localPeer struct {
+	addr netip.AddrPort
+	node *whispernet.Node
+}
+
+// startPeers starts one node per address from the template tmpl (Seeds
+// and EventLog set), pacing them at rate per second, reporting each start
+// to rep and progress. It stops at the first failure.
+func startPeers(ctx context.Context, addrs []netip.AddrPort, tmpl whispernet.Config, randSeed uint64, rate float64, rep reporter, progress func(int)) (*localGroup, error) {
+	g := &localGroup{peers: map[netip.AddrPort]*whispernet.Node{}}
+	// The harness watches the runtime through its hooks, which the
+	// library runs beside its own: every delivery, duplicate, link change
+	// and dead report goes to rep. Nobody reads the nodes' Events, so they
+	// are off; Messages, never asked for, costs nothing.
+	tweak := tmpl.Runtime
+	tmpl.EventBuffer = 0
+	tmpl.Runtime = func(rc *node.PeerConfig) {
+		if tweak != nil {
+			tweak(rc)
+		}
+		rc.Hooks.Link = rep.Link
+		rc.Hooks.Dead = rep.Dead
+		rc.Hooks.Deliver = deliverHook(rep)
+		rc.Hooks.Duplicate = func(self, _ netip.AddrPort, m wire.Message) { rep.Duplicate(self, m.Addr, m.Seq) }
+	}
 	gap := time.Duration(float64(time.Second) / rate)
 	next := time.Now()
 	for i, a := range addrs {
 		cfg := tmpl
-		cfg.Core.Self = a
+		cfg.Listen = a.String()
 		if randSeed != 0 {
 			cfg.RandSeed = peerSeed(randSeed, a)
 		}
-		cfg.Hooks.Link = rep.Link
-		cfg.Hooks.Dead = rep.Dead
-		cfg.Hooks.Deliver = deliverHook(rep)
-		cfg.Hooks.Duplicate = func(self, _ netip.AddrPort, m wire.Message) { rep.Duplicate(self, m.Addr, m.Seq) }
-		p, err := node.NewPeer(cfg)
+		nd, err := whispernet.New(cfg)
 		if err == nil {
-			err = p.Start(ctx)
+			err = nd.Start(ctx)
 		}
 		if err != nil {
 			g.Close()
 			return nil, err
 		}
-		rep.Started(a, p.Target(), time.Now())
+		rep.Started(a, nd.Runtime().Target(), time.Now())
 		g.mu.Lock()
-		g.peers[a] = p
-		g.order = append(g.order, p)
+		g.peers[a] = nd
+		g.order = append(g.order, localPeer{a, nd})
 		g.mu.Unlock()
 		if progress != nil {
 			progress(i + 1)
@@ -104,72 +122,81 @@ func peerSeed(seed uint64, a netip.AddrPort) uint64 {
 	return x
 }
 
-func (g *localGroup) get(a netip.AddrPort) (*node.Peer, error) {
+func (g *localGroup) get(a netip.AddrPort) (*whispernet.Node, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	p, ok := g.peers[a]
+	nd, ok := g.peers[a]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, a)
 	}
-	return p, nil
+	return nd, nil
 }
 
 func (g *localGroup) Publish(a netip.AddrPort, text string) error {
-	p, err := g.get(a)
+	nd, err := g.get(a)
 	if err != nil {
 		return err
 	}
-	if _, ok := p.Publish(text); !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownPeer, a)
+	if err := nd.Publish(context.Background(), []byte(text)); err != nil {
+		if errors.Is(err, whispernet.ErrStopped) {
+			return fmt.Errorf("%w: %s", ErrUnknownPeer, a)
+		}
+		return fmt.Errorf("localnet: publish from %s: %w", a, err)
 	}
 	return nil
 }
 
 func (g *localGroup) Kill(a netip.AddrPort) error {
-	p, err := g.get(a)
+	nd, err := g.get(a)
 	if err != nil {
 		return err
 	}
 	g.mu.Lock()
 	delete(g.peers, a)
 	g.mu.Unlock()
-	p.Stop()
-	return nil
+	return nd.Close() // as a crash: the sockets close, nothing is said
 }
 
+// Freeze and Thaw reach the runtime under the node (node.Peer), which a
+// harness may drive: a frozen peer keeps its sockets open and answers
+// nothing, as a hung process would.
 func (g *localGroup) Freeze(a netip.AddrPort) error {
-	p, err := g.get(a)
+	nd, err := g.get(a)
 	if err == nil {
-		p.Freeze()
+		nd.Runtime().Freeze()
 	}
 	return err
 }
 
 func (g *localGroup) Thaw(a netip.AddrPort) error {
-	p, err := g.get(a)
+	nd, err := g.get(a)
 	if err == nil {
-		p.Thaw()
+		nd.Runtime().Thaw()
 	}
 	return err
 }
 
-// Peers returns the group's live peers in start order.
+// Peers returns the runtimes of the group's live peers in start order,
+// for status pages and counters.
 func (g *localGroup) Peers() []*node.Peer {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make([]*node.Peer, 0, len(g.peers))
-	for _, p := range g.order {
-		if g.peers[p.Addr()] == p {
-			out = append(out, p)
+	for _, lp := range g.order {
+		if g.peers[lp.addr] == lp.node {
+			out = append(out, lp.node.Runtime())
 		}
 	}
 	return out
 }
 
-// Peer returns the in-process peer at a (for status pages).
+// Peer returns the runtime of the in-process peer at a (for status pages).
 func (g *localGroup) Peer(a netip.AddrPort) (*node.Peer, bool) {
-	p, err := g.get(a)
-	return p, err == nil
+	nd, err := g.get(a)
+	if err != nil {
+		return nil, false
+	}
+	return nd.Runtime(), true
 }
 
 func (g *localGroup) Close() {
@@ -179,9 +206,8 @@ func (g *localGroup) Close() {
 	clear(g.peers)
 	g.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, p := range peers {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.Stop() }()
+	for _, lp := range peers {
+		wg.Go(func() { lp.node.Close() })
 	}
 	wg.Wait()
 }

@@ -17,8 +17,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/eventlog"
 	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet/peer"
 	"github.com/whispernet/whispernet/status"
 )
 
@@ -46,14 +48,16 @@ type Config struct {
 	JoinRate float64
 	// LogDir receives outputfile.log and freqtrack.log.
 	LogDir string
-	// Peer is the template for every peer (Self is set per peer).
-	Peer node.PeerConfig
+	// Peer is the template for every peer, a whispernet.Config: Listen,
+	// Seeds, EventLog and (with RandSeed) RandSeed are set per peer, and
+	// the harness's hooks are added to its Runtime.
+	Peer whispernet.Config
 	// RandSeed, when not 0, makes every peer's random choices (its
 	// capacity among them) reproducible: each peer's RNG is seeded from it
 	// and the peer's address, in whichever process the peer runs.
 	RandSeed uint64
 	// Seed tweaks each seed's config (nil: defaults, raised for loopback).
-	Seed func(*node.SeedConfig)
+	Seed func(*whispernet.SeedConfig)
 	// Progress, if set, is called as peers start.
 	Progress func(started, total int)
 	// Observe, if set, sees every first receipt by an in-process peer
@@ -70,8 +74,27 @@ func DefaultConfig() Config {
 		PerProcess: 1000,
 		JoinRate:   500,
 		LogDir:     ".",
-		Peer:       node.DefaultPeerConfig(),
+		Peer:       classicPeer(),
 	}
+}
+
+// classicPeer is the library's default node generating the classic test
+// messages, as the classic peer did (the library's own default generates
+// none).
+func classicPeer() whispernet.Config {
+	c := whispernet.DefaultConfig()
+	c.Generate = peer.DefaultConfig().GossipCount
+	return c
+}
+
+// addrStrings returns addrs as "IP:PORT" strings, the form whispernet's
+// configurations take.
+func addrStrings(addrs []netip.AddrPort) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out
 }
 
 // Network is a running local network.
@@ -82,7 +105,7 @@ type Network struct {
 	ctx     context.Context
 
 	mu      sync.Mutex
-	seeds   map[netip.AddrPort]*node.Seed // nil value: stopped
+	seeds   map[netip.AddrPort]*whispernet.Seed // nil value: stopped
 	groups  []group
 	owner   map[netip.AddrPort]group
 	local   *localGroup
@@ -137,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{cfg: cfg, Tracker: NewTracker(time.Now()), log: lw, ctx: ctx, seeds: map[netip.AddrPort]*node.Seed{}, owner: map[netip.AddrPort]group{}}
+	n := &Network{cfg: cfg, Tracker: NewTracker(time.Now()), log: lw, ctx: ctx, seeds: map[netip.AddrPort]*whispernet.Seed{}, owner: map[netip.AddrPort]group{}}
 	// Every peer, in this process or a worker, reports the duplicates it
 	// drops (group.go's Duplicate hook): a message without any has 0.
 	n.Tracker.TrackDuplicates()
@@ -154,8 +177,8 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 		}
 	}
 	tmpl := cfg.Peer
-	tmpl.Core.Seeds = cfg.Seeds
-	tmpl.Log = lw
+	tmpl.Seeds = addrStrings(cfg.Seeds)
+	tmpl.EventLog = lw
 	if cfg.Peers <= cfg.PerProcess {
 		g, err := startPeers(ctx, addrs, tmpl, cfg.RandSeed, cfg.JoinRate, observed{n.Tracker, cfg.Observe}, func(int) { progress() })
 		if err != nil {
@@ -356,7 +379,7 @@ func (n *Network) Nodes() ([]*node.Peer, []*node.Seed) {
 	var seeds []*node.Seed
 	for _, a := range n.cfg.Seeds {
 		if s := n.seeds[a]; s != nil {
-			seeds = append(seeds, s)
+			seeds = append(seeds, s.Runtime())
 		}
 	}
 	return peers, seeds
@@ -392,12 +415,14 @@ func (n *Network) Seeds() map[netip.AddrPort]bool {
 	return out
 }
 
-// Seed returns a running seed.
+// Seed returns the runtime of a running seed.
 func (n *Network) Seed(a netip.AddrPort) (*node.Seed, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s := n.seeds[a]
-	return s, s != nil
+	if s := n.seeds[a]; s != nil {
+		return s.Runtime(), true
+	}
+	return nil, false
 }
 
 // StartSeed starts (or restarts, with an empty registry) the seed at a.
@@ -413,17 +438,17 @@ func (n *Network) StartSeed(a netip.AddrPort) error {
 	if !slices.Contains(n.cfg.Seeds, a) {
 		return fmt.Errorf("localnet: %s is not a seed of the config", a)
 	}
-	cfg := node.DefaultSeedConfig()
-	cfg.Core.Self = a
-	cfg.Core.Seeds = n.cfg.Seeds
-	cfg.Log = n.log
+	cfg := whispernet.DefaultSeedConfig()
+	cfg.Listen = a.String()
+	cfg.Peers = addrStrings(n.cfg.Seeds)
+	cfg.EventLog = n.log
 	// Every local peer shares one IP: the per-IP limit must admit them.
 	cfg.MaxConns, cfg.MaxConnsPerIP = 16384, 16384
-	cfg.Removed = n.Tracker.Removed
+	cfg.Runtime = func(rc *node.SeedConfig) { rc.Removed = n.Tracker.Removed }
 	if n.cfg.Seed != nil {
 		n.cfg.Seed(&cfg)
 	}
-	s, err := node.NewSeed(cfg)
+	s, err := whispernet.NewSeed(cfg)
 	if err == nil {
 		err = s.Start(n.ctx)
 	}
@@ -449,7 +474,7 @@ func (n *Network) StopSeed(a netip.AddrPort) error {
 	}
 	n.seeds[a] = nil
 	n.mu.Unlock()
-	s.Stop()
+	s.Close()
 	n.Tracker.SeedUp(a, false, time.Now())
 	return nil
 }
@@ -460,7 +485,7 @@ func (n *Network) Close() error {
 	groups := n.groups
 	n.groups = nil
 	seeds := n.seeds
-	n.seeds = map[netip.AddrPort]*node.Seed{}
+	n.seeds = map[netip.AddrPort]*whispernet.Seed{}
 	n.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, g := range groups {
@@ -470,7 +495,7 @@ func (n *Network) Close() error {
 	wg.Wait()
 	for _, s := range seeds {
 		if s != nil {
-			s.Stop()
+			s.Close()
 		}
 	}
 	if n.log == nil { // observed: no log of its own
@@ -482,7 +507,8 @@ func (n *Network) Close() error {
 // WorkerConfig configures RunWorker.
 type WorkerConfig struct {
 	Peers    []netip.AddrPort
-	Peer     node.PeerConfig // template; Seeds and Log set
+	Seeds    []netip.AddrPort  // the seeds of config.txt
+	Peer     whispernet.Config // template (see Config.Peer), EventLog set
 	JoinRate float64
 	RandSeed uint64 // see Config.RandSeed
 }
@@ -513,7 +539,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, in io.Reader, out io.Write
 	defer func() { close(stopFlush); <-flushDone }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	g, err := startPeers(ctx, cfg.Peers, cfg.Peer, cfg.RandSeed, cfg.JoinRate, rep, nil)
+	tmpl := cfg.Peer
+	tmpl.Seeds = addrStrings(cfg.Seeds)
+	g, err := startPeers(ctx, cfg.Peers, tmpl, cfg.RandSeed, cfg.JoinRate, rep, nil)
 	if err != nil {
 		rep.printf("F %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
 		return err

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet"
+	"github.com/whispernet/whispernet/internal/fastnode"
 	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/node"
 	"github.com/whispernet/whispernet/peer"
@@ -23,21 +25,19 @@ import (
 
 // fastPeerConfig is a peer with loopback timers and no generated gossip
 // (the test publishes).
-func fastPeerConfig() node.PeerConfig {
-	cfg := node.DefaultPeerConfig()
-	loopback.FastTimers(&cfg.Core)
-	cfg.DialTimeout, cfg.RequestTimeout = loopback.Timeout, loopback.Timeout
-	cfg.Core.GossipInterval = 100 * time.Millisecond
-	cfg.Core.GossipCount = 0
-	cfg.Core.GossipDelay = 0
+func fastPeerConfig() whispernet.Config {
+	cfg := fastnode.Config()
+	cfg.GenerateInterval = 100 * time.Millisecond
+	cfg.Generate = 0
+	cfg.GenerateDelay = 0
 	// The peer core guarantees no isolated peer, not one component: full
 	// peers refuse every short peer that is not isolated, so with Target
 	// 3 two 4-cliques never merge, and with 4 a 5-clique strands a
 	// triangle. Target 6 of 8 peers cannot split: a component of full
 	// peers holds at least 7, and the one peer left over is isolated,
 	// which a full peer takes beyond its target.
-	cfg.Core.Target = 6
-	cfg.Core.MaxPeers = 8
+	cfg.Target = 6
+	cfg.MaxPeers = 8
 	return cfg
 }
 
@@ -424,6 +424,45 @@ func TestStartSeedPortTaken(t *testing.T) {
 	if n, err := Start(context.Background(), cfg); err == nil {
 		n.Close()
 		t.Fatal("Start succeeded on a taken seed port")
+	}
+}
+
+// TestRandSeedCapacities: with a RandSeed, each peer's capacity (its
+// target degree, drawn from the power law) is the one the runtime draws
+// when seeded with peerSeed(RandSeed, its address), as localnet seeded it
+// before it ran whispernet nodes: runs with one seed have one set of
+// capacities, in whichever process a peer runs.
+func TestRandSeedCapacities(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a loopback network")
+	}
+	const peers = 16
+	cfg := Config{Seeds: loopback.FreePorts(t, 1), Peers: peers, IP: netip.MustParseAddr("127.0.0.1"), BasePort: loopback.FreeRange(t, peers),
+		PerProcess: peers, JoinRate: 1000, LogDir: t.TempDir(), Peer: fastPeerConfig(), RandSeed: 7}
+	d := whispernet.DefaultConfig()
+	cfg.Peer.Target, cfg.Peer.MaxPeers = d.Target, d.MaxPeers // capacities from the power law
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	addrs, _ := cfg.PeerAddrs()
+	var got, want []int
+	for _, a := range addrs {
+		rc := node.DefaultPeerConfig()
+		rc.Core.Self, rc.Core.Seeds, rc.RandSeed = a, cfg.Seeds, peerSeed(cfg.RandSeed, a)
+		ref, err := node.NewPeer(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, ok := n.LocalPeer(a)
+		if !ok {
+			t.Fatalf("no peer %s", a)
+		}
+		got, want = append(got, p.Target()), append(want, ref.Target())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("capacities %v, want %v", got, want)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/whispernet/whispernet/node"
+	"github.com/whispernet/whispernet"
 )
 
 // ErrObserved is returned by the controls (publish, kill, freeze, thaw,
@@ -20,7 +20,7 @@ var ErrObserved = errors.New("localnet: an observed network's nodes run elsewher
 // peer lists and the peers' /status), so the dashboard can draw it; its
 // controls return ErrObserved, and SetSeed records which seeds answer.
 func Observed(seeds []netip.AddrPort) *Network {
-	n := &Network{Tracker: NewTracker(time.Now()), seeds: map[netip.AddrPort]*node.Seed{}, owner: map[netip.AddrPort]group{},
+	n := &Network{Tracker: NewTracker(time.Now()), seeds: map[netip.AddrPort]*whispernet.Seed{}, owner: map[netip.AddrPort]group{},
 		observed: true, remoteUp: map[netip.AddrPort]bool{}, remoteRegistered: map[netip.AddrPort]int{}}
 	n.cfg.Seeds = slices.Clone(seeds)
 	for _, a := range seeds {

@@ -124,7 +124,7 @@ func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
 func (s *Server) network() Network {
 	cfg := s.net.Config()
 	return Network{Peers: cfg.Peers, IP: cfg.IP.String(), BasePort: cfg.BasePort,
-		LivenessMs: cfg.Peer.Core.LivenessInterval.Milliseconds(), LivenessMisses: cfg.Peer.Core.LivenessMisses,
+		LivenessMs: cfg.Peer.LivenessInterval.Milliseconds(), LivenessMisses: cfg.Peer.LivenessMisses,
 		DuplicatesTracked: s.net.Tracker.DuplicatesTracked(), IntervalMs: s.opts.Interval.Milliseconds(), Observed: s.net.Observed()}
 }
 

@@ -14,20 +14,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whispernet/whispernet"
+	"github.com/whispernet/whispernet/internal/fastnode"
 	"github.com/whispernet/whispernet/internal/loopback"
 	"github.com/whispernet/whispernet/localnet"
-	"github.com/whispernet/whispernet/node"
 )
 
 // fastPeerConfig shortens every timer so that a test network forms in a
 // second and notices a dead peer at once; peers generate no gossip of
 // their own, so every message is one the test published.
-func fastPeerConfig() node.PeerConfig {
-	cfg := node.DefaultPeerConfig()
-	loopback.FastTimers(&cfg.Core)
-	cfg.DialTimeout, cfg.RequestTimeout = loopback.Timeout, loopback.Timeout
-	cfg.Core.GossipCount = 0
-	cfg.Core.GossipDelay = 0
+func fastPeerConfig() whispernet.Config {
+	cfg := fastnode.Config()
+	cfg.Generate = 0
+	cfg.GenerateDelay = 0
 	return cfg
 }
 

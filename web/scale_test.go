@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/whispernet/whispernet"
 	"github.com/whispernet/whispernet/localnet"
-	"github.com/whispernet/whispernet/node"
 )
 
 func TestScale(t *testing.T) {
@@ -30,8 +30,7 @@ func TestScale(t *testing.T) {
 	// The classic timers (liveness every 13 s): the test's fast ones keep
 	// two cores busy with 1,000 peers, which measures the machine.
 	n := startNetWith(t, peers, func(c *localnet.Config) {
-		c.Peer = node.DefaultPeerConfig()
-		c.Peer.Core.GossipCount = 0
+		c.Peer = whispernet.DefaultConfig() // generates no gossip
 		c.JoinRate = 500
 	})
 	t.Logf("%d peers started in %v", peers, time.Since(start).Round(time.Millisecond))
