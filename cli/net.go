@@ -189,16 +189,19 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	if !*jsonOut {
 		printSummary(stdio.Out, sum)
 	}
+	var samples []summary.CoverageSample
 	if runCtx.Err() == nil {
 		if *duration > 0 {
 			fmt.Fprintf(stdio.Err, "whispernet net: running until %v have passed (Ctrl+C to stop sooner)\n", *duration)
 		} else {
 			fmt.Fprintln(stdio.Err, "whispernet net: running; Ctrl+C to stop")
 		}
-		samples := sampleCoverage(runCtx, n, start, *sampleEvery, stdio.Err)
+		samples = sampleCoverage(runCtx, n, start, *sampleEvery, stdio.Err)
 		sum = summarise(n, stableAfter, stable, *bootstrap, runSeed, rng, &fitCPU, io.Discard)
-		sum.Net.CoverageOverTime = append(samples, coverageSample(n, start))
 	}
+	// The last sample is the end, also when --duration ran out before the
+	// overlay was stable or the probes were through.
+	sum.Net.CoverageOverTime = append(samples, coverageSample(n, start))
 	if *jsonOut {
 		b, _ := json.Marshal(sum)
 		fmt.Fprintln(stdio.Out, string(b))

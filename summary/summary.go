@@ -142,8 +142,8 @@ type Net struct {
 	Processes int `json:"processes"`
 	// CoverageOverTime samples the spread of gossip while the network ran
 	// to its --duration (every --sample-every, and once at the end), so a
-	// backlog that drains can be told from messages that are lost. Empty
-	// when the run ended before it was stable.
+	// backlog that drains can be told from messages that are lost. Only
+	// the end's sample when the run ended before it was stable.
 	CoverageOverTime []CoverageSample `json:"coverage_over_time,omitempty"`
 }
 
