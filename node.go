@@ -225,38 +225,20 @@ func New(cfg Config) (*Node, error) {
 func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	switch n.state {
-	case stateRunning:
-		return ErrStarted
-	case stateStopped:
-		return ErrStopped
-	}
-	seeds, names, err := resolveList(ctx, n.cfg.Seeds)
-	if err != nil {
-		return fmt.Errorf("whispernet: %w", err)
-	}
-	tr := n.cfg.Transport
-	if tr == nil {
-		tr = node.TCP{}
-	}
-	ln, bound, self, err := listen(ctx, tr, "peer", n.cfg.Listen, n.cfg.Advertise)
+	su, err := prepare(ctx, n.state, n.cfg.Transport, "peer", n.cfg.Seeds, n.cfg.Listen, n.cfg.Advertise)
 	if err != nil {
 		return err
 	}
 	rc := n.cfg.runtimeConfig()
-	rc.Core.Self, rc.Listen, rc.Core.Seeds, rc.SeedNames = self, bound, seeds, names
+	rc.Core.Self, rc.Listen, rc.Core.Seeds, rc.SeedNames = su.self, su.bound, su.list, su.names
 	if n.cfg.Runtime != nil {
 		n.cfg.Runtime(&rc)
 	}
-	rc.Transport = boundTransport{Transport: tr, ln: ln}
+	rc.Transport = su.transport()
 	n.hook(&rc.Hooks)
-	rt, err := node.NewPeer(rc)
-	if err == nil {
-		err = rt.Start(context.Background())
-	}
+	rt, err := launch(su, func() (*node.Peer, error) { return node.NewPeer(rc) })
 	if err != nil {
-		ln.Close()
-		return fmt.Errorf("whispernet: %w", err)
+		return err
 	}
 	n.rt, n.state = rt, stateRunning
 	return nil
@@ -540,6 +522,60 @@ func (n *Node) Close() error {
 		close(n.done)
 	})
 	return nil
+}
+
+// startup is what Node.Start and Seed.Start have before they build the
+// runtime: the resolved list (the seeds, or the other seeds) and the bound
+// listener.
+type startup struct {
+	tr          node.Transport
+	ln          net.Listener
+	list        []netip.AddrPort
+	names       []config.HostPort // see resolveList
+	bound, self netip.AddrPort    // see listen
+}
+
+// prepare checks that a node or seed in state may start, resolves list
+// and binds the listener on tr (nil: TCP); role ("peer", "seed") names
+// the listener in errors.
+func prepare(ctx context.Context, state int, tr node.Transport, role string, list []string, listenAddr, advertise string) (startup, error) {
+	switch state {
+	case stateRunning:
+		return startup{}, ErrStarted
+	case stateStopped:
+		return startup{}, ErrStopped
+	}
+	addrs, names, err := resolveList(ctx, list)
+	if err != nil {
+		return startup{}, fmt.Errorf("whispernet: %w", err)
+	}
+	if tr == nil {
+		tr = node.TCP{}
+	}
+	ln, bound, self, err := listen(ctx, tr, role, listenAddr, advertise)
+	if err != nil {
+		return startup{}, err
+	}
+	return startup{tr: tr, ln: ln, list: addrs, names: names, bound: bound, self: self}, nil
+}
+
+// transport is the runtime's transport: tr, with the listener prepare
+// bound.
+func (su startup) transport() node.Transport { return boundTransport{Transport: su.tr, ln: su.ln} }
+
+// launch builds the runtime and starts it; if either fails it closes the
+// listener, so that Start may be tried again.
+func launch[R interface{ Start(context.Context) error }](su startup, build func() (R, error)) (R, error) {
+	rt, err := build()
+	if err == nil {
+		err = rt.Start(context.Background())
+	}
+	if err != nil {
+		su.ln.Close()
+		var none R
+		return none, fmt.Errorf("whispernet: %w", err)
+	}
+	return rt, nil
 }
 
 // resolveList resolves "host:port" entries (one attempt each). names is

@@ -117,43 +117,25 @@ func NewSeed(cfg SeedConfig) (*Seed, error) {
 func (s *Seed) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch s.state {
-	case stateRunning:
-		return ErrStarted
-	case stateStopped:
-		return ErrStopped
-	}
-	all, names, err := resolveList(ctx, s.cfg.Peers)
-	if err != nil {
-		return fmt.Errorf("whispernet: %w", err)
-	}
-	tr := s.cfg.Transport
-	if tr == nil {
-		tr = node.TCP{}
-	}
-	ln, bound, self, err := listen(ctx, tr, "seed", s.cfg.Listen, s.cfg.Advertise)
+	su, err := prepare(ctx, s.state, s.cfg.Transport, "seed", s.cfg.Peers, s.cfg.Listen, s.cfg.Advertise)
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(all, self) {
-		all = append(all, self)
-		if names != nil {
-			names = append(names, config.HostPort{IP: self.Addr(), Port: self.Port()})
+	if !slices.Contains(su.list, su.self) {
+		su.list = append(su.list, su.self)
+		if su.names != nil {
+			su.names = append(su.names, config.HostPort{IP: su.self.Addr(), Port: su.self.Port()})
 		}
 	}
 	rc := s.cfg.runtimeConfig()
-	rc.Core.Self, rc.Listen, rc.Core.Seeds, rc.SeedNames = self, bound, all, names
+	rc.Core.Self, rc.Listen, rc.Core.Seeds, rc.SeedNames = su.self, su.bound, su.list, su.names
 	if s.cfg.Runtime != nil {
 		s.cfg.Runtime(&rc)
 	}
-	rc.Transport = boundTransport{Transport: tr, ln: ln}
-	rt, err := node.NewSeed(rc)
-	if err == nil {
-		err = rt.Start(context.Background())
-	}
+	rc.Transport = su.transport()
+	rt, err := launch(su, func() (*node.Seed, error) { return node.NewSeed(rc) })
 	if err != nil {
-		ln.Close()
-		return fmt.Errorf("whispernet: %w", err)
+		return err
 	}
 	s.rt, s.state = rt, stateRunning
 	return nil
