@@ -105,6 +105,18 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 	return 0, false
 }
 
+// parseNoArgs is parse for a command that takes flags only: an argument
+// left over is a usage error.
+func parseNoArgs(fs *flag.FlagSet, args []string, stdio Stdio) (code int, done bool) {
+	if code, done := parse(fs, args); done {
+		return code, true
+	}
+	if fs.NArg() > 0 {
+		return usageErr(stdio, fs.Name(), "unexpected argument %q", fs.Arg(0)), true
+	}
+	return 0, false
+}
+
 // fail prints a one-line error for the command and returns ExitFail.
 func fail(stdio Stdio, cmd string, err error) int {
 	fmt.Fprintf(stdio.Err, "whispernet %s: %v\n", cmd, err)

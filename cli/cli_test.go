@@ -309,6 +309,40 @@ func TestNetJSONSummaryAndStatus(t *testing.T) {
 	}
 }
 
+// A --duration that ends before the overlay is stable still ends in a
+// summary whose coverage over time is one sample, the summary's own counts.
+func TestNetDurationEndsBeforeStable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a local network")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.txt")
+	seeds := loopback.FreePorts(t, 2)
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("%s\n%s\n", seeds[0], seeds[1])), 0o644)
+	code, out, stderr := run(t, context.Background(), "net", "--peers", "4", "--config", cfgPath, "--log-dir", dir,
+		"--base-port", fmt.Sprint(loopback.FreeRange(t, 4)), "--http", "off", "--gossip-count", "0",
+		"--stable-quiet", "1m", "--bootstrap", "0", "--duration", "1s", "--json")
+	if code != 0 {
+		t.Fatalf("net exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var sum summary.Summary
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	if sum.FormationS != nil || sum.Net == nil {
+		t.Fatalf("summary %+v: want no formation time and a net section", sum)
+	}
+	want := summary.CoverageSample{Seen: sum.Messages.Seen, Complete: sum.Messages.Complete, Coverage: sum.Messages.Coverage, Deliveries: sum.Deliveries}
+	if got := sum.Net.CoverageOverTime; len(got) != 1 || got[0].TS < 1 || got[0].Seen != want.Seen || got[0].Complete != want.Complete ||
+		got[0].Coverage != want.Coverage || got[0].Deliveries != want.Deliveries {
+		t.Errorf("coverage over time %+v, want one sample after 1 s with %+v", got, want)
+	}
+	if strings.Contains(stderr, "whispernet net: t ") {
+		t.Errorf("progress lines of samples in a run that ended before sampling:\n%s", stderr)
+	}
+}
+
 func TestNetAcrossWorkerProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a local network in worker processes")

@@ -84,11 +84,8 @@ func runNet(ctx context.Context, args []string, stdio Stdio) int {
 	pd := node.DefaultPeerConfig().Core
 	pd.GossipDelay = 10 * time.Second // let the overlay form before the classic gossip starts
 	pf := addPeerFlags(fs, pd)
-	if code, done := parse(fs, args); done {
+	if code, done := parseNoArgs(fs, args, stdio); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return usageErr(stdio, "net", "unexpected argument %q", fs.Arg(0))
 	}
 	ip, err := wire.ParseIP(*ipText)
 	if err != nil {

@@ -51,11 +51,8 @@ func runPeer(ctx context.Context, args []string, stdio Stdio) int {
 	publishStdin := fs.Bool("publish-stdin", false, "publish each line of standard input as a gossip message (for scripts: echo hello | whispernet peer ... --publish-stdin)")
 	leaveTimeout := fs.Duration("leave-timeout", 5*time.Second, "on Ctrl+C or SIGTERM, wait this long for the seeds to acknowledge the leave")
 	pf := addPeerFlags(fs, d.Core)
-	if code, done := parse(fs, args); done {
+	if code, done := parseNoArgs(fs, args, stdio); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return usageErr(stdio, "peer", "unexpected argument %q", fs.Arg(0))
 	}
 	ip, err := wire.ParseIP(*ipText)
 	if err != nil {

@@ -54,11 +54,8 @@ func runSeed(ctx context.Context, args []string, stdio Stdio) int {
 	keyPath := fs.String("key", "", "with --listen or --advertise: the seed's key file (Ed25519, PKCS#8 PEM), created with mode 0600 if missing")
 	keyDir := fs.String("key-dir", "", "keep each seed's key in DIR/seed-IP-PORT.key (created with mode 0600 if missing); neither --key nor --key-dir: a new key each start")
 	httpAddr := fs.String("http", "", "serve /metrics, /status, /healthz and /debug/pprof on this address (e.g. 127.0.0.1:9080)")
-	if code, done := parse(fs, args); done {
+	if code, done := parseNoArgs(fs, args, stdio); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return usageErr(stdio, "seed", "unexpected argument %q", fs.Arg(0))
 	}
 	if *keyPath != "" && af.listen == "" && af.advertise == "" {
 		return usageErr(stdio, "seed", "--key names one seed's key: use it with --listen or --advertise (or use --key-dir)")

@@ -88,11 +88,8 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 	outDir := fs.String("o", "", "write the plots (PNG) into directory `DIR`")
 	script := fs.String("script", "", "run the scenario of script `FILE` and check its expectations")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE` (go tool pprof)")
-	if code, done := parse(fs, args); done {
+	if code, done := parseNoArgs(fs, args, stdio); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return usageErr(stdio, "sim", "unexpected argument %q", fs.Arg(0))
 	}
 
 	cfg := d

@@ -40,11 +40,8 @@ func runWatch(ctx context.Context, args []string, stdio Stdio) int {
 	timeout := fs.Duration("timeout", time.Second, "bound on each request; a peer whose /status does not answer in time is shown frozen")
 	httpAddr := fs.String("http", defaultHTTP, "serve the dashboard, /metrics, /status and /healthz here")
 	resolveWait := fs.Duration("resolve-timeout", 30*time.Second, "at start, keep looking up seed names that do not resolve yet for this long")
-	if code, done := parse(fs, args); done {
+	if code, done := parseNoArgs(fs, args, stdio); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return usageErr(stdio, "watch", "unexpected argument %q", fs.Arg(0))
 	}
 	if *statusPort < 1 || *statusPort > 65535 {
 		return usageErr(stdio, "watch", "--status-port %d is not in 1-65535", *statusPort)
