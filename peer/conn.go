@@ -159,6 +159,7 @@ func (p *Peer) drop(c *conn) {
 		p.nbrAddrs = slices.Delete(p.nbrAddrs, i, i+1)
 		p.updateAliveDue()
 		p.heard = slices.Delete(p.heard, i, i+1)
+		p.gossipTok = slices.Delete(p.gossipTok, i, i+1)
 	}
 	p.emit(Action{Kind: Link, Addr: c.addr, N: 0})
 	p.degreeChanged()
@@ -188,6 +189,7 @@ func (p *Peer) establish(now time.Time, c *conn) {
 	p.nbrAddrs = append(p.nbrAddrs, c.addr)
 	p.updateAliveDue()
 	p.heard = append(p.heard, 0)
+	p.gossipTok = append(p.gossipTok, bucket{})
 	p.stats.ConnsOpened++
 	if c.probe {
 		p.logf("%s is alive again; link restored", c.addr)
@@ -417,8 +419,10 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 		}
 		c.unacked = 0
 	case wire.KindIHave:
-		if p.admit(now, c, &c.ihaveLimit, p.cfg.IHaveRate, p.cfg.IHaveBurst, len(m.IDs)) {
+		if c.ihaveTok.allow(now.Sub(p.started), p.cfg.IHaveRate, p.cfg.IHaveBurst, len(m.IDs)) {
 			p.onIHave(now, c, m.IDs)
+		} else {
+			p.overRate(now, c, len(m.IDs))
 		}
 	case wire.KindGraft:
 		p.onGraft(now, c, m.IDs)

@@ -11,7 +11,8 @@ import (
 
 // onGossip handles gossip from neighbour i.
 func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
-	if c := p.neighbours[i]; !p.admit(now, c, &c.gossipLimit, p.cfg.GossipRate, p.cfg.GossipBurst, 1) {
+	if !p.gossipTok[i].allow(now.Sub(p.started), p.cfg.GossipRate, p.cfg.GossipBurst, 1) {
+		p.overRate(now, p.neighbours[i], 1)
 		return // over the neighbour's rate: not even checked
 	}
 	// Check a signature before the message list records the message, or a

@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -144,9 +142,10 @@ type conn struct {
 	capacity  int
 
 	bad int // bad gossip messages received on this link (trust.go)
-	// Per-neighbour rate limits (trust.go), made on first use.
-	gossipLimit, ihaveLimit *rate.Limiter
-	flooded                 int // lines (IDs) dropped over the limits
+	// The neighbour's ihave rate limit (its gossip one is in
+	// Peer.gossipTok), and the lines (IDs) dropped over either (trust.go).
+	ihaveTok bucket
+	flooded  int
 	// The authenticated handshake (trust.go): our nonce, the other end's
 	// key, and (inbound) whether its proof is still due.
 	nonce      string
@@ -230,6 +229,10 @@ type Peer struct {
 	// must not make a neighbour look silent.
 	heard    []time.Duration
 	heardBuf [8]time.Duration
+	// gossipTok is each neighbour's gossip rate limit (trust.go), in the
+	// order of neighbours.
+	gossipTok []bucket
+	tokBuf    [8]bucket
 
 	cfg    Config
 	rng    *rand.Rand
@@ -322,7 +325,7 @@ func New(cfg Config, rng *rand.Rand) (*Peer, error) {
 		quorum:   len(cfg.Seeds)/2 + 1,
 	}
 	p.box = &p.out
-	p.nbrIDs, p.nbrAddrs, p.heard = p.nbrBuf[:0], p.addrBuf[:0], p.heardBuf[:0]
+	p.nbrIDs, p.nbrAddrs, p.heard, p.gossipTok = p.nbrBuf[:0], p.addrBuf[:0], p.heardBuf[:0], p.tokBuf[:0]
 	p.target = cfg.Target
 	if p.target == 0 {
 		p.target = min(cfg.Degrees.Sample(rng), cfg.MaxPeers)
@@ -460,7 +463,7 @@ func (p *Peer) Stop(now time.Time) {
 		p.emit(Action{Kind: Close, Conn: id})
 	}
 	clear(p.conns)
-	p.neighbours, p.nbrIDs, p.nbrAddrs, p.heard = nil, nil, nil, nil
+	p.neighbours, p.nbrIDs, p.nbrAddrs, p.heard, p.gossipTok = nil, nil, nil, nil, nil
 	p.aliveDue = time.Time{}
 	p.stopped = true
 	p.logf("stopped")

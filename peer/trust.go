@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
@@ -109,20 +107,43 @@ func (p *Peer) strike(now time.Time, c *conn) {
 	p.fill(now)
 }
 
-// admit applies one of neighbour c's rate limits (lim: made on first
-// use, with rate r and burst) to n more items at now. Over the rate the
-// items are dropped and counted, and at MaxFloodDrops the neighbour is cut
-// off. It reports whether the items may be handled.
-func (p *Peer) admit(now time.Time, c *conn, lim **rate.Limiter, r float64, burst, n int) bool {
+// bucket is a token bucket: the arithmetic of golang.org/x/time/rate's
+// Limiter.AllowN, kept inline (16 bytes, no lock, no allocation) where the
+// core already reads (a gossip line's bucket sits beside heard, so a flooded
+// duplicate still never reads its connection). The zero bucket is full.
+type bucket struct {
+	tokens float64       // left after the last allowed event
+	last   time.Duration // that event's time since the peer started, plus 1 ns; 0: none yet
+}
+
+// allow reports whether n more items may pass at at (time since the peer
+// started) with rate r a second (r <= 0: no limit) and burst, and takes
+// them from the bucket if so.
+func (b *bucket) allow(at time.Duration, r float64, burst, n int) bool {
 	if r <= 0 {
 		return true
 	}
-	if *lim == nil {
-		*lim = rate.NewLimiter(rate.Limit(r), burst)
+	tokens := float64(burst)
+	if b.last != 0 {
+		last := b.last - 1
+		if at < last {
+			last = at
+		}
+		tokens = min(b.tokens+(at-last).Seconds()*r, float64(burst))
 	}
-	if (*lim).AllowN(now, n) {
-		return true
+	tokens -= float64(n)
+	// As rate's reserveN decides with no wait allowed: a deficit too small
+	// to take a nanosecond to refill passes.
+	if n > burst || tokens < 0 && time.Duration(-tokens/r*float64(time.Second)) > 0 {
+		return false
 	}
+	b.tokens, b.last = tokens, at+1
+	return true
+}
+
+// overRate counts n items from neighbour c dropped over one of its rate
+// limits, and at MaxFloodDrops cuts the neighbour off.
+func (p *Peer) overRate(now time.Time, c *conn, n int) {
 	p.stats.RateLimited += uint64(n)
 	c.flooded += n
 	if c.flooded >= p.cfg.MaxFloodDrops {
@@ -133,7 +154,6 @@ func (p *Peer) admit(now time.Time, c *conn, lim **rate.Limiter, r float64, burs
 		p.dead[c.addr] = now.Add(p.cfg.RefreshInterval)
 		p.fill(now)
 	}
-	return false
 }
 
 // nonce returns a fresh handshake nonce: the first 16 bytes of the peer's

@@ -2,9 +2,12 @@ package peer
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
@@ -541,5 +544,52 @@ func TestRegisterTimestampsIncrease(t *testing.T) {
 	}
 	if want := wire.TimestampOf(now) + 2; last != want {
 		t.Fatalf("third timestamp %s, want %s", last, want)
+	}
+}
+
+// The inline bucket decides as golang.org/x/time/rate's Limiter.AllowN,
+// which it replaced: the same answers on random arrivals (bursts, gaps,
+// batches over the burst, the clock stepping back).
+func TestBucketMatchesRate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Unix(1_700_000_000, 0)
+	for _, c := range []struct {
+		r     float64
+		burst int
+	}{{10000, 20000}, {10000, 16}, {3, 5}, {0.5, 1}, {1e6, 100}} {
+		var b bucket
+		lim := rate.NewLimiter(rate.Limit(c.r), c.burst)
+		at := time.Duration(0)
+		allowed, refused := 0, 0
+		for range 20000 {
+			switch rng.IntN(10) {
+			case 0:
+				at += time.Duration(rng.Int64N(int64(2 * time.Second)))
+			case 1:
+				at -= time.Duration(rng.Int64N(int64(time.Millisecond)))
+			default:
+				at += time.Duration(rng.Int64N(int64(time.Duration(float64(time.Second) / c.r))))
+			}
+			n := 1 + rng.IntN(c.burst+c.burst/4+1)
+			if rng.IntN(2) == 0 {
+				n = 1
+			}
+			want := lim.AllowN(start.Add(at), n)
+			if got := b.allow(at, c.r, c.burst, n); got != want {
+				t.Fatalf("rate %g burst %d: at %v, %d items: bucket says %v, rate.Limiter %v", c.r, c.burst, at, n, got, want)
+			}
+			if want {
+				allowed++
+			} else {
+				refused++
+			}
+		}
+		if allowed == 0 || refused == 0 {
+			t.Fatalf("rate %g burst %d: %d allowed, %d refused: the sequence tests only one answer", c.r, c.burst, allowed, refused)
+		}
+	}
+	var b bucket
+	if !b.allow(0, 0, 0, 1<<20) {
+		t.Fatal("rate 0 must mean no limit")
 	}
 }
