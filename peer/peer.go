@@ -294,12 +294,14 @@ type Peer struct {
 	nonces uint64                     // nonces made so far
 
 	// Lazy push (plumtree.go).
-	cache       []cached // recent messages, oldest first from cacheHead, for grafts
+	cache       []cached // ring of recent messages, for grafts: cacheLen from cacheHead, oldest first
 	cacheHead   int
-	missing     []missing // announced, not received: at most MaxMissing
-	missKeys    []uint64  // missKey of each missing entry, in step: what lookups scan
-	nextGraft   time.Time // earliest missing deadline (zero: none)
-	lazyPending bool      // some link has announcements queued
+	cacheLen    int
+	cacheOldest wire.Timestamp // when the oldest was cached (cacheLen > 0)
+	missing     []missing      // announced, not received: at most MaxMissing
+	missKeys    []uint64       // missKey of each missing entry, in step: what lookups scan
+	nextGraft   time.Time      // earliest missing deadline (zero: none)
+	lazyPending bool           // some link has announcements queued
 	nextLazy    time.Time
 	parent      *conn // the first link (or the one that brought a message since it went): never pruned
 }

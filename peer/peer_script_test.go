@@ -419,8 +419,8 @@ func checkInvariants(p *Peer, acts []Action, tr *tracker) error {
 		return fmt.Errorf("%d neighbours over MaxPeers %d", len(p.Neighbours()), p.cfg.MaxPeers)
 	}
 	// Lazy-push state stays within its bounds.
-	if n := len(p.cache) - p.cacheHead; n > p.cfg.CacheSize || p.cacheHead > len(p.cache) {
-		return fmt.Errorf("cache holds %d messages (head %d), over CacheSize %d", n, p.cacheHead, p.cfg.CacheSize)
+	if p.cacheLen > p.cfg.CacheSize || p.cacheLen > len(p.cache) || len(p.cache)&(len(p.cache)-1) != 0 || p.cacheHead >= max(len(p.cache), 1) {
+		return fmt.Errorf("cache holds %d messages (head %d, ring of %d), over CacheSize %d or out of its ring", p.cacheLen, p.cacheHead, len(p.cache), p.cfg.CacheSize)
 	}
 	if len(p.missing) > p.cfg.MaxMissing {
 		return fmt.Errorf("%d missing messages tracked, over MaxMissing %d", len(p.missing), p.cfg.MaxMissing)

@@ -82,37 +82,60 @@ type missing struct {
 }
 
 // remember keeps m (as it will be forwarded) for grafts. The cache holds at
-// most CacheSize messages, none older than CacheTime.
+// most CacheSize messages, none older than CacheTime, in a ring (a power of
+// two long, grown by doubling) that is no longer than twice what it held at
+// once: a slice compacted when half spent grew to four times it, and in a
+// large simulation that was a tenth of a Plumtree peer's memory.
 func (p *Peer) remember(now time.Time, m wire.Message) {
 	p.expireCache(now)
-	if len(p.cache)-p.cacheHead >= p.cfg.CacheSize {
+	if p.cacheLen >= p.cfg.CacheSize {
 		p.cache[p.cacheHead] = cached{}
-		p.cacheHead++
+		p.cacheHead = (p.cacheHead + 1) & (len(p.cache) - 1)
+		p.cacheLen--
 	}
-	if p.cacheHead > 0 && p.cacheHead >= len(p.cache)/2 {
-		n := copy(p.cache, p.cache[p.cacheHead:])
-		clear(p.cache[n:])
-		p.cache = p.cache[:n]
-		p.cacheHead = 0
+	if p.cacheLen == len(p.cache) {
+		grown := make([]cached, max(minCache, 2*len(p.cache)))
+		n := copy(grown, p.cache[p.cacheHead:])
+		copy(grown[n:], p.cache[:p.cacheHead])
+		p.cache, p.cacheHead = grown, 0
 	}
-	p.cache = append(p.cache, cached{origin: m.Addr, seq: m.Seq, hops: m.Hops, ts: m.Time, at: wire.TimestampOf(now), text: m.Text, auth: m.Auth})
+	at := wire.TimestampOf(now)
+	if p.cacheLen == 0 {
+		p.cacheOldest = at
+	}
+	p.cache[(p.cacheHead+p.cacheLen)&(len(p.cache)-1)] = cached{origin: m.Addr, seq: m.Seq, hops: m.Hops, ts: m.Time, at: at, text: m.Text, auth: m.Auth}
+	p.cacheLen++
 }
 
+// minCache is the graft cache's first length.
+const minCache = 8
+
+// expireCache drops the cached messages older than CacheTime. The oldest
+// one's time is kept in the peer, so that a receipt with nothing to expire
+// (most of them) reads no cache entry.
 func (p *Peer) expireCache(now time.Time) {
 	cutoff := wire.TimestampOf(now.Add(-p.cfg.CacheTime))
-	for p.cacheHead < len(p.cache) && p.cache[p.cacheHead].at < cutoff {
-		p.cache[p.cacheHead] = cached{}
-		p.cacheHead++
+	if p.cacheLen == 0 || p.cacheOldest >= cutoff {
+		return
 	}
-	if p.cacheHead == len(p.cache) {
-		p.cache, p.cacheHead = p.cache[:0], 0
+	mask := len(p.cache) - 1
+	for p.cacheLen > 0 && p.cache[p.cacheHead].at < cutoff {
+		p.cache[p.cacheHead] = cached{}
+		p.cacheHead = (p.cacheHead + 1) & mask
+		p.cacheLen--
+	}
+	if p.cacheLen == 0 {
+		p.cacheHead = 0
+	} else {
+		p.cacheOldest = p.cache[p.cacheHead].at
 	}
 }
 
 // lookup returns the cached message id, newest first.
 func (p *Peer) lookup(id wire.MsgID) (wire.Message, bool) {
-	for i := len(p.cache) - 1; i >= p.cacheHead; i-- {
-		if e := &p.cache[i]; e.seq == id.Seq && e.origin == id.Origin {
+	mask := len(p.cache) - 1
+	for k := p.cacheLen - 1; k >= 0; k-- {
+		if e := &p.cache[(p.cacheHead+k)&mask]; e.seq == id.Seq && e.origin == id.Origin {
 			return wire.Message{Kind: wire.KindGossip, Addr: e.origin, Seq: e.seq, Hops: e.hops, Time: e.ts, Text: e.text, Auth: e.auth}, true
 		}
 	}
