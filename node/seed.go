@@ -408,7 +408,7 @@ func (s *Seed) probe(a netip.AddrPort, challenge wire.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	s.core.ProbeReply(now, a, reply, err)
+	s.core.ProbeReply(now, a, challenge.Text, reply, err)
 	s.applyLocked(now)
 }
 

@@ -2,6 +2,7 @@ package seed
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -48,6 +49,20 @@ func answer(k *identity.Key, nonce string, a netip.AddrPort) wire.Message {
 	return wire.Message{Kind: wire.KindChallengeReply, Addr: a, Auth: &wire.Auth{Key: k.Public(), Sig: wire.SignChallenge(k, nonce, a)}}
 }
 
+// answerProbe answers the probe of a that s has just asked for, as a,
+// signed by k.
+func answerProbe(t *testing.T, s *Seed, now time.Time, a netip.AddrPort, k *identity.Key) {
+	t.Helper()
+	nonce := probeOf(t, s.Ready(), a)
+	s.ProbeReply(now, a, nonce, answer(k, nonce, a), nil)
+}
+
+// failProbe fails the probe of a that s has just asked for with err.
+func failProbe(t *testing.T, s *Seed, now time.Time, a netip.AddrPort, err error) {
+	t.Helper()
+	s.ProbeReply(now, a, probeOf(t, s.Ready(), a), wire.Message{}, err)
+}
+
 func kinds(acts []Action, k ActionKind) int {
 	n := 0
 	for _, a := range acts {
@@ -83,7 +98,7 @@ func TestForgedDeadReportsChangeNothing(t *testing.T) {
 			if r := s.Handle(base, tc.src, tc.m); wire.Format(r) != "ok:checking 127.0.0.1:5001" || kinds(s.Ready(), Probe) != 0 {
 				t.Fatalf("second report: %q", wire.Format(r))
 			}
-			s.ProbeReply(base.Add(time.Millisecond), live, answer(liveKey, nonce, live), nil)
+			s.ProbeReply(base.Add(time.Millisecond), live, nonce, answer(liveKey, nonce, live), nil)
 			acts := s.Ready()
 			if !s.Has(live) || kinds(acts, Removed) != 0 || kinds(acts, Relay) != 0 || s.Stats().Refuted != 1 || s.Stats().DeadAccepted != 0 {
 				t.Fatalf("after the answer: listed %v, actions %v, stats %+v", s.Has(live), acts, s.Stats())
@@ -113,8 +128,9 @@ func TestProbeFailureRemovesAndRelays(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := probingSeed(t)
 			s.Handle(base, reporter.Addr(), deadReport(live, reporter, false))
-			m, err := tc.reply(probeOf(t, s.Ready(), live))
-			s.ProbeReply(base.Add(time.Second), live, m, err)
+			nonce := probeOf(t, s.Ready(), live)
+			m, err := tc.reply(nonce)
+			s.ProbeReply(base.Add(time.Second), live, nonce, m, err)
 			acts := s.Ready()
 			if s.Has(live) || kinds(acts, Removed) != 1 || kinds(acts, Relay) != 1 || s.Stats().DeadAccepted != 1 {
 				t.Fatalf("listed %v, actions %v", s.Has(live), acts)
@@ -136,9 +152,9 @@ func TestProbeFailureRemovesAndRelays(t *testing.T) {
 func TestProbeKnowsTheKey(t *testing.T) {
 	s := probingSeed(t)
 	s.Handle(base, reporter.Addr(), deadReport(live, reporter, false))
-	s.ProbeReply(base, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
+	answerProbe(t, s, base, live, liveKey)
 	s.Handle(base, reporter.Addr(), deadReport(live, reporter, false))
-	s.ProbeReply(base, live, answer(identity.FromSeed([]byte("squatter")), probeOf(t, s.Ready(), live), live), nil)
+	answerProbe(t, s, base, live, identity.FromSeed([]byte("squatter")))
 	if s.Has(live) {
 		t.Fatal("an answer with another key kept the peer listed")
 	}
@@ -204,12 +220,20 @@ func signedRegister(k *identity.Key, a netip.AddrPort, capacity int, at time.Tim
 	return m
 }
 
-// TestRegistrationProvenByDialBack: a signed registration is listed at
-// once, unverified, and verified once its address answers for its key; a
-// squatter's is dropped when the address answers for another key; a
-// verified entry is refreshed only by its key, never replayed, never by
-// an unsigned line; a dial-back that gets no answer leaves the entry
-// unverified.
+// listedIn reports whether a is in a peer-info reply of s, and its entry.
+func listedIn(s *Seed, now time.Time, a netip.AddrPort) (wire.PeerInfo, bool) {
+	for _, p := range s.Handle(now, localhost, wire.Message{Kind: wire.KindPeerInfoRequest}).Peers {
+		if p.Addr == a {
+			return p, true
+		}
+	}
+	return wire.PeerInfo{}, false
+}
+
+// TestRegistrationProvenByDialBack: a signed registration is listed only
+// once its address answers for its key; a squatter's, whose address
+// answers for another key, is never listed; a verified entry is refreshed
+// only by its key, never replayed, never by an unsigned line.
 func TestRegistrationProvenByDialBack(t *testing.T) {
 	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
 	// A squatter registers the victim's address with its own key: the
@@ -218,28 +242,29 @@ func TestRegistrationProvenByDialBack(t *testing.T) {
 	if r := s.Handle(base, live.Addr(), signedRegister(ak, live, 7, base)); r.Kind != wire.KindRegistered {
 		t.Fatal(wire.Format(r))
 	}
-	if !s.Has(live) {
-		t.Fatal("not listed, unverified, before the dial-back")
+	if _, listed := listedIn(s, base, live); listed || s.Has(live) {
+		t.Fatal("listed before the dial-back")
 	}
-	s.ProbeReply(base, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
-	if s.Has(live) || s.Stats().Unproven != 1 {
-		t.Fatalf("squatted registration listed %v, unproven %d", s.Has(live), s.Stats().Unproven)
+	answerProbe(t, s, base, live, liveKey)
+	if s.Has(live) || s.Stats().Unproven != 1 || s.Stats().DialBacks != 1 || s.Stats().Registrations != 0 {
+		t.Fatalf("squatted registration listed %v, stats %+v", s.Has(live), s.Stats())
 	}
 	// The real peer registers: listed once it answers.
 	now := base.Add(time.Second)
 	s.Handle(now, live.Addr(), signedRegister(liveKey, live, 3, now))
-	s.ProbeReply(now, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
-	if !s.Has(live) {
-		t.Fatal("proven registration not listed")
+	if s.Has(live) {
+		t.Fatal("listed before its dial-back")
+	}
+	answerProbe(t, s, now, live, liveKey)
+	if k, ok := s.Verified(live); !ok || k != liveKey.Public() {
+		t.Fatalf("proven registration: verified %v with %v", ok, k)
 	}
 	info := func() wire.PeerInfo {
-		for _, p := range s.Handle(now, localhost, wire.Message{Kind: wire.KindPeerInfoRequest}).Peers {
-			if p.Addr == live {
-				return p
-			}
+		p, ok := listedIn(s, now, live)
+		if !ok {
+			t.Fatal("not in peer info")
 		}
-		t.Fatal("not in peer info")
-		return wire.PeerInfo{}
+		return p
 	}
 	// Rewrites: unsigned, another key, a replay. Each refused; the entry
 	// keeps capacity 3.
@@ -272,12 +297,166 @@ func TestRegistrationProvenByDialBack(t *testing.T) {
 	if r := s.Handle(later, live.Addr(), signedRegister(liveKey, live, 5, later.Add(-time.Hour))); r.Kind != wire.KindError {
 		t.Fatalf("stale registration: %q", wire.Format(r))
 	}
-	// No answer to a dial-back: listed, unverified (a plain refresh works).
-	slow := netip.MustParseAddrPort("127.0.0.1:5077")
-	s.Handle(later, slow.Addr(), signedRegister(identity.FromSeed([]byte("slow")), slow, 2, later))
-	s.ProbeReply(later, slow, wire.Message{}, errors.New("i/o timeout"))
-	if r := s.Handle(later, slow.Addr(), wire.Message{Kind: wire.KindRegister, Addr: slow}); !s.Has(slow) || r.Kind != wire.KindRegistered {
-		t.Fatalf("unanswered dial-back: listed %v, plain refresh %q", s.Has(slow), wire.Format(r))
+}
+
+// TestSquatterWhoseDialBackFailsIsNeverListed: a signed registration of
+// an address that never answers (a squatter's, for a port nobody listens
+// on) is challenged DialBackAttempts times, 2 s and then 4 s apart, and
+// is in no peer list at any moment, nor after; the seed then forgets it.
+func TestSquatterWhoseDialBackFailsIsNeverListed(t *testing.T) {
+	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+	squatted := netip.MustParseAddrPort("127.0.0.1:5077")
+	if r := s.Handle(base, squatted.Addr(), signedRegister(identity.FromSeed([]byte("squatter")), squatted, 2, base)); r.Kind != wire.KindRegistered {
+		t.Fatal(wire.Format(r))
+	}
+	now := base
+	for attempt := 1; attempt <= 3; attempt++ {
+		failProbe(t, s, now, squatted, errors.New("connection refused"))
+		if _, listed := listedIn(s, now, squatted); listed || s.Has(squatted) {
+			t.Fatalf("listed after failed attempt %d", attempt)
+		}
+		if attempt == 3 {
+			break
+		}
+		wait := time.Duration(attempt) * 2 * time.Second // 2 s, then 4 s
+		if d := s.NextDeadline(); !d.Equal(now.Add(wait)) {
+			t.Fatalf("attempt %d: next deadline %v after, want %v", attempt, d.Sub(now), wait)
+		}
+		s.Tick(now.Add(wait - time.Millisecond))
+		if kinds(s.Ready(), Probe) != 0 {
+			t.Fatalf("attempt %d retried early", attempt)
+		}
+		now = now.Add(wait)
+		s.Tick(now)
+	}
+	if st := s.Stats(); st.DialBacks != 1 || st.DialBackRetries != 2 || st.Unproven != 1 || st.Registrations != 0 || len(s.probes) != 0 {
+		t.Fatalf("stats %+v, probes %d", st, len(s.probes))
+	}
+	s.Tick(now.Add(time.Hour))
+	if kinds(s.Ready(), Probe) != 0 || s.Has(squatted) {
+		t.Fatal("a given-up dial-back came back")
+	}
+}
+
+// TestSlowHonestPeerListedOnceProven: an honest peer too loaded to answer
+// the first dial-back in time (the attempt times out), or whose answer to
+// it comes after the seed gave up on that attempt, is listed, verified,
+// as soon as it answers a later attempt; its refresh while pending updates
+// what is listed; a late answer to an abandoned attempt counts for nothing.
+func TestSlowHonestPeerListedOnceProven(t *testing.T) {
+	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+	s.Handle(base, live.Addr(), signedRegister(liveKey, live, 3, base))
+	first := probeOf(t, s.Ready(), live)
+	s.Tick(base.Add(5 * time.Second)) // the first attempt times out
+	if s.Has(live) || s.Stats().DialBackRetries != 1 {
+		t.Fatalf("after the timeout: listed %v, stats %+v", s.Has(live), s.Stats())
+	}
+	// The first attempt's answer, late: ignored, nothing listed.
+	s.ProbeReply(base.Add(5500*time.Millisecond), live, first, answer(liveKey, first, live), nil)
+	if s.Has(live) {
+		t.Fatal("a late answer to an abandoned attempt listed the peer")
+	}
+	// A refresh while pending (capacity 4): no new dial-back, the newer numbers.
+	at := base.Add(6 * time.Second)
+	if r := s.Handle(at, live.Addr(), signedRegister(liveKey, live, 4, at)); r.Kind != wire.KindRegistered || kinds(s.Ready(), Probe) != 0 {
+		t.Fatalf("refresh while pending: %q", wire.Format(r))
+	}
+	at = base.Add(7 * time.Second) // 2 s after the timeout: the second attempt
+	s.Tick(at)
+	second := probeOf(t, s.Ready(), live)
+	if second == first {
+		t.Fatal("the second attempt reused the nonce")
+	}
+	s.ProbeReply(at.Add(4*time.Second), live, second, answer(liveKey, second, live), nil)
+	p, listed := listedIn(s, at, live)
+	if k, ok := s.Verified(live); !listed || !ok || k != liveKey.Public() || p.Cap != 4 {
+		t.Fatalf("after the answer: listed %v %+v, verified %v", listed, p, ok)
+	}
+	if st := s.Stats(); st.DialBacks != 1 || st.DialBackRetries != 1 || st.Unproven != 0 || st.Registrations != 1 || len(s.probes) != 0 {
+		t.Fatalf("stats %+v, probes %d", st, len(s.probes))
+	}
+}
+
+// TestPendingRegistrations: an address's signed registrations are checked
+// for up to maxPendingKeys keys at once (more are refused with an error
+// line), the one the address answers for is listed and the others are
+// not; a signed leave by the pending key withdraws its registration.
+func TestPendingRegistrations(t *testing.T) {
+	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+	for i := range maxPendingKeys - 1 {
+		k := identity.FromSeed([]byte(fmt.Sprint("squatter ", i)))
+		if r := s.Handle(base, live.Addr(), signedRegister(k, live, 9, base)); r.Kind != wire.KindRegistered {
+			t.Fatal(wire.Format(r))
+		}
+	}
+	if r := s.Handle(base, live.Addr(), signedRegister(liveKey, live, 3, base)); r.Kind != wire.KindRegistered {
+		t.Fatal(wire.Format(r))
+	}
+	want := "error:register: 127.0.0.1:5001 is being checked for 4 other keys; try again later"
+	if r := wire.Format(s.Handle(base, live.Addr(), signedRegister(identity.FromSeed([]byte("one more")), live, 9, base))); r != want {
+		t.Fatalf("one key too many: %q, want %q", r, want)
+	}
+	answerProbe(t, s, base, live, liveKey)
+	if p, listed := listedIn(s, base, live); !listed || p.Cap != 3 || s.Stats().Unproven != maxPendingKeys-1 || s.Stats().DialBacks != 1 {
+		t.Fatalf("listed %v %+v, stats %+v", listed, p, s.Stats())
+	}
+	// Withdrawn: a peer that leaves while its registration is pending.
+	other := netip.MustParseAddrPort("127.0.0.1:5002")
+	ok := identity.FromSeed([]byte("other"))
+	s.Handle(base, other.Addr(), signedRegister(ok, other, 3, base))
+	nonce := probeOf(t, s.Ready(), other)
+	at := base.Add(time.Millisecond)
+	if r := wire.Format(s.Handle(at, other.Addr(), signedLeave(ok, other, at))); r != "ok:not registered 127.0.0.1:5002" {
+		t.Fatalf("leave while pending: %q", r)
+	}
+	s.ProbeReply(at, other, nonce, answer(ok, nonce, other), nil)
+	if s.Has(other) || len(s.probes) != 0 {
+		t.Fatalf("after leaving while pending: listed %v, probes %d", s.Has(other), len(s.probes))
+	}
+}
+
+// TestVerifiedListedFirst: unsigned registrations (typed by hand, or from
+// --sign=false peers) are listed, unverified, but only after verified
+// peers: in a registry of 300 verified and 100 unverified peers, every
+// peer list and peer-info reply holds 256 verified peers; with 200
+// verified, all 200 come first and 56 unverified fill the reply.
+func TestVerifiedListedFirst(t *testing.T) {
+	for _, nv := range []int{300, 200} {
+		s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+		for i := range 100 {
+			a := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), uint16(1000+i))
+			if r := s.Handle(base, a.Addr(), wire.Message{Kind: wire.KindRegister, Addr: a, Cap: 8, Degree: i % 9}); r.Kind != wire.KindRegistered {
+				t.Fatal(wire.Format(r))
+			}
+		}
+		for i := range nv {
+			a := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(1000+i))
+			k := identity.FromSeed([]byte(a.String()))
+			s.Handle(base, a.Addr(), signedRegister(k, a, 8, base))
+			answerProbe(t, s, base, a, k)
+		}
+		checkRegistry(t, s, 0)
+		for _, req := range []wire.Kind{wire.KindPeerListRequest, wire.KindPeerInfoRequest} {
+			for range 5 {
+				r := s.Handle(base, localhost, wire.Message{Kind: req})
+				verified, seen := 0, map[netip.AddrPort]bool{}
+				for j, p := range r.Peers {
+					if seen[p.Addr] {
+						t.Fatalf("%d verified, %v: %s listed twice", nv, req, p.Addr)
+					}
+					seen[p.Addr] = true
+					if _, ok := s.Verified(p.Addr); ok {
+						if verified != j {
+							t.Fatalf("%d verified, %v: verified %s after an unverified entry", nv, req, p.Addr)
+						}
+						verified++
+					}
+				}
+				if len(r.Peers) != wire.MaxPeersPerReply || verified != min(nv, wire.MaxPeersPerReply) {
+					t.Fatalf("%d verified, %v: %d entries, %d verified", nv, req, len(r.Peers), verified)
+				}
+			}
+		}
 	}
 }
 
@@ -302,7 +481,7 @@ func TestSignedLeaving(t *testing.T) {
 		if r := s.Handle(at, live.Addr(), signedRegister(liveKey, live, 3, at)); r.Kind != wire.KindRegistered {
 			t.Fatal(wire.Format(r))
 		}
-		s.ProbeReply(at, live, answer(liveKey, probeOf(t, s.Ready(), live), live), nil)
+		answerProbe(t, s, at, live, liveKey)
 		if !s.Has(live) || !s.peers[live].verified {
 			t.Fatal("registration not verified")
 		}
@@ -435,7 +614,7 @@ func TestSignedRelays(t *testing.T) {
 	s.Handle(base, live.Addr(), wire.Message{Kind: wire.KindRegister, Addr: live})
 	s.Ready()
 	s.Handle(base, reporter.Addr(), deadReport(live, reporter, false))
-	s.ProbeReply(base, live, wire.Message{}, errors.New("connection refused"))
+	failProbe(t, s, base, live, errors.New("connection refused"))
 	var relays []wire.Message
 	for _, a := range s.Ready() {
 		if a.Kind == Relay {

@@ -52,6 +52,12 @@ type Config struct {
 	Probe bool
 	// ProbeTimeout bounds a probe, dial included.
 	ProbeTimeout time.Duration
+	// DialBackAttempts is how many times a seed challenges the address of
+	// a signed registration before it gives up (the registration is then
+	// never listed; the peer's next refresh tries again), DialBackRetry
+	// the wait after the first failed attempt (doubled after each).
+	DialBackAttempts int
+	DialBackRetry    time.Duration
 	// ReportRate and ReportBurst bound the dead reports accepted from one
 	// reporter (its address), per second after a burst; more get an error
 	// reply.
@@ -66,15 +72,17 @@ type Config struct {
 // DefaultConfig returns the configuration the CLI starts from.
 func DefaultConfig() Config {
 	return Config{
-		MaxPeers:     1 << 20,
-		Expiry:       5 * time.Minute,
-		Verify:       true,
-		Probe:        true,
-		ProbeTimeout: 5 * time.Second,
-		ReportRate:   1,
-		ReportBurst:  20,
-		MaxCapacity:  1024,
-		MaxPerGroup:  1024,
+		MaxPeers:         1 << 20,
+		Expiry:           5 * time.Minute,
+		Verify:           true,
+		Probe:            true,
+		ProbeTimeout:     5 * time.Second,
+		DialBackAttempts: 3,
+		DialBackRetry:    2 * time.Second,
+		ReportRate:       1,
+		ReportBurst:      20,
+		MaxCapacity:      1024,
+		MaxPerGroup:      1024,
 	}
 }
 
@@ -97,8 +105,8 @@ func (c *Config) validate() error {
 	if c.MaxCapacity < 1 || c.MaxPerGroup < 1 {
 		return fmt.Errorf("seed: MaxCapacity and MaxPerGroup must be positive")
 	}
-	if c.Probe && (c.ProbeTimeout <= 0 || c.ReportRate <= 0 || c.ReportBurst < 1) {
-		return fmt.Errorf("seed: ProbeTimeout, ReportRate and ReportBurst must be positive")
+	if c.Probe && (c.ProbeTimeout <= 0 || c.ReportRate <= 0 || c.ReportBurst < 1 || c.DialBackAttempts < 1 || c.DialBackRetry <= 0) {
+		return fmt.Errorf("seed: ProbeTimeout, DialBackAttempts, DialBackRetry, ReportRate and ReportBurst must be positive")
 	}
 	if c.Key == nil {
 		// A seed is one of a handful: deriving its key now costs nothing.
@@ -147,8 +155,7 @@ type entry struct {
 	addr        netip.AddrPort
 	cap, degree int
 	seen        time.Time
-	index       int    // position in Seed.order
-	freeIndex   int    // position in Seed.free, or -1
+	pos         [2]int // positions in Seed.reg and Seed.free (pool.slot), or -1
 	drawn       uint64 // the last draw (Seed.draws) that picked it
 	listed      uint64 // the last reply (Seed.replies) that listed it
 }
@@ -169,7 +176,8 @@ type Stats struct {
 	GroupRefused    uint64 `json:"group_refused"`     // registrations refused: their network group had MaxPerGroup peers
 	RegisterRefused uint64 `json:"register_refused"`  // refreshes of a verified registration not signed by its key (or replayed)
 	DialBacks       uint64 `json:"dial_backs"`        // signed registrations checked by dialling back
-	Unproven        uint64 `json:"unproven"`          // signed registrations not verified: no answer in time, or an answer for another key
+	DialBackRetries uint64 `json:"dial_back_retries"` // dial-backs tried again after an attempt got no answer
+	Unproven        uint64 `json:"unproven"`          // signed registrations not listed (or not verified): no answer to any attempt, or an answer for another key
 	RelayRefused    uint64 `json:"relay_refused"`     // relays refused: from a keyed seed's IP, not validly signed by a key config.txt lists there
 	RelaysBelieved  uint64 `json:"relays_believed"`   // relays signed by a keyed seed, acted on without a probe of this seed's own
 	LeaveRefused    uint64 `json:"leave_refused"`     // leaves refused: unsigned or wrongly signed for a verified peer, bad signature, or replayed
@@ -181,8 +189,8 @@ type Seed struct {
 	cfg     Config
 	rng     *rand.Rand
 	peers   map[netip.AddrPort]*entry
-	order   []*entry // registry members, for O(1) sampling
-	free    []*entry // members with a free slot (degree < cap), sampled first by peer info
+	reg     pool     // registry members, for O(1) sampling
+	free    pool     // members with a free slot (degree < cap), sampled first by peer info
 	draws   uint64   // sampling draws so far (entry.drawn)
 	replies uint64   // sampled replies so far (entry.listed)
 	picked  []*entry // the last draw
@@ -207,7 +215,7 @@ func New(cfg Config, rng *rand.Rand) (*Seed, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Seed{cfg: cfg, rng: rng, peers: make(map[netip.AddrPort]*entry), seedIPs: make(map[netip.Addr]bool)}
+	s := &Seed{cfg: cfg, rng: rng, peers: make(map[netip.AddrPort]*entry), seedIPs: make(map[netip.Addr]bool), free: pool{slot: 1}}
 	for _, a := range cfg.Seeds {
 		s.seedIPs[a.Addr()] = true
 	}
@@ -236,12 +244,12 @@ func (s *Seed) Self() netip.AddrPort { return s.cfg.Self }
 func (s *Seed) Stats() Stats { return s.stats }
 
 // Len returns the number of registered peers.
-func (s *Seed) Len() int { return len(s.order) }
+func (s *Seed) Len() int { return len(s.reg.list) }
 
 // Peers returns the registered peers in registry order (a copy).
 func (s *Seed) Peers() []netip.AddrPort {
-	out := make([]netip.AddrPort, len(s.order))
-	for i, e := range s.order {
+	out := make([]netip.AddrPort, len(s.reg.list))
+	for i, e := range s.reg.list {
 		out[i] = e.addr
 	}
 	return out
@@ -344,44 +352,58 @@ func (s *Seed) register(now time.Time, src netip.Addr, m wire.Message) wire.Mess
 		s.stats.Registrations++
 		return wire.Message{Kind: wire.KindRegistered}
 	}
-	reply := s.add(now, m.Addr, capacity, degree)
-	if reply.Kind == wire.KindRegistered && m.Auth != nil && s.cfg.Probe {
-		// A new address with a key: listed at once, as an unsigned one
-		// is (it comes from the address's IP), and verified by a
-		// dial-back. An answer for another key removes it; no answer
-		// leaves it unverified, so that a seed or peer slowed by load
-		// does not drop honest registrations (docs/security.md).
-		s.dialBack(m, capacity, degree)
+	if m.Auth != nil && s.cfg.Probe {
+		// A new address with a key is listed only once it has answered
+		// the seed's challenge for that key (a dial-back, tried
+		// DialBackAttempts times). Until then it is pending: in no peer
+		// list, so a squatter's registration of an address that does not
+		// answer for its key is never listed (docs/security.md).
+		if r := s.admissible(m.Addr); r.Kind == wire.KindError {
+			return r
+		}
+		if r, ok := s.dialBack(m, capacity, degree); !ok {
+			return r
+		}
+		return wire.Message{Kind: wire.KindRegistered}
 	}
-	return reply
+	return s.add(now, m.Addr, capacity, degree)
 }
 
 // maxRegisterSkew bounds how far a signed registration's timestamp may be
 // from the seed's clock.
 const maxRegisterSkew = 5 * time.Minute
 
-// add puts a new peer in the registry.
-func (s *Seed) add(now time.Time, addr netip.AddrPort, capacity, degree int) wire.Message {
-	if len(s.order) >= s.cfg.MaxPeers {
+// admissible returns an error reply when a new registration of addr
+// would go over MaxPeers or its network group's MaxPerGroup (zero: it
+// fits).
+func (s *Seed) admissible(addr netip.AddrPort) wire.Message {
+	if len(s.reg.list) >= s.cfg.MaxPeers {
 		return errorReply("register: registry full (%d peers)", s.cfg.MaxPeers)
 	}
-	g, grouped := wire.NetGroup(addr.Addr())
-	if grouped && s.groups[g] >= s.cfg.MaxPerGroup {
+	if g, grouped := wire.NetGroup(addr.Addr()); grouped && s.groups[g] >= s.cfg.MaxPerGroup {
 		s.stats.GroupRefused++
 		return errorReply("register: %d peers already registered from %s (limit %d per network)", s.groups[g], g, s.cfg.MaxPerGroup)
 	}
-	if grouped {
+	return wire.Message{}
+}
+
+// add puts a new peer in the registry.
+func (s *Seed) add(now time.Time, addr netip.AddrPort, capacity, degree int) wire.Message {
+	if r := s.admissible(addr); r.Kind == wire.KindError {
+		return r
+	}
+	if g, grouped := wire.NetGroup(addr.Addr()); grouped {
 		if s.groups == nil {
 			s.groups = make(map[netip.Prefix]int)
 		}
 		s.groups[g]++
 	}
-	e := &entry{addr: addr, cap: capacity, degree: degree, seen: now, index: len(s.order), freeIndex: -1}
+	e := &entry{addr: addr, cap: capacity, degree: degree, seen: now, pos: [2]int{-1, -1}}
 	s.peers[addr] = e
-	s.order = append(s.order, e)
+	s.reg.add(e)
 	s.setFree(e)
 	s.stats.Registrations++
-	s.logf("registered %s (peer list size %d)", addr, len(s.order))
+	s.logf("registered %s (peer list size %d)", addr, len(s.reg.list))
 	return wire.Message{Kind: wire.KindRegistered}
 }
 
@@ -443,7 +465,7 @@ func (s *Seed) confirmDead(m wire.Message, via, why string, relay bool) bool {
 	if why != "" {
 		why = "; it " + why
 	}
-	s.logf("removed dead node %s (reported by %s at %s%s%s; peer list size %d)", m.Addr, m.From, m.Time, via, why, len(s.order))
+	s.logf("removed dead node %s (reported by %s at %s%s%s; peer list size %d)", m.Addr, m.From, m.Time, via, why, len(s.reg.list))
 	if relay {
 		relayed := s.relayOf(m)
 		for _, a := range s.cfg.Seeds {
@@ -506,6 +528,9 @@ func (s *Seed) leaving(now time.Time, src netip.Addr, m wire.Message) wire.Messa
 			return errorReply("Leaving: a replayed leave (timestamp %s, last registration %s)", m.Time, e.lastTS)
 		}
 	}
+	if m.Auth != nil && s.cancelPending(m.Addr, m.Auth.Key, m.Time) {
+		s.logf("pending registration of %s withdrawn: the peer left", m.Addr)
+	}
 	reply := wire.Message{Kind: wire.KindOK, Text: "not registered " + m.Addr.String()}
 	if s.removeAs(m.Addr, Left) {
 		s.stats.Left++
@@ -513,7 +538,7 @@ func (s *Seed) leaving(now time.Time, src netip.Addr, m wire.Message) wire.Messa
 		if m.Relayed {
 			via = " (via seed " + wire.FormatIP(src) + ")"
 		}
-		s.logf("peer %s left%s (peer list size %d)", m.Addr, via, len(s.order))
+		s.logf("peer %s left%s (peer list size %d)", m.Addr, via, len(s.reg.list))
 		reply.Text = "left " + m.Addr.String()
 	}
 	if !m.Relayed {
@@ -571,13 +596,8 @@ func (s *Seed) removeAs(a netip.AddrPort, why ActionKind) bool {
 	if !ok {
 		return false
 	}
-	e.cap = 0 // leaves the free set
-	s.setFree(e)
-	last := s.order[len(s.order)-1]
-	s.order[e.index] = last
-	last.index = e.index
-	s.order[len(s.order)-1] = nil
-	s.order = s.order[:len(s.order)-1]
+	s.free.remove(e)
+	s.reg.remove(e)
 	delete(s.peers, a)
 	if g, ok := wire.NetGroup(a.Addr()); ok {
 		if s.groups[g]--; s.groups[g] <= 0 {
@@ -591,56 +611,53 @@ func (s *Seed) removeAs(a netip.AddrPort, why ActionKind) bool {
 // setFree keeps the free set in step with e's announced capacity and
 // degree.
 func (s *Seed) setFree(e *entry) {
-	isFree := e.cap > 0 && e.degree < e.cap
-	switch {
-	case isFree && e.freeIndex < 0:
-		e.freeIndex = len(s.free)
-		s.free = append(s.free, e)
-	case !isFree && e.freeIndex >= 0:
-		last := s.free[len(s.free)-1]
-		s.free[e.freeIndex] = last
-		last.freeIndex = e.freeIndex
-		s.free[len(s.free)-1] = nil
-		s.free = s.free[:len(s.free)-1]
-		e.freeIndex = -1
+	if e.cap > 0 && e.degree < e.cap {
+		s.free.add(e)
+	} else {
+		s.free.remove(e)
 	}
 }
 
-// sample returns up to wire.MaxPeersPerReply registered peers. A classic
-// peer list is all of them in registry order when they fit, else a uniform
-// random sample. A peer-info reply, which peers use to find neighbours,
-// lists peers with a free slot first (a uniform sample of them) and fills
-// up with a uniform sample of the rest, so a newcomer in a large, mostly
-// full network still sees the peers that can take it.
+// sample returns up to wire.MaxPeersPerReply registered peers, verified
+// ones first: unverified entries (unsigned registrations) only fill what
+// the verified leave of a reply. A classic peer list is all of them when
+// they fit, else a uniform random sample. A peer-info reply, which peers
+// use to find neighbours, lists peers with a free slot first (a uniform
+// sample of them) and fills up with a uniform sample of the rest, so a
+// newcomer in a large, mostly full network still sees the peers that can
+// take it.
 func (s *Seed) sample(info bool) []wire.PeerInfo {
-	if info && len(s.free) > 0 && len(s.order) > wire.MaxPeersPerReply {
-		out := replyBuf()
-		s.replies++
-		for _, e := range s.draw(s.free, min(len(s.free), wire.MaxPeersPerReply)) {
-			e.listed = s.replies
-			out = append(out, info1(e, true))
+	out := replyBuf()
+	s.replies++
+	verified, unverified := s.reg.parts()
+	segs := [4][]*entry{verified, unverified}
+	if info && len(s.free.list) > 0 && len(s.reg.list) > wire.MaxPeersPerReply {
+		freeV, freeU := s.free.parts()
+		segs = [4][]*entry{freeV, verified, freeU, unverified}
+	}
+	all := len(s.reg.list) <= wire.MaxPeersPerReply
+	for _, seg := range segs {
+		if all {
+			for _, e := range seg {
+				out = append(out, info1(e, info))
+			}
+			continue
 		}
-		for _, e := range s.draw(s.order, min(len(s.order), wire.MaxPeersPerReply)) {
+		// Entries listed from an earlier segment may be drawn again and
+		// skipped: draw enough to fill the room left regardless.
+		room := wire.MaxPeersPerReply - len(out)
+		if room == 0 {
+			break
+		}
+		for _, e := range s.draw(seg, min(len(seg), room+len(out))) {
 			if len(out) == wire.MaxPeersPerReply {
 				break
 			}
 			if e.listed != s.replies {
-				out = append(out, info1(e, true))
+				e.listed = s.replies
+				out = append(out, info1(e, info))
 			}
 		}
-		return out
-	}
-	n := len(s.order)
-	k := min(n, wire.MaxPeersPerReply)
-	out := replyBuf()[:k]
-	if k == n {
-		for i, e := range s.order {
-			out[i] = info1(e, info)
-		}
-		return out
-	}
-	for i, e := range s.draw(s.order, k) {
-		out[i] = info1(e, info)
 	}
 	return out
 }
@@ -685,7 +702,7 @@ func (s *Seed) Tick(now time.Time) {
 // NextDeadline returns when the seed next needs a Tick (zero: never).
 func (s *Seed) NextDeadline() time.Time {
 	var t time.Time
-	if s.cfg.Expiry != 0 && len(s.order) > 0 {
+	if s.cfg.Expiry != 0 && len(s.reg.list) > 0 {
 		t = s.nextGC
 	}
 	if p := s.nextProbe(); !p.IsZero() && (t.IsZero() || p.Before(t)) {
@@ -700,15 +717,16 @@ func (s *Seed) expire(now time.Time) {
 	}
 	s.nextGC = now.Add(s.cfg.Expiry / 4)
 	cutoff := now.Add(-s.cfg.Expiry)
-	for i := 0; i < len(s.order); {
-		a := s.order[i].addr
-		if s.order[i].seen.Before(cutoff) {
-			s.remove(a)
-			s.stats.Expired++
-			s.logf("expired %s: no refresh for %s (peer list size %d)", a, s.cfg.Expiry, len(s.order))
-			continue // remove moved the last entry into slot i
+	var stale []netip.AddrPort
+	for _, e := range s.reg.list {
+		if e.seen.Before(cutoff) {
+			stale = append(stale, e.addr)
 		}
-		i++
+	}
+	for _, a := range stale {
+		s.remove(a)
+		s.stats.Expired++
+		s.logf("expired %s: no refresh for %s (peer list size %d)", a, s.cfg.Expiry, len(s.reg.list))
 	}
 }
 

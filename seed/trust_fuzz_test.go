@@ -59,21 +59,21 @@ func FuzzSeedCore(f *testing.F) {
 					} else if arg&1 == 1 {
 						as = honest // answering as somebody else
 					}
-					s.ProbeReply(now, pa, wire.Message{Kind: wire.KindChallengeReply, Addr: as, Auth: &wire.Auth{Key: k.Public(), Sig: wire.SignChallenge(k, nonce, as)}}, nil)
+					s.ProbeReply(now, pa, nonce, wire.Message{Kind: wire.KindChallengeReply, Addr: as, Auth: &wire.Auth{Key: k.Public(), Sig: wire.SignChallenge(k, nonce, as)}}, nil)
 					delete(pending, pa)
 					break
 				}
 			case 5: // a probe of a non-honest peer fails
-				for pa := range pending {
+				for pa, nonce := range pending {
 					if pa != honest {
-						s.ProbeReply(now, pa, wire.Message{}, errors.New("refused"))
+						s.ProbeReply(now, pa, nonce, wire.Message{}, errors.New("refused"))
 						delete(pending, pa)
 						break
 					}
 				}
 			case 6: // time passes (honest answers its probes before they time out)
 				if nonce, ok := pending[honest]; ok {
-					s.ProbeReply(now, honest, wire.Message{Kind: wire.KindChallengeReply, Addr: honest, Auth: &wire.Auth{Key: hk.Public(), Sig: wire.SignChallenge(hk, nonce, honest)}}, nil)
+					s.ProbeReply(now, honest, nonce, wire.Message{Kind: wire.KindChallengeReply, Addr: honest, Auth: &wire.Auth{Key: hk.Public(), Sig: wire.SignChallenge(hk, nonce, honest)}}, nil)
 					delete(pending, honest)
 				}
 				now = now.Add(time.Duration(arg) * 100 * time.Millisecond)
@@ -104,14 +104,43 @@ func FuzzSeedCore(f *testing.F) {
 			if !s.Has(honest) {
 				t.Fatalf("event %d: the honest peer is not listed", i/2)
 			}
-			if len(s.order) != len(s.peers) || len(s.probes) > maxProbes {
-				t.Fatalf("event %d: registry %d/%d, probes %d", i/2, len(s.order), len(s.peers), len(s.probes))
-			}
-			for j, e := range s.order {
-				if e.index != j || s.peers[e.addr] != e || e.cap > s.cfg.MaxCapacity || e.degree > s.cfg.MaxCapacity {
-					t.Fatalf("event %d: entry %d inconsistent: %+v", i/2, j, e)
-				}
-			}
+			checkRegistry(t, s, i/2)
 		}
 	})
+}
+
+// checkRegistry fails unless s's registry, free set and probes are
+// consistent and bounded after event n: every member at its position,
+// verified ones first, the free set exactly the members with a free slot.
+func checkRegistry(t *testing.T, s *Seed, n int) {
+	t.Helper()
+	if len(s.reg.list) != len(s.peers) || len(s.probes) > maxProbes {
+		t.Fatalf("event %d: registry %d/%d, probes %d", n, len(s.reg.list), len(s.peers), len(s.probes))
+	}
+	free := 0
+	for _, p := range []*pool{&s.reg, &s.free} {
+		for j, e := range p.list {
+			if e.pos[p.slot] != j || s.peers[e.addr] != e || e.verified != (j < p.nv) {
+				t.Fatalf("event %d: entry %d of pool %d inconsistent: %+v (verified part %d)", n, j, p.slot, e, p.nv)
+			}
+		}
+	}
+	for _, e := range s.reg.list {
+		if e.cap > s.cfg.MaxCapacity || e.degree > s.cfg.MaxCapacity {
+			t.Fatalf("event %d: entry over MaxCapacity: %+v", n, e)
+		}
+		if isFree := e.cap > 0 && e.degree < e.cap; isFree != s.free.has(e) {
+			t.Fatalf("event %d: free set wrong for %+v", n, e)
+		} else if isFree {
+			free++
+		}
+	}
+	if free != len(s.free.list) {
+		t.Fatalf("event %d: free set %d, want %d", n, len(s.free.list), free)
+	}
+	for a, pr := range s.probes {
+		if pr.deadline.IsZero() == pr.retryAt.IsZero() || len(pr.regs) > maxPendingKeys || pr.attempts > s.cfg.DialBackAttempts && !pr.dead {
+			t.Fatalf("event %d: probe of %s inconsistent: %+v", n, a, pr)
+		}
+	}
 }
