@@ -468,7 +468,8 @@ func TestPrintSummary(t *testing.T) {
 		Degree: summary.Degree{Min: 3, Avg: 5.85, Max: 23}, BelowTarget: 3, Fit: &summary.Fit{Xmin: 7, NTail: 7, Note: summary.TooFewNote(7)},
 		Messages: summary.Messages{Seen: 400, Complete: 398, Coverage: 0.9987}, PropagationMs: summary.Quantiles{P50: 5.2, P99: 38.2, Max: 61},
 		Deliveries: 15561, MaxHops: 10, FalseDeaths: summary.FalseDeaths{DeadReports: 2, SeedRemovals: 1},
-		Net: &summary.Net{SlowCloses: 4, Demoted: 17, CPUSeconds: 1.991, CPUUsPerDelivery: 127.946, PeakRSSMB: 40.5, Processes: 1}}
+		Net: &summary.Net{SlowCloses: 4, Demoted: 17, CPUSeconds: 1.991, CPUUsPerDelivery: 127.946,
+			WritesPerDelivery: 1.452, ReadsPerDelivery: 2.904, LinesPerWrite: 1.118, PeakRSSMB: 40.5, Processes: 1}}
 	var b strings.Builder
 	printSummary(&b, s)
 	want := `peers        39 live of 40 started
@@ -481,6 +482,7 @@ gossip       400 messages, 398 reached every live peer, mean coverage 0.9987; sp
 false deaths 2 dead reports and 1 seed removals of live peers
 backpressure 4 links closed as too slow, 17 gossip lines announced instead of pushed (queue full)
 cost         1.991 CPU-s in 1 process(es), 127.946 µs per delivery (15561 deliveries); peak RSS 40.5 MiB (sum of the processes' peaks)
+syscalls     1.452 writes and 2.904 reads per delivery, 1.118 lines per write
 `
 	if b.String() != want {
 		t.Errorf("summary text\n%s\nwant\n%s", b.String(), want)

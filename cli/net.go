@@ -338,6 +338,11 @@ func summarise(n *localnet.Network, stableAfter float64, stable bool, rounds int
 		PeakRSSMB: summary.Round(float64(use.PeakRSS)/(1<<20), 1), Processes: use.Processes}
 	if pr.Deliveries > 0 {
 		sum.Net.CPUUsPerDelivery = summary.Round(float64(cpu.Microseconds())/float64(pr.Deliveries), 3)
+		sum.Net.WritesPerDelivery = summary.Round(float64(bp.IO.Writes)/float64(pr.Deliveries), 3)
+		sum.Net.ReadsPerDelivery = summary.Round(float64(bp.IO.Reads)/float64(pr.Deliveries), 3)
+	}
+	if bp.IO.Writes > 0 {
+		sum.Net.LinesPerWrite = summary.Round(float64(bp.IO.Lines)/float64(bp.IO.Writes), 3)
 	}
 	if len(s.Degrees) > 0 {
 		sum.Degree = summary.Degree{Min: slices.Min(s.Degrees), Max: slices.Max(s.Degrees)}
@@ -424,6 +429,8 @@ func printSummary(w io.Writer, s summary.Summary) {
 			fmt.Fprintf(w, "cost         %.3f CPU-s in %d process(es), %.3f µs per delivery (%d deliveries); peak RSS %.1f MiB (sum of the processes' peaks)\n",
 				n.CPUSeconds, n.Processes, n.CPUUsPerDelivery, s.Deliveries, n.PeakRSSMB)
 		}
+		fmt.Fprintf(w, "syscalls     %.3f writes and %.3f reads per delivery, %.3f lines per write\n",
+			n.WritesPerDelivery, n.ReadsPerDelivery, n.LinesPerWrite)
 		if len(n.CoverageOverTime) > 1 {
 			fmt.Fprintln(w, "over time    t (s)  messages  complete  coverage")
 			for _, c := range n.CoverageOverTime {

@@ -3,6 +3,8 @@ package localnet
 import (
 	"slices"
 	"time"
+
+	"github.com/whispernet/whispernet/node"
 )
 
 // Usage is what the network's processes cost the machine so far.
@@ -63,6 +65,9 @@ type Backpressure struct {
 	// Demoted counts gossip lines announced instead of pushed because a
 	// neighbour's queue was full (node.PeerStats.Demoted, Plumtree).
 	Demoted uint64
+	// IO sums the peers' system calls to and from their neighbours
+	// (node.PeerStats.IO): what each delivery costs in writes and reads.
+	IO node.IO
 }
 
 // Backpressure sums the running peers' counters. Worker peers count with
@@ -74,11 +79,13 @@ func (n *Network) Backpressure() Backpressure {
 		for _, p := range n.local.Peers() {
 			b.SlowCloses += p.SlowCloses()
 			b.Demoted += p.Demoted()
+			b.IO.Add(p.IO())
 		}
 	}
 	for _, s := range n.RemoteSamples() {
 		b.SlowCloses += s.Stats.SlowCloses
 		b.Demoted += s.Stats.Demoted
+		b.IO.Add(s.Stats.IO)
 	}
 	return b
 }

@@ -47,8 +47,9 @@ type connCounters struct {
 	drops      atomic.Uint64 // gossip lines not queued (flood mode) or not demoted
 	demoted    atomic.Uint64 // gossip lines announced (ihave) instead of queued
 	slowCloses atomic.Uint64 // connections closed because they stopped reading
-	writes     atomic.Uint64 // write calls (each one batch of lines)
+	writes     atomic.Uint64 // write system calls (memnet: Write calls), those that found the socket full included
 	lines      atomic.Uint64 // lines written
+	reads      atomic.Uint64 // read system calls (memnet: Read calls), those that found the socket empty included
 }
 
 // ctrlMaxLines bounds the control lane. Control lines are few (a liveness
@@ -61,7 +62,7 @@ const ctrlMaxLines = 4096
 const writeChunk = 64 << 10
 
 func newTConn(c net.Conn, gossipMax int, stall time.Duration, counters *connCounters) *tconn {
-	t := &tconn{c: c, wake: make(chan struct{}, 1), closed: make(chan struct{}),
+	t := &tconn{c: wrapConn(c, counters), wake: make(chan struct{}, 1), closed: make(chan struct{}),
 		gossipMax: gossipMax, ctrlMax: ctrlMaxLines, stall: stall, counters: counters}
 	go t.writer()
 	return t
@@ -183,7 +184,6 @@ func (t *tconn) writer() {
 				t.shut()
 				return
 			}
-			t.counters.writes.Add(1)
 			t.counters.lines.Add(uint64(lines))
 		}
 	}

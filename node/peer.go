@@ -109,11 +109,10 @@ type PeerStats struct {
 	QueueDrops uint64  `json:"queue_drops"` // gossip lines dropped because a neighbour's queue was full (flood mode)
 	Demoted    uint64  `json:"demoted"`     // gossip lines announced (ihave) instead, because a neighbour's queue was full (Plumtree)
 	SlowCloses uint64  `json:"slow_closes"` // links closed because the neighbour stopped reading (no write progress for WriteTimeout)
-	Writes     uint64  `json:"writes"`      // write calls to neighbours (each one batch of lines)
-	Lines      uint64  `json:"lines"`       // lines written to neighbours
-	MaxLagMs   float64 `json:"max_lag_ms"`  // the event loop's largest lag so far: a timer's lateness, or an event's wait in the queue
-	BadLines   uint64  `json:"bad_lines"`   // malformed lines received
-	Accepted   uint64  `json:"accepted"`    // inbound TCP connections accepted
+	IO                 // system calls to and from neighbours
+	MaxLagMs   float64 `json:"max_lag_ms"` // the event loop's largest lag so far: a timer's lateness, or an event's wait in the queue
+	BadLines   uint64  `json:"bad_lines"`  // malformed lines received
+	Accepted   uint64  `json:"accepted"`   // inbound TCP connections accepted
 }
 
 type evKind uint8
@@ -444,13 +443,33 @@ func (p *Peer) SlowCloses() uint64 { return p.cnt.slowCloses.Load() }
 // Demoted: see SlowCloses.
 func (p *Peer) Demoted() uint64 { return p.cnt.demoted.Load() }
 
+// IO counts a peer's system calls to and from its neighbours (over memnet:
+// its Write and Read calls). Lines ÷ Writes is how well writes are batched.
+type IO struct {
+	Writes uint64 `json:"writes"` // write system calls, those that found the socket full included
+	Lines  uint64 `json:"lines"`  // lines written
+	Reads  uint64 `json:"reads"`  // read system calls, those that found nothing to read included
+}
+
+// Add adds o's counts to io's.
+func (io *IO) Add(o IO) {
+	io.Writes += o.Writes
+	io.Lines += o.Lines
+	io.Reads += o.Reads
+}
+
+// IO returns PeerStats.IO without the loop's round trip (see SlowCloses).
+func (p *Peer) IO() IO {
+	return IO{Writes: p.cnt.writes.Load(), Lines: p.cnt.lines.Load(), Reads: p.cnt.reads.Load()}
+}
+
 // Stats returns the core and runtime counters.
 func (p *Peer) Stats() PeerStats {
 	var s PeerStats
 	p.do(func() { s.Stats = p.core.Stats() })
 	s.QueueDrops, s.BadLines, s.Accepted = p.cnt.drops.Load(), p.bad.Load(), p.accepts.Load()
 	s.Demoted, s.SlowCloses = p.cnt.demoted.Load(), p.cnt.slowCloses.Load()
-	s.Writes, s.Lines = p.cnt.writes.Load(), p.cnt.lines.Load()
+	s.IO = p.IO()
 	s.MaxLagMs = float64(p.lagMax.Load()) / 1e6
 	return s
 }

@@ -134,6 +134,14 @@ type Net struct {
 	// Deliveries: the cost of one delivered message, everything the peers
 	// do meanwhile (links, liveness, logs) included. 0 without deliveries.
 	CPUUsPerDelivery float64 `json:"cpu_us_per_delivery"`
+	// WritesPerDelivery and ReadsPerDelivery are the peers' system calls
+	// to and from their neighbours (node.PeerStats.IO: reads that found
+	// nothing, writes that found the socket full included) divided by
+	// Deliveries; LinesPerWrite is the lines those writes carried, each.
+	// 0 without deliveries or writes.
+	WritesPerDelivery float64 `json:"writes_per_delivery"`
+	ReadsPerDelivery  float64 `json:"reads_per_delivery"`
+	LinesPerWrite     float64 `json:"lines_per_write"`
 	// PeakRSSMB is the sum over the processes (the net process and each
 	// worker) of each one's peak resident set, in MiB: an upper bound on
 	// the peak of their total, since the peaks need not coincide.
