@@ -21,29 +21,39 @@ func (Direct) Verify(pub PublicKey, msg []byte, sig Signature) bool { return pub
 // a process that runs many peers shares one, so that a message relayed to
 // all of them is verified about once instead of once per peer.
 //
-// Only successes are remembered, keyed by the exact bytes that were
-// checked (key, signature, message): a hit is the answer a fresh check
-// would give, so the cache can change the cost of a check, never its
-// outcome. Failures are not cached, so a flood of bad signatures cannot
-// push good ones out (and costs the flooder's neighbour a verification
-// each, which is why a peer cuts off a neighbour that keeps sending them).
+// Only successes are remembered, with the exact bytes that were checked
+// (key, signature, message): a hit needs all three equal, so it is the
+// answer a fresh check would give, and the cache can change the cost of a
+// check, never its outcome. Entries are found by their signature (64
+// bytes, hashed and compared at once), then the key and the message are
+// compared; another key or message under a signature already cached is a
+// miss, and verified, it takes the signature's entry. Failures are not
+// cached, so a flood of bad signatures cannot push good ones out (and
+// costs the flooder's neighbour a verification each, which is why a peer
+// cuts off a neighbour that keeps sending them).
 //
 // The bound is kept with two generations: entries go into the current
 // one; when it is full the previous one is dropped and the current one
 // becomes previous. A hit in the previous generation is copied forward.
 type Cache struct {
 	mu        sync.Mutex
-	cur, prev map[string]struct{}
+	cur, prev map[Signature]checked
 	size      int
 
 	hits, misses atomic.Uint64
+}
+
+// checked is what a signature was verified with.
+type checked struct {
+	pub PublicKey
+	msg string
 }
 
 // NewCache returns a cache holding at least size and at most 2×size
 // verified signatures.
 func NewCache(size int) *Cache {
 	size = max(size, 1)
-	return &Cache{cur: make(map[string]struct{}, size), prev: map[string]struct{}{}, size: size}
+	return &Cache{cur: make(map[Signature]checked, size), prev: map[Signature]checked{}, size: size}
 }
 
 // DefaultCacheSize is the size of the Shared cache: a few minutes of
@@ -55,25 +65,17 @@ var shared = NewCache(DefaultCacheSize)
 // Shared returns the process-wide cache.
 func Shared() *Cache { return shared }
 
-// cacheKey is the exact bytes checked. A message is small (a gossip
-// payload is at most a few KiB), so the key is the bytes themselves, not a
-// hash of them: nothing to collide.
-func cacheKey(buf []byte, pub PublicKey, msg []byte, sig Signature) []byte {
-	buf = append(buf, pub[:]...)
-	buf = append(buf, sig[:]...)
-	return append(buf, msg...)
-}
-
 // Verify reports whether sig is pub's signature of msg, from the cache if
 // it has checked exactly these bytes before.
 func (c *Cache) Verify(pub PublicKey, msg []byte, sig Signature) bool {
-	var arr [512]byte
-	key := cacheKey(arr[:0], pub, msg, sig)
 	c.mu.Lock()
-	_, ok := c.cur[string(key)]
+	e, ok := c.cur[sig]
+	ok = ok && e.pub == pub && e.msg == string(msg)
 	if !ok {
-		if _, ok = c.prev[string(key)]; ok {
-			c.addLocked(string(key))
+		if e, ok = c.prev[sig]; ok && e.pub == pub && e.msg == string(msg) {
+			c.addLocked(sig, e)
+		} else {
+			ok = false
 		}
 	}
 	c.mu.Unlock()
@@ -86,16 +88,16 @@ func (c *Cache) Verify(pub PublicKey, msg []byte, sig Signature) bool {
 		return false
 	}
 	c.mu.Lock()
-	c.addLocked(string(key))
+	c.addLocked(sig, checked{pub: pub, msg: string(msg)})
 	c.mu.Unlock()
 	return true
 }
 
-func (c *Cache) addLocked(key string) {
-	if len(c.cur) >= c.size {
-		c.prev, c.cur = c.cur, make(map[string]struct{}, c.size)
+func (c *Cache) addLocked(sig Signature, e checked) {
+	if _, ok := c.cur[sig]; !ok && len(c.cur) >= c.size {
+		c.prev, c.cur = c.cur, make(map[Signature]checked, c.size)
 	}
-	c.cur[key] = struct{}{}
+	c.cur[sig] = e
 }
 
 // CacheStats count a cache's lookups.

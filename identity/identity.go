@@ -136,7 +136,9 @@ func ParsePublicKey(s string) (PublicKey, error) {
 	if len(s) != PublicKeyTextLen {
 		return p, fmt.Errorf("%w: public key of %d characters, want %d", ErrKeyText, len(s), PublicKeyTextLen)
 	}
-	if n, err := b64.Decode(p[:], []byte(s)); err != nil || n != PublicKeySize {
+	var text [PublicKeyTextLen]byte // (a []byte(s) this long would be allocated)
+	copy(text[:], s)
+	if n, err := b64.Decode(p[:], text[:]); err != nil || n != PublicKeySize {
 		return PublicKey{}, fmt.Errorf("%w: public key is not base64url", ErrKeyText)
 	}
 	return p, nil
@@ -148,7 +150,9 @@ func ParseSignature(s string) (Signature, error) {
 	if len(s) != SignatureTextLen {
 		return sig, fmt.Errorf("%w: signature of %d characters, want %d", ErrKeyText, len(s), SignatureTextLen)
 	}
-	if n, err := b64.Decode(sig[:], []byte(s)); err != nil || n != SignatureSize {
+	var text [SignatureTextLen]byte
+	copy(text[:], s)
+	if n, err := b64.Decode(sig[:], text[:]); err != nil || n != SignatureSize {
 		return Signature{}, fmt.Errorf("%w: signature is not base64url", ErrKeyText)
 	}
 	return sig, nil

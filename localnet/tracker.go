@@ -34,6 +34,7 @@ type Tracker struct {
 	// them if mu is free, and waits for mu only beyond maxPending.
 	pmu     sync.Mutex
 	pending []pendingRec
+	spare   []pendingRec // the last applied batch's array, for the next
 
 	mu         sync.Mutex
 	start      time.Time
@@ -79,8 +80,17 @@ type msgState struct {
 	lastAt   time.Time
 	maxHops  int
 	keep     bool      // among the newest maxReceiptMessages messages
-	receipts []Receipt // per-peer receipts while keep
+	receipts []receipt // per-peer receipts while keep
 	dups     int       // copies dropped as duplicates (see Duplicate)
+}
+
+// receipt is a Receipt as the tracker keeps it: the addresses as they
+// came, made text only when a view asks (every delivery records one).
+type receipt struct {
+	peer, from netip.AddrPort
+	hops       int
+	ms         float64
+	order      int
 }
 
 // Receipt is one peer's first receipt of a message.
@@ -107,14 +117,17 @@ func NewTracker(now time.Time) *Tracker {
 	return &Tracker{start: now, lastChange: now, index: map[netip.AddrPort]int{}, msgs: map[msgKey]*msgState{}, seeds: map[netip.AddrPort]*seedState{}}
 }
 
-func (t *Tracker) peer(a netip.AddrPort) *peerState {
+func (t *Tracker) peer(a netip.AddrPort) *peerState { return t.peers[t.peerIndex(a)] }
+
+// peerIndex returns a's index in peers, adding a peer of that address if
+// there is none.
+func (t *Tracker) peerIndex(a netip.AddrPort) int {
 	if i, ok := t.index[a]; ok {
-		return t.peers[i]
+		return i
 	}
-	p := &peerState{addr: a, adj: map[netip.AddrPort]bool{}}
 	t.index[a] = len(t.peers)
-	t.peers = append(t.peers, p)
-	return p
+	t.peers = append(t.peers, &peerState{addr: a, adj: map[netip.AddrPort]bool{}})
+	return len(t.peers) - 1
 }
 
 // applyBatch is how many pending records a recorder applies at once
@@ -172,8 +185,18 @@ func (t *Tracker) lock() {
 func (t *Tracker) applyPending() {
 	t.pmu.Lock()
 	recs := t.pending
-	t.pending = nil
+	t.pending, t.spare = t.spare[:0], nil
 	t.pmu.Unlock()
+	defer func() {
+		// Back as the next spare, unless it grew past a batch's need
+		// while mu was held long (a big one is not kept).
+		clear(recs)
+		if cap(recs) <= 2*applyBatch {
+			t.pmu.Lock()
+			t.spare = recs[:0]
+			t.pmu.Unlock()
+		}
+	}()
 	for j := range recs {
 		r := &recs[j]
 		switch r.kind {
@@ -341,8 +364,7 @@ func (t *Tracker) deliver(self, from, origin netip.AddrPort, seq uint32, text st
 			}
 		}
 	}
-	i := t.peer(self)
-	idx := t.index[i.addr]
+	idx := t.peerIndex(self)
 	for idx/64 >= len(m.got) {
 		m.got = append(m.got, 0)
 	}
@@ -359,7 +381,7 @@ func (t *Tracker) deliver(self, from, origin netip.AddrPort, seq uint32, text st
 	}
 	m.maxHops = max(m.maxHops, hops)
 	if m.keep {
-		m.receipts = append(m.receipts, Receipt{Peer: self.String(), From: from.String(), Hops: hops, Ms: ms(at.Sub(created)), Order: m.count})
+		m.receipts = append(m.receipts, receipt{peer: self, from: from, hops: hops, ms: ms(at.Sub(created)), order: m.count})
 	}
 }
 
@@ -572,8 +594,11 @@ func (t *Tracker) view(m *msgState, withReceipts bool) MessageView {
 		v.SpreadMs = ms(m.lastAt.Sub(m.created))
 	}
 	v.Duplicates = m.dups
-	if withReceipts {
-		v.Receipts = slices.Clone(m.receipts)
+	if withReceipts && len(m.receipts) > 0 {
+		v.Receipts = make([]Receipt, len(m.receipts))
+		for i, r := range m.receipts {
+			v.Receipts[i] = Receipt{Peer: r.peer.String(), From: r.from.String(), Hops: r.hops, Ms: r.ms, Order: r.order}
+		}
 	}
 	return v
 }

@@ -124,10 +124,14 @@ type conn struct {
 	// Plumtree's state of the link, in the first cache line with id: a
 	// first receipt reads it for every neighbour (push), nothing else of
 	// the connection.
-	lazy  bool         // off the broadcast tree, gets announcements only
-	prune bool         // a prune is queued for the next lazy flush
-	child bool         // it named this peer its parent (bare graft): never pruned
-	ihave []wire.MsgID // announcements queued for the next lazy flush
+	lazy  bool // off the broadcast tree, gets announcements only
+	prune bool // a prune is queued for the next lazy flush
+	child bool // it named this peer its parent (bare graft): never pruned
+	// ihaveLast is how many IDs the last lazy flush sent: the next batch
+	// gets room for as many at once (the flushed slice went with its
+	// line). (In the padding after the flags.)
+	ihaveLast uint16
+	ihave     []wire.MsgID // announcements queued for the next lazy flush
 
 	addr     netip.AddrPort // the peer's listening address (claimed, for inbound before the handshake: zero)
 	remoteIP netip.Addr     // socket source IP (inbound)

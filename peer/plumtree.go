@@ -174,8 +174,9 @@ func (p *Peer) push(now time.Time, m wire.Message, skip int) {
 		p.stats.IHaveSent++
 		if c.ihave == nil {
 			// A batch carries a few IDs (about 3 in the default
-			// simulation): room for 4 at once, not 1, 2, then 4.
-			c.ihave = make([]wire.MsgID, 0, 4)
+			// simulation, 10 in a 500-peer classic run): room for 4, or
+			// for as many as the last batch, at once, not 1, 2, 4, 8.
+			c.ihave = make([]wire.MsgID, 0, max(4, int(c.ihaveLast)))
 		}
 		c.ihave = append(c.ihave, id)
 		if len(c.ihave) == wire.MaxIDsPerLine {
@@ -215,7 +216,8 @@ func (p *Peer) Demote(now time.Time, id ConnID, m wire.Message) bool {
 
 func (p *Peer) flushIHave(c *conn) {
 	p.send(c, wire.Message{Kind: wire.KindIHave, IDs: c.ihave})
-	c.ihave = nil // the action owns the slice now
+	c.ihaveLast = uint16(len(c.ihave)) // at most MaxIDsPerLine
+	c.ihave = nil                      // the action owns the slice now
 }
 
 // flushLazy sends every queued prune and announcement.

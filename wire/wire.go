@@ -829,10 +829,13 @@ func (f *fields) ids() ([]MsgID, error) {
 	if f.eof || f.rest == "" {
 		return nil, f.errf(ErrFields, "wants at least one IP#PORT#SEQ")
 	}
-	if n := strings.Count(f.rest, ":") + 1; n > MaxIDsPerLine*8 { // cheap upper bound before any allocation
+	n := strings.Count(f.rest, ":") + 1
+	if n > MaxIDsPerLine*8 { // cheap upper bound before any allocation
 		return nil, f.errf(ErrTooMany, "over %d message IDs", MaxIDsPerLine)
 	}
-	var out []MsgID
+	// One allocation: room for as many IDs as the line has fields, up
+	// to the limit (an IPv6 ID's colons make that an overestimate).
+	out := make([]MsgID, 0, min(n, MaxIDsPerLine))
 	for !f.eof {
 		e := f.next()
 		if len(out) == MaxIDsPerLine {
@@ -864,13 +867,15 @@ func parseID(e string) (MsgID, error) {
 	return MsgID{Origin: p.Addr, Seq: uint32(seq)}, nil
 }
 
+// parseEntry parses a peer-list entry IP#PORT, or IP#PORT#CAP#DEGREE with
+// info.
 func parseEntry(e string, info bool) (PeerInfo, error) {
-	parts := strings.Split(e, "#")
 	want := 2
 	if info {
 		want = 4
 	}
-	if len(parts) != want {
+	var parts [4]string
+	if splitHash(e, &parts) != want {
 		if info {
 			return PeerInfo{}, errors.New("want IP#PORT#CAP#DEGREE")
 		}
@@ -897,6 +902,27 @@ func parseEntry(e string, info bool) (PeerInfo, error) {
 		p.Cap, p.Degree = int(c), int(d)
 	}
 	return p, nil
+}
+
+// splitHash cuts e at every '#' into parts, without allocating, and
+// returns how many pieces there are (all of them, even past len(parts),
+// whose slots then hold the first four).
+func splitHash(e string, parts *[4]string) int {
+	n := 0
+	for {
+		i := strings.IndexByte(e, '#')
+		if i < 0 {
+			if n < len(parts) {
+				parts[n] = e
+			}
+			return n + 1
+		}
+		if n < len(parts) {
+			parts[n] = e[:i]
+		}
+		n++
+		e = e[i+1:]
+	}
 }
 
 // ParseIP parses an IP as it appears on the wire: dotted IPv4, or IPv6 in
