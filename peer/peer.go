@@ -108,6 +108,8 @@ type Stats struct {
 	Challenges   uint64 `json:"challenges"`    // seeds' challenges answered
 	GroupRefused uint64 `json:"group_refused"` // inbound links refused: their network group had MaxPerGroup links
 	GraftRefused uint64 `json:"graft_refused"` // grafted message IDs not served: the neighbour's budget was spent
+	SeedKeys     uint64 `json:"seed_keys"`     // origin keys bound from seeds' peer keys replies (new, or replacing a first-seen key)
+	Rebound      uint64 `json:"rebound"`       // first-seen origin keys replaced by another key a seed proved
 }
 
 type connState uint8
@@ -179,6 +181,7 @@ type seedState struct {
 	failures   int
 	notBefore  time.Time
 	retries    []*deadRetry // dead-node reports to send again, oldest first
+	noKeys     bool         // refused peer keys (an older seed): ask it for peer info
 }
 
 // deadRetry is a dead-node report a seed could not be reached for.

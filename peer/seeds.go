@@ -32,6 +32,16 @@ func (p *Peer) registerMsg(now time.Time) wire.Message {
 	return m
 }
 
+// infoRequest is the peer-list request for seed s: peer keys when signing
+// is on (the seed adds the keys it proved, which the peer binds: see
+// bindListed), unless s did not know it; peer info otherwise.
+func (p *Peer) infoRequest(s *seedState) wire.Message {
+	if p.cfg.Sign && !s.noKeys {
+		return wire.Message{Kind: wire.KindPeerKeysRequest}
+	}
+	return wire.Message{Kind: wire.KindPeerInfoRequest}
+}
+
 // waiting reports whether s is to be contacted at s.notBefore: active, not
 // registered, no request in flight. Tick (through contactSeeds) and
 // NextDeadline both ask it.
@@ -88,9 +98,15 @@ func (p *Peer) SeedReply(now time.Time, seed netip.AddrPort, req, reply wire.Mes
 		if !s.registered {
 			s.registered = true
 			p.logf("registered with seed %s", seed)
-			p.emit(Action{Kind: SeedRequest, Addr: seed, Msg: wire.Message{Kind: wire.KindPeerInfoRequest}})
+			p.emit(Action{Kind: SeedRequest, Addr: seed, Msg: p.infoRequest(s)})
 		}
-	case wire.KindPeerInfoRequest, wire.KindPeerListRequest:
+	case wire.KindPeerInfoRequest, wire.KindPeerListRequest, wire.KindPeerKeysRequest:
+		if req.Kind == wire.KindPeerKeysRequest && reply.Kind == wire.KindError && !s.noKeys {
+			// A seed that does not know peer keys: plain peer info from now on.
+			s.noKeys = true
+			p.emit(Action{Kind: SeedRequest, Addr: seed, Msg: p.infoRequest(s)})
+			return
+		}
 		if reply.Kind != wire.KindPeerInfo && reply.Kind != wire.KindPeerList {
 			p.logf("seed %s sent %q for a peer list", seed, reply.Kind)
 			return
@@ -98,6 +114,9 @@ func (p *Peer) SeedReply(now time.Time, seed netip.AddrPort, req, reply wire.Mes
 		p.infoGen++
 		for _, e := range reply.Peers {
 			p.learn(e)
+			if req.Kind == wire.KindPeerKeysRequest && !e.Key.IsZero() && e.Addr != p.cfg.Self {
+				p.bindListed(e.Addr, e.Key)
+			}
 		}
 		p.fill(now)
 	case wire.KindDeadNode:

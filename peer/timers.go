@@ -111,7 +111,8 @@ func (p *Peer) Tick(now time.Time) {
 				p.infoEvery = min(max(2*p.infoEvery, 2*p.cfg.FillInterval), maxInfoEvery*p.cfg.FillInterval)
 				p.nextInfo = now.Add(p.infoEvery)
 				if reg := p.RegisteredSeeds(); len(reg) > 0 {
-					p.emit(Action{Kind: SeedRequest, Addr: reg[p.rng.IntN(len(reg))], Msg: wire.Message{Kind: wire.KindPeerInfoRequest}})
+					a := reg[p.rng.IntN(len(reg))]
+					p.emit(Action{Kind: SeedRequest, Addr: a, Msg: p.infoRequest(p.seed(a))})
 				}
 			}
 		}

@@ -85,6 +85,28 @@ func (p *Peer) bind(origin netip.AddrPort, key identity.PublicKey, proven bool) 
 	return true
 }
 
+// bindListed binds key, which a seed's peer keys reply lists for origin
+// (the seed proved it by its dial-back), as proven: it replaces a
+// first-seen binding, so that whoever signed in origin's name before the
+// peer had the seed's word (a racer claiming the address first) is refused
+// from now on. A proven binding stands (docs/security.md).
+func (p *Peer) bindListed(origin netip.AddrPort, key identity.PublicKey) {
+	old, had := p.keys[origin]
+	if had && (old.proven || old.key == key) {
+		if !old.proven {
+			p.keys[origin] = binding{key: key, proven: true}
+		}
+		return
+	}
+	if p.bind(origin, key, true) {
+		p.stats.SeedKeys++
+		if had {
+			p.stats.Rebound++
+			p.logf("origin %s: key %s replaced by %s, which seed lists proved", origin, old.key, key)
+		}
+	}
+}
+
 // OriginKey returns the key this peer has bound to origin, and whether
 // the binding is proven (docs/security.md).
 func (p *Peer) OriginKey(origin netip.AddrPort) (key identity.PublicKey, proven, ok bool) {

@@ -661,3 +661,51 @@ func TestOwnKeyMustMatchConfig(t *testing.T) {
 		t.Fatalf("New with its own key listed: %v", err)
 	}
 }
+
+// TestPeerKeys: a peer keys request is answered with peer info whose
+// verified entries carry the key the dial-back proved (unverified ones
+// none); peer info and peer list, which hand-typed sessions and older
+// peers read, carry no keys. A keyed reply stops short of wire.MaxLineLen:
+// 300 verified peers at the longest addresses and numbers give 160
+// entries, a line that parses back to them.
+func TestPeerKeys(t *testing.T) {
+	s := newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+	plain := netip.MustParseAddrPort("127.0.0.1:5002")
+	s.Handle(base, plain.Addr(), wire.Message{Kind: wire.KindRegister, Addr: plain, Cap: 2})
+	s.Handle(base, live.Addr(), signedRegister(liveKey, live, 3, base))
+	answerProbe(t, s, base, live, liveKey)
+	r := s.Handle(base, localhost, wire.Message{Kind: wire.KindPeerKeysRequest})
+	want := "peer info:127.0.0.1#5001#3#1#" + liveKey.Public().String() + ":127.0.0.1#5002#2#0"
+	if got := wire.Format(r); got != want {
+		t.Fatalf("peer keys: %q, want %q", got, want)
+	}
+	for req, want := range map[wire.Kind]string{
+		wire.KindPeerInfoRequest: "peer info:127.0.0.1#5001#3#1:127.0.0.1#5002#2#0",
+		wire.KindPeerListRequest: "peer list:127.0.0.1#5001:127.0.0.1#5002",
+	} {
+		if got := wire.Format(s.Handle(base, localhost, wire.Message{Kind: req})); got != want {
+			t.Errorf("%v: %q, want %q", req, got, want)
+		}
+	}
+
+	s = newSeed(t, func(c *Config) { c.Probe = true }, 1, 2)
+	longest := netip.MustParseAddr("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+	for i := range 300 {
+		a := netip.AddrPortFrom(longest, uint16(60000+i))
+		k := identity.FromSeed([]byte(a.String()))
+		m := wire.Message{Kind: wire.KindRegister, Addr: a, Cap: 1 << 20, Degree: 1000}
+		wire.SignRegister(&m, k, wire.TimestampOf(base))
+		s.Handle(base, longest, m)
+		answerProbe(t, s, base, a, k)
+	}
+	line := wire.Format(s.Handle(base, localhost, wire.Message{Kind: wire.KindPeerKeysRequest}))
+	back, err := wire.Parse(line)
+	if err != nil || len(back.Peers) != 160 || len(line) != len("peer info")+160*102 {
+		t.Fatalf("keyed reply: %d bytes, %d entries, %v", len(line), len(back.Peers), err)
+	}
+	for _, p := range back.Peers {
+		if p.Key != identity.FromSeed([]byte(p.Addr.String())).Public() || p.Cap != 1024 || p.Degree != 1000 {
+			t.Fatalf("entry %+v", p)
+		}
+	}
+}

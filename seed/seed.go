@@ -208,6 +208,7 @@ type Seed struct {
 	groups    map[netip.Prefix]int      // registered peers per network group (wire.NetGroup)
 	reporters map[netip.AddrPort]*rate.Limiter
 	nonces    uint64
+	scratch   []byte // formats one peer-info entry, to measure it
 }
 
 // New returns a Seed for cfg. rng drives peer-list sampling.
@@ -296,10 +297,11 @@ func (s *Seed) Handle(now time.Time, src netip.Addr, m wire.Message) wire.Messag
 	switch m.Kind {
 	case wire.KindRegister:
 		reply = s.register(now, src, m)
-	case wire.KindPeerListRequest, wire.KindPeerInfoRequest:
+	case wire.KindPeerListRequest, wire.KindPeerInfoRequest, wire.KindPeerKeysRequest:
 		s.stats.PeerListsServed++
-		reply = wire.Message{Kind: wire.KindPeerList, Peers: s.sample(m.Kind == wire.KindPeerInfoRequest)}
-		if m.Kind == wire.KindPeerInfoRequest {
+		info, keys := m.Kind != wire.KindPeerListRequest, m.Kind == wire.KindPeerKeysRequest
+		reply = wire.Message{Kind: wire.KindPeerList, Peers: s.sample(info, keys)}
+		if info {
 			reply.Kind = wire.KindPeerInfo
 		}
 	case wire.KindDeadNode:
@@ -625,8 +627,10 @@ func (s *Seed) setFree(e *entry) {
 // use to find neighbours, lists peers with a free slot first (a uniform
 // sample of them) and fills up with a uniform sample of the rest, so a
 // newcomer in a large, mostly full network still sees the peers that can
-// take it.
-func (s *Seed) sample(info bool) []wire.PeerInfo {
+// take it. With keys (peer keys) each verified entry carries its key, and
+// the reply stops short of wire.MaxLineLen: about 250 IPv4 or 160 IPv6
+// entries.
+func (s *Seed) sample(info, keys bool) []wire.PeerInfo {
 	out := replyBuf()
 	s.replies++
 	verified, unverified := s.reg.parts()
@@ -635,27 +639,47 @@ func (s *Seed) sample(info bool) []wire.PeerInfo {
 		freeV, freeU := s.free.parts()
 		segs = [4][]*entry{freeV, verified, freeU, unverified}
 	}
+	lineLen := len(wire.VerbPeerInfo) // and ':' and the entries, each with ':' but the first
+	full := false
+	add := func(e *entry) {
+		p := info1(e, info)
+		if keys {
+			if e.verified {
+				p.Key = e.key
+			}
+			s.scratch = wire.AppendEntry(s.scratch[:0], p, true)
+			if lineLen+len(s.scratch)+1 > wire.MaxLineLen {
+				full = true
+				return
+			}
+			lineLen += len(s.scratch) + 1
+		}
+		out = append(out, p)
+		full = len(out) == wire.MaxPeersPerReply
+	}
 	all := len(s.reg.list) <= wire.MaxPeersPerReply
 	for _, seg := range segs {
+		if full {
+			break
+		}
 		if all {
 			for _, e := range seg {
-				out = append(out, info1(e, info))
+				if add(e); full {
+					break
+				}
 			}
 			continue
 		}
 		// Entries listed from an earlier segment may be drawn again and
 		// skipped: draw enough to fill the room left regardless.
 		room := wire.MaxPeersPerReply - len(out)
-		if room == 0 {
-			break
-		}
 		for _, e := range s.draw(seg, min(len(seg), room+len(out))) {
-			if len(out) == wire.MaxPeersPerReply {
+			if full {
 				break
 			}
 			if e.listed != s.replies {
 				e.listed = s.replies
-				out = append(out, info1(e, info))
+				add(e)
 			}
 		}
 	}

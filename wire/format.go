@@ -44,18 +44,12 @@ func (m *Message) Append(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ':')
 			}
-			b = AppendIP(b, p.Addr.Addr())
-			b = append(b, '#')
-			b = strconv.AppendUint(b, uint64(p.Addr.Port()), 10)
-			if info {
-				b = append(b, '#')
-				b = strconv.AppendInt(b, int64(p.Cap), 10)
-				b = append(b, '#')
-				b = strconv.AppendInt(b, int64(p.Degree), 10)
-			}
+			b = AppendEntry(b, p, info)
 		}
 	case KindPeerInfoRequest:
 		b = append(b, VerbPeerInfo...)
+	case KindPeerKeysRequest:
+		b = append(b, VerbPeerKeys...)
 	case KindDeadNode:
 		b = append(b, VerbDeadNode...)
 		b = appendAddr(b, m.Addr)
@@ -252,3 +246,22 @@ func FormatIP(ip netip.Addr) string { return string(AppendIP(nil, ip)) }
 
 // FormatAddr returns a in wire form, IP:PORT ([IPv6]:PORT).
 func FormatAddr(a netip.AddrPort) string { return a.String() }
+
+// AppendEntry appends peer-list entry p as a reply line carries it:
+// IP#PORT, or with info IP#PORT#CAP#DEGREE and #KEY when p has a key.
+func AppendEntry(b []byte, p PeerInfo, info bool) []byte {
+	b = AppendIP(b, p.Addr.Addr())
+	b = append(b, '#')
+	b = strconv.AppendUint(b, uint64(p.Addr.Port()), 10)
+	if info {
+		b = append(b, '#')
+		b = strconv.AppendInt(b, int64(p.Cap), 10)
+		b = append(b, '#')
+		b = strconv.AppendInt(b, int64(p.Degree), 10)
+		if !p.Key.IsZero() {
+			b = append(b, '#')
+			b = p.Key.AppendText(b)
+		}
+	}
+	return b
+}

@@ -41,6 +41,7 @@ const (
 	VerbRegistered      = "registered successfully"
 	VerbPeerList        = "peer list"
 	VerbPeerInfo        = "peer info"
+	VerbPeerKeys        = "peer keys"
 	VerbDeadNode        = "Dead Node"
 	VerbOK              = "ok"
 	VerbError           = "error"
@@ -81,8 +82,8 @@ const isolatedMark = "isolated"
 type Kind uint8
 
 // The message kinds. Requests to a seed are Register, PeerListRequest,
-// PeerInfoRequest, DeadNode and Leaving; a seed answers each with exactly one of
-// Registered, PeerList, PeerInfo, OK or Error.
+// PeerInfoRequest, PeerKeysRequest, DeadNode and Leaving; a seed answers each
+// with exactly one of Registered, PeerList, PeerInfo, OK or Error.
 const (
 	KindInvalid         Kind = iota
 	KindRegister             // register:IP:PORT[:CAP[:DEGREE]]
@@ -90,7 +91,7 @@ const (
 	KindPeerListRequest      // peer list
 	KindPeerList             // peer list:IP#PORT:IP#PORT...
 	KindPeerInfoRequest      // peer info
-	KindPeerInfo             // peer info:IP#PORT#CAP#DEGREE:...
+	KindPeerInfo             // peer info:IP#PORT#CAP#DEGREE[#KEY]:... (KEY: the seed verified it; only in answer to peer keys)
 	KindDeadNode             // Dead Node:DEADIP:DEADPORT:TS:REPIP:REPPORT[:relayed[:SEEDKEY:SEEDSIG]]
 	KindOK                   // ok[:TEXT]
 	KindError                // error:TEXT
@@ -107,6 +108,7 @@ const (
 	KindConnectProof         // Connection proof:SIG (the dialler's answer to the accepter's nonce)
 	KindChallenge            // challenge:NONCE (a seed's probe: prove you are alive at this address)
 	KindChallengeReply       // challenge reply:IP:PORT:KEY:SIG
+	KindPeerKeysRequest      // peer keys (peer info, with the key of every entry the seed verified)
 	numKinds
 )
 
@@ -134,6 +136,7 @@ var kindNames = [numKinds]string{
 	KindConnectProof:    VerbConnectProof,
 	KindChallenge:       VerbChallenge,
 	KindChallengeReply:  VerbChallengeReply,
+	KindPeerKeysRequest: VerbPeerKeys + " request",
 }
 
 // String returns the kind's verb.
@@ -145,11 +148,13 @@ func (k Kind) String() string {
 }
 
 // PeerInfo is one entry of a peer list: a peer's listening address and, in
-// a peer-info reply, its capacity (target degree) and current degree.
+// a peer-info reply, its capacity (target degree) and current degree, and
+// (in answer to peer keys) the key the seed proved it holds (zero: none).
 type PeerInfo struct {
 	Addr   netip.AddrPort
 	Cap    int
 	Degree int
+	Key    identity.PublicKey
 }
 
 // MsgID names a gossip message: its origin and the origin's sequence
@@ -294,6 +299,9 @@ func Parse(line string) (Message, error) {
 		}
 		m.Kind = KindPeerInfo
 		m.Peers, err = f.peers(true)
+	case VerbPeerKeys:
+		m.Kind = KindPeerKeysRequest
+		err = f.none()
 	case VerbDeadNode:
 		m.Kind = KindDeadNode
 		if m.Addr, err = f.addr(); err != nil {
@@ -916,16 +924,17 @@ func parseID(e string) (MsgID, error) {
 }
 
 // parseEntry parses a peer-list entry IP#PORT, or IP#PORT#CAP#DEGREE with
-// info.
+// info (and IP#PORT#CAP#DEGREE#KEY).
 func parseEntry(e string, info bool) (PeerInfo, error) {
 	want := 2
 	if info {
 		want = 4
 	}
-	var parts [4]string
-	if splitHash(e, &parts) != want {
+	var parts [5]string
+	n := splitHash(e, &parts)
+	if n != want && !(info && n == want+1) {
 		if info {
-			return PeerInfo{}, errors.New("want IP#PORT#CAP#DEGREE")
+			return PeerInfo{}, errors.New("want IP#PORT#CAP#DEGREE or IP#PORT#CAP#DEGREE#KEY")
 		}
 		return PeerInfo{}, errors.New("want IP#PORT")
 	}
@@ -948,14 +957,19 @@ func parseEntry(e string, info bool) (PeerInfo, error) {
 			return PeerInfo{}, fmt.Errorf("degree %q is not a number", truncate(parts[3]))
 		}
 		p.Cap, p.Degree = int(c), int(d)
+		if n == 5 {
+			if p.Key, err = identity.ParsePublicKey(parts[4]); err != nil {
+				return PeerInfo{}, fmt.Errorf("key: %w", err)
+			}
+		}
 	}
 	return p, nil
 }
 
 // splitHash cuts e at every '#' into parts, without allocating, and
 // returns how many pieces there are (all of them, even past len(parts),
-// whose slots then hold the first four).
-func splitHash(e string, parts *[4]string) int {
+// whose slots then hold the first five).
+func splitHash(e string, parts *[5]string) int {
 	n := 0
 	for {
 		i := strings.IndexByte(e, '#')

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/whispernet/whispernet/identity"
 	"github.com/whispernet/whispernet/wire"
 )
 
@@ -18,6 +19,8 @@ var (
 	v4b = netip.MustParseAddrPort("127.0.0.1:5001")
 	v6a = netip.MustParseAddrPort("[::1]:5000")
 	v6b = netip.MustParseAddrPort("[2001:db8::7]:65535")
+	// peerKey is a public key as a peer-info entry carries it.
+	peerKey = identity.FromSeed([]byte("listed peer")).Public()
 )
 
 // ts is the Timestamp of "1764072000.123456".
@@ -71,6 +74,10 @@ var canonical = []struct {
 		wire.Message{Kind: wire.KindPeerInfo}},
 	{"peer info", "peer info:127.0.0.1#5000#7#3:[::1]#5000#0#0",
 		wire.Message{Kind: wire.KindPeerInfo, Peers: []wire.PeerInfo{{Addr: v4a, Cap: 7, Degree: 3}, {Addr: v6a}}}},
+	{"peer keys request", "peer keys",
+		wire.Message{Kind: wire.KindPeerKeysRequest}},
+	{"peer info with keys", "peer info:127.0.0.1#5000#7#3#" + peerKey.String() + ":[::1]#5000#0#0:[2001:db8::7]#65535#1#1#" + peerKey.String(),
+		wire.Message{Kind: wire.KindPeerInfo, Peers: []wire.PeerInfo{{Addr: v4a, Cap: 7, Degree: 3, Key: peerKey}, {Addr: v6a}, {Addr: v6b, Cap: 1, Degree: 1, Key: peerKey}}}},
 	{"dead node", "Dead Node:127.0.0.1:5001:1764072000.123456:127.0.0.1:5000",
 		wire.Message{Kind: wire.KindDeadNode, Addr: v4b, Time: ts, From: v4a}},
 	{"dead node relayed ipv6", "Dead Node:[2001:db8::7]:65535:1764072000.123456:[::1]:5000:relayed",
@@ -327,7 +334,11 @@ func TestParseErrors(t *testing.T) {
 		{"peer list ipv6 unbracketed", "peer list:::1#5000", wire.ErrAddr, `bad address: peer list: entry "": want IP#PORT`},
 		{"peer list port 0", "peer list:127.0.0.1#0", wire.ErrAddr, `bad address: peer list: entry "127.0.0.1#0": port "0" is not in 1-65535`},
 		{"peer list extra #", "peer list:127.0.0.1#5000#7#3", wire.ErrAddr, `bad address: peer list: entry "127.0.0.1#5000#7#3": want IP#PORT`},
-		{"peer info short entry", "peer info:127.0.0.1#5000", wire.ErrAddr, `bad address: peer info: entry "127.0.0.1#5000": want IP#PORT#CAP#DEGREE`},
+		{"peer info short entry", "peer info:127.0.0.1#5000", wire.ErrAddr, `bad address: peer info: entry "127.0.0.1#5000": want IP#PORT#CAP#DEGREE or IP#PORT#CAP#DEGREE#KEY`},
+		{"peer info bad key", "peer info:127.0.0.1#5000#1#1#notakey", wire.ErrAddr, `bad address: peer info: entry "127.0.0.1#5000#1#1#notakey": key: identity: bad key or signature encoding: public key of 7 characters, want 43`},
+		{"peer info six fields", "peer info:127.0.0.1#5000#1#1#" + peerKey.String() + "#x", wire.ErrAddr, `bad address: peer info: entry "127.0.0.1#5000#1#1#` + peerKey.String() + `#x": want IP#PORT#CAP#DEGREE or IP#PORT#CAP#DEGREE#KEY`},
+		{"peer keys with fields", "peer keys:x", wire.ErrFields, ""},
+		{"peer info empty key", "peer info:127.0.0.1#5000#1#1#", wire.ErrAddr, `bad address: peer info: entry "127.0.0.1#5000#1#1#": key: identity: bad key or signature encoding: public key of 0 characters, want 43`},
 		{"peer info bad cap", "peer info:127.0.0.1#5000#x#1", wire.ErrAddr, `bad address: peer info: entry "127.0.0.1#5000#x#1": capacity "x" is not a number`},
 		{"peer info bad degree", "peer info:127.0.0.1#5000#1#-1", wire.ErrAddr, `bad address: peer info: entry "127.0.0.1#5000#1#-1": degree "-1" is not a number`},
 		{"peer info cap too big", "peer info:127.0.0.1#5000#2147483648#1", wire.ErrAddr, `bad address: peer info: entry "127.0.0.1#5000#2147483648#1": capacity "2147483648" is not a number`},
@@ -653,6 +664,7 @@ func TestKindString(t *testing.T) {
 		wire.KindPeerListRequest: "peer list request",
 		wire.KindPeerList:        "peer list",
 		wire.KindPeerInfoRequest: "peer info request",
+		wire.KindPeerKeysRequest: "peer keys request",
 		wire.KindDeadNode:        "Dead Node",
 		wire.KindConnect:         "Connection with Peer",
 		wire.KindGossip:          "gossip",
