@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
@@ -241,7 +240,7 @@ func waitStable(ctx context.Context, n *localnet.Network, start time.Time, quiet
 		s := n.Tracker.Snapshot(time.Now(), false)
 		bar.status(fmt.Sprintf("%d links, %d isolated, %d below target, quiet %.1fs", s.Links, s.Isolated, s.BelowTarget, s.QuietFor.Seconds()))
 		if s.Started == n.Config().Peers && s.Isolated == 0 && s.QuietFor >= quiet {
-			return math.Round(s.At.Add(-s.QuietFor).Sub(start).Seconds()*100) / 100, true
+			return summary.Round(s.At.Add(-s.QuietFor).Sub(start).Seconds(), 2), true
 		}
 		select {
 		case <-ctx.Done():

@@ -1,7 +1,6 @@
 package localnet
 
 import (
-	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -385,7 +384,8 @@ func (t *Tracker) deliver(self, from, origin netip.AddrPort, seq uint32, text st
 	}
 }
 
-func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 { return summary.Round(float64(d)/float64(time.Millisecond), 3) }
 
 // Snapshot is the network's state at one moment.
 //
