@@ -31,6 +31,7 @@ type tconn struct {
 	mu       sync.Mutex
 	ctrl     [][]byte // queued control lines, in order
 	gossip   [][]byte // queued gossip lines, in order
+	gbytes   int      // bytes of the gossip lane (counted in counters.queued)
 	draining bool     // write what is queued, then close
 	shutDown bool     // closed: queue nothing more
 	kicked   bool     // a wake is due at the next kick (the loop batches them)
@@ -50,6 +51,21 @@ type connCounters struct {
 	writes     atomic.Uint64 // write system calls (memnet: Write calls), those that found the socket full included
 	lines      atomic.Uint64 // lines written
 	reads      atomic.Uint64 // read system calls (memnet: Read calls), those that found the socket empty included
+	budgetFull atomic.Uint64 // gossip lines not queued because the peer's queued gossip bytes were at queueMax
+
+	queued   atomic.Int64 // gossip bytes queued on all the peer's connections (a shared line counts once per lane)
+	queueMax int64        // PeerConfig.QueueBytes
+}
+
+// reserve counts n more queued gossip bytes; it reports false, counting
+// nothing, if they would take the peer beyond its budget.
+func (c *connCounters) reserve(n int) bool {
+	if c.queued.Add(int64(n)) > c.queueMax {
+		c.queued.Add(-int64(n))
+		c.budgetFull.Add(1)
+		return false
+	}
+	return true
 }
 
 // ctrlMaxLines bounds the control lane. Control lines are few (a liveness
@@ -78,9 +94,10 @@ func (t *tconn) send(m *wire.Message) {
 // queue adds an encoded line ('\n' included) to its lane without waking
 // the writer (kick does); the line is shared, never modified: one
 // forwarded message is encoded once for all neighbours. It reports false
-// when a gossip line found its lane full and was not queued. A control
-// line is always queued, unless the control lane is full: then the
-// neighbour has stopped reading and the connection is closed.
+// when a gossip line found its lane full, or the peer's budget of queued
+// gossip bytes spent, and was not queued. A control line is always
+// queued, unless the control lane is full: then the neighbour has stopped
+// reading and the connection is closed.
 func (t *tconn) queue(line []byte, control bool) bool {
 	t.mu.Lock()
 	if t.draining || t.shutDown {
@@ -96,11 +113,12 @@ func (t *tconn) queue(line []byte, control bool) bool {
 		}
 		t.ctrl = append(t.ctrl, line)
 	} else {
-		if len(t.gossip) >= t.gossipMax {
+		if len(t.gossip) >= t.gossipMax || !t.counters.reserve(len(line)) {
 			t.mu.Unlock()
 			return false
 		}
 		t.gossip = append(t.gossip, line)
+		t.gbytes += len(line)
 	}
 	t.kicked = true
 	t.mu.Unlock()
@@ -116,19 +134,61 @@ func (t *tconn) kick() {
 	t.kicked = false
 	t.mu.Unlock()
 	if k {
-		select {
-		case t.wake <- struct{}{}:
-		default:
-		}
+		t.wakeWriter()
 	}
 }
 
-// bufPool holds the writers' buffers: a connection holds one only while
-// it writes, so that thousands of idle links do not each keep one.
+func (t *tconn) wakeWriter() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// bufPool holds the write buffers: a connection holds one only while it
+// writes, so that thousands of idle links do not each keep one.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= 2*writeChunk { // (a line may overrun the chunk; a gossip64 line by up to 90 KB)
+		*bp = (*bp)[:0]
+		bufPool.Put(bp)
+	}
+}
+
+// take moves the queued lines into one write buffer, every control line
+// first, then gossip up to writeChunk bytes (the rest stays queued, ahead
+// of what comes next). It returns nil when nothing is queued. t.mu is
+// held. The lanes keep no reference to what was taken: a connection holds
+// at most its lanes and the one buffer being written.
+func (t *tconn) take() *[]byte {
+	if len(t.ctrl) == 0 && len(t.gossip) == 0 {
+		return nil
+	}
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, l := range t.ctrl {
+		buf = append(buf, l...)
+	}
+	lines := len(t.ctrl)
+	clear(t.ctrl)
+	t.ctrl = t.ctrl[:0]
+	i, g := 0, len(buf)
+	for ; i < len(t.gossip) && len(buf) < writeChunk; i++ {
+		buf = append(buf, t.gossip[i]...)
+	}
+	lines += i
+	t.gbytes -= len(buf) - g
+	t.counters.queued.Add(-int64(len(buf) - g))
+	n := copy(t.gossip, t.gossip[i:])
+	clear(t.gossip[n:])
+	t.gossip = t.gossip[:n]
+	*bp = buf
+	t.counters.lines.Add(uint64(lines))
+	return bp
+}
+
 func (t *tconn) writer() {
-	var ctrl, gossip [][]byte // the writer's side of the lanes, swapped with the queue's
 	for {
 		select {
 		case <-t.wake:
@@ -137,54 +197,22 @@ func (t *tconn) writer() {
 		}
 		for {
 			t.mu.Lock()
-			ctrl, t.ctrl = t.ctrl, ctrl[:0]
-			gossip, t.gossip = t.gossip, gossip[:0]
+			bp := t.take()
 			drain := t.draining
 			t.mu.Unlock()
-			if len(ctrl) == 0 && len(gossip) == 0 {
+			if bp == nil {
 				if drain {
 					t.shut()
 					return
 				}
 				break
 			}
-			bp := bufPool.Get().(*[]byte)
-			buf := (*bp)[:0]
-			for _, l := range ctrl {
-				buf = append(buf, l...)
-			}
-			lines := len(ctrl)
-			clear(ctrl)
-			for i, l := range gossip {
-				if len(buf) >= writeChunk {
-					// Put the rest back in front of what came meanwhile,
-					// behind any control line that came meanwhile.
-					rest := gossip[i:len(gossip):len(gossip)]
-					t.mu.Lock()
-					if !t.shutDown {
-						t.gossip = append(rest, t.gossip...)
-					}
-					t.mu.Unlock()
-					clear(gossip[:i])
-					gossip = nil
-					break
-				}
-				buf = append(buf, l...)
-				lines++
-			}
-			if gossip != nil {
-				clear(gossip)
-			}
-			err := t.write(buf)
-			if cap(buf) <= 2*writeChunk { // (a line may overrun the chunk; a gossip64 line by up to 90 KB)
-				*bp = buf[:0]
-				bufPool.Put(bp)
-			}
+			err := t.write(*bp)
+			putBuf(bp)
 			if err != nil {
 				t.shut()
 				return
 			}
-			t.counters.lines.Add(uint64(lines))
 		}
 	}
 }
@@ -217,10 +245,7 @@ func (t *tconn) closeAfterFlush() {
 	t.mu.Lock()
 	t.draining = true
 	t.mu.Unlock()
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
+	t.wakeWriter()
 }
 
 // shut closes the connection at once; queued lines are lost.
@@ -229,6 +254,8 @@ func (t *tconn) shut() {
 		t.mu.Lock()
 		t.shutDown = true
 		t.ctrl, t.gossip = nil, nil
+		t.counters.queued.Add(-int64(t.gbytes))
+		t.gbytes = 0
 		t.mu.Unlock()
 		close(t.closed)
 		t.c.Close()

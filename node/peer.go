@@ -53,6 +53,12 @@ type PeerConfig struct {
 	// ihave/graft/prune) have a lane of their own, written first
 	// (docs/load.md).
 	QueueLen int
+	// QueueBytes bounds the gossip bytes queued on all the peer's
+	// connections together (a line queued to several neighbours counts
+	// once per neighbour): beyond it a gossip line is not queued, as if
+	// its lane were full (demoted or dropped, and counted in BudgetFull).
+	// It bounds the peer's memory under a backlog (docs/load.md).
+	QueueBytes int
 	// DialTimeout bounds a TCP dial to a peer or seed; RequestTimeout a
 	// seed's reply. WriteTimeout closes a link whose writes make no
 	// progress at all for this long: the neighbour has stopped reading
@@ -96,6 +102,7 @@ func DefaultPeerConfig() PeerConfig {
 	return PeerConfig{
 		Core:           peer.DefaultConfig(),
 		QueueLen:       1024,
+		QueueBytes:     DefaultQueueBytes,
 		DialTimeout:    3 * time.Second,
 		RequestTimeout: 5 * time.Second,
 		WriteTimeout:   60 * time.Second,
@@ -103,11 +110,17 @@ func DefaultPeerConfig() PeerConfig {
 	}
 }
 
+// DefaultQueueBytes is PeerConfig.QueueBytes by default: at the classic
+// load a peer's eager links carry some 200 signed lines (about 90 KB) a
+// second at 1,000 peers, so 2 MiB is tens of seconds of backlog.
+const DefaultQueueBytes = 2 << 20
+
 // PeerStats are the runtime counters beside the core's.
 type PeerStats struct {
 	peer.Stats `json:"core"`
 	QueueDrops uint64  `json:"queue_drops"` // gossip lines dropped because a neighbour's queue was full (flood mode)
 	Demoted    uint64  `json:"demoted"`     // gossip lines announced (ihave) instead, because a neighbour's queue was full (Plumtree)
+	BudgetFull uint64  `json:"budget_full"` // of the demoted and dropped lines, those refused because the peer's queued gossip reached QueueBytes
 	SlowCloses uint64  `json:"slow_closes"` // links closed because the neighbour stopped reading (no write progress for WriteTimeout)
 	IO                 // system calls to and from neighbours
 	MaxLagMs   float64 `json:"max_lag_ms"` // the event loop's largest lag so far: a timer's lateness, or an event's wait in the queue
@@ -209,8 +222,8 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.QueueLen <= 0 || cfg.MaxErrors <= 0 {
-		return nil, fmt.Errorf("%w: QueueLen and MaxErrors must be positive", peer.ErrConfig)
+	if cfg.QueueLen <= 0 || cfg.QueueBytes <= 0 || cfg.MaxErrors <= 0 {
+		return nil, fmt.Errorf("%w: QueueLen, QueueBytes and MaxErrors must be positive", peer.ErrConfig)
 	}
 	if cfg.DialTimeout <= 0 || cfg.RequestTimeout <= 0 || cfg.WriteTimeout <= 0 {
 		return nil, fmt.Errorf("%w: timeouts must be positive", peer.ErrConfig)
@@ -244,6 +257,7 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		errs:   make(map[peer.ConnID]int),
 		seeds:  make(map[netip.AddrPort]*seedClient),
 	}
+	p.cnt.queueMax = int64(cfg.QueueBytes)
 	for i, s := range cfg.Core.Seeds {
 		sc := newSeedClient(s, p.dialer, cfg.RequestTimeout, &p.wg, func(req, reply wire.Message, err error) {
 			p.postUrgent(event{kind: evSeed, addr: s, req: &req, msg: &reply, err: err})
@@ -468,7 +482,7 @@ func (p *Peer) Stats() PeerStats {
 	var s PeerStats
 	p.do(func() { s.Stats = p.core.Stats() })
 	s.QueueDrops, s.BadLines, s.Accepted = p.cnt.drops.Load(), p.bad.Load(), p.accepts.Load()
-	s.Demoted, s.SlowCloses = p.cnt.demoted.Load(), p.cnt.slowCloses.Load()
+	s.Demoted, s.SlowCloses, s.BudgetFull = p.cnt.demoted.Load(), p.cnt.slowCloses.Load(), p.cnt.budgetFull.Load()
 	s.IO = p.IO()
 	s.MaxLagMs = float64(p.lagMax.Load()) / 1e6
 	return s
