@@ -49,6 +49,17 @@ type Config struct {
 	GossipRate, IHaveRate   float64
 	GossipBurst, IHaveBurst int
 	MaxFloodDrops           int
+	// LivenessRate and LivenessBurst bound the liveness lines (requests
+	// and replies) one neighbour may send; ControlRate and ControlBurst
+	// its graft and prune lines. Over them a line is dropped unanswered and
+	// counted (liveness_limited, control_limited), towards MaxFloodDrops as
+	// well. An honest neighbour sends one liveness request each
+	// LivenessInterval (13 s by default, 300 ms in fast tests) and one reply
+	// to each of ours, and at most one graft or prune per message, so the
+	// defaults (100 and 10,000 a second, bursts of 200 and 20,000) leave
+	// it room to spare. A zero rate turns the limit off.
+	LivenessRate, ControlRate   float64
+	LivenessBurst, ControlBurst int
 	// MaxCapacity bounds the capacity a peer believes of another (from its
 	// handshake or a seed's peer info): a claim of 2^31−1 would make the
 	// claimant everybody's first choice and Plumtree parent. It is at
@@ -180,6 +191,10 @@ func DefaultConfig() Config {
 		IHaveRate:        10000,
 		IHaveBurst:       20000,
 		MaxFloodDrops:    1000,
+		LivenessRate:     100,
+		LivenessBurst:    200,
+		ControlRate:      10000,
+		ControlBurst:     20000,
 		MaxPerGroup:      8,
 		MaxCapacity:      128,
 	}
@@ -225,6 +240,8 @@ func (c *Config) validate() error {
 		return bad("max bad gossip %d and max sequence ahead %d must be positive", c.MaxBadGossip, c.MaxSeqAhead)
 	case c.GossipRate < 0 || c.IHaveRate < 0 || (c.GossipRate > 0 && c.GossipBurst < 1) || (c.IHaveRate > 0 && c.IHaveBurst < wire.MaxIDsPerLine) || c.MaxFloodDrops < 1:
 		return bad("gossip rate %g (burst %d), ihave rate %g (burst %d, at least %d) and max flood drops %d must be positive", c.GossipRate, c.GossipBurst, c.IHaveRate, c.IHaveBurst, wire.MaxIDsPerLine, c.MaxFloodDrops)
+	case c.LivenessRate < 0 || c.ControlRate < 0 || (c.LivenessRate > 0 && c.LivenessBurst < 1) || (c.ControlRate > 0 && c.ControlBurst < 1):
+		return bad("liveness rate %g (burst %d) and control rate %g (burst %d) must not be negative, their bursts positive", c.LivenessRate, c.LivenessBurst, c.ControlRate, c.ControlBurst)
 	case c.CacheSize < 1 || c.MaxMissing < 1:
 		return bad("cache size %d and max missing %d must be positive", c.CacheSize, c.MaxMissing)
 	}

@@ -407,6 +407,19 @@ func lessAddr(a, b netip.AddrPort) bool { return a.Compare(b) < 0 }
 // onNeighbourMessage handles a message other than gossip from neighbour c.
 func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 	c.lastAlive = now // a sign of life (gossip, the commonest line, sets heard instead)
+	at := now.Sub(p.started)
+	switch m.Kind {
+	case wire.KindLivenessRequest, wire.KindLivenessReply:
+		if !c.livenessTok.allow(at, p.cfg.LivenessRate, p.cfg.LivenessBurst, 1) {
+			p.overRate(now, c, 1, &p.stats.LivenessLimited)
+			return
+		}
+	case wire.KindGraft, wire.KindPrune:
+		if !c.controlTok.allow(at, p.cfg.ControlRate, p.cfg.ControlBurst, 1) {
+			p.overRate(now, c, 1, &p.stats.ControlLimited)
+			return
+		}
+	}
 	switch m.Kind {
 	case wire.KindLivenessRequest:
 		p.send(c, wire.Message{Kind: wire.KindLivenessReply, Time: m.Time, Addr: m.Addr, From: p.cfg.Self})
@@ -419,10 +432,10 @@ func (p *Peer) onNeighbourMessage(now time.Time, c *conn, m wire.Message) {
 		}
 		c.unacked = 0
 	case wire.KindIHave:
-		if c.ihaveTok.allow(now.Sub(p.started), p.cfg.IHaveRate, p.cfg.IHaveBurst, len(m.IDs)) {
+		if c.ihaveTok.allow(at, p.cfg.IHaveRate, p.cfg.IHaveBurst, len(m.IDs)) {
 			p.onIHave(now, c, m.IDs)
 		} else {
-			p.overRate(now, c, len(m.IDs))
+			p.overRate(now, c, len(m.IDs), &p.stats.RateLimited)
 		}
 	case wire.KindGraft:
 		p.onGraft(now, c, m.IDs)

@@ -14,7 +14,7 @@ import (
 // onGossip handles gossip from neighbour i.
 func (p *Peer) onGossip(now time.Time, i int, m wire.Message) {
 	if !p.gossipTok[i].allow(now.Sub(p.started), p.cfg.GossipRate, p.cfg.GossipBurst, 1) {
-		p.overRate(now, p.neighbours[i], 1)
+		p.overRate(now, p.neighbours[i], 1, &p.stats.RateLimited)
 		return // over the neighbour's rate: not even checked
 	}
 	// Check a signature before the message list records the message, or a

@@ -97,19 +97,21 @@ type Stats struct {
 	LagStretched uint64 `json:"lag_stretched"` // liveness and handshake verdicts postponed because the driver's loop lagged
 
 	// Trust counters (docs/security.md).
-	Unsigned     uint64 `json:"unsigned"`      // gossip dropped for carrying no signature (signing on)
-	BadSignature uint64 `json:"bad_signature"` // gossip dropped for a signature that does not verify
-	KeyMismatch  uint64 `json:"key_mismatch"`  // gossip dropped for a key other than the one bound to its origin
-	SeqAhead     uint64 `json:"seq_ahead"`     // gossip dropped for a sequence number too far ahead of its origin's
-	CutOff       uint64 `json:"cut_off"`       // neighbours cut off for sending bad gossip
-	RateLimited  uint64 `json:"rate_limited"`  // gossip lines and ihave IDs dropped over a neighbour's rate
-	FloodCutOff  uint64 `json:"flood_cut_off"` // neighbours cut off for sending MaxFloodDrops over their rate
-	BadHandshake uint64 `json:"bad_handshake"` // handshakes refused or links closed for a wrong key or signature
-	Challenges   uint64 `json:"challenges"`    // seeds' challenges answered
-	GroupRefused uint64 `json:"group_refused"` // inbound links refused: their network group had MaxPerGroup links
-	GraftRefused uint64 `json:"graft_refused"` // grafted message IDs not served: the neighbour's budget was spent
-	SeedKeys     uint64 `json:"seed_keys"`     // origin keys bound from seeds' peer keys replies (new, or replacing a first-seen key)
-	Rebound      uint64 `json:"rebound"`       // first-seen origin keys replaced by another key a seed proved
+	Unsigned        uint64 `json:"unsigned"`         // gossip dropped for carrying no signature (signing on)
+	BadSignature    uint64 `json:"bad_signature"`    // gossip dropped for a signature that does not verify
+	KeyMismatch     uint64 `json:"key_mismatch"`     // gossip dropped for a key other than the one bound to its origin
+	SeqAhead        uint64 `json:"seq_ahead"`        // gossip dropped for a sequence number too far ahead of its origin's
+	CutOff          uint64 `json:"cut_off"`          // neighbours cut off for sending bad gossip
+	RateLimited     uint64 `json:"rate_limited"`     // gossip lines and ihave IDs dropped over a neighbour's rate
+	FloodCutOff     uint64 `json:"flood_cut_off"`    // neighbours cut off for sending MaxFloodDrops over their rate
+	BadHandshake    uint64 `json:"bad_handshake"`    // handshakes refused or links closed for a wrong key or signature
+	Challenges      uint64 `json:"challenges"`       // seeds' challenges answered
+	GroupRefused    uint64 `json:"group_refused"`    // inbound links refused: their network group had MaxPerGroup links
+	GraftRefused    uint64 `json:"graft_refused"`    // grafted message IDs not served: the neighbour's budget was spent
+	LivenessLimited uint64 `json:"liveness_limited"` // liveness lines dropped over a neighbour's LivenessRate
+	ControlLimited  uint64 `json:"control_limited"`  // graft and prune lines dropped over a neighbour's ControlRate
+	SeedKeys        uint64 `json:"seed_keys"`        // origin keys bound from seeds' peer keys replies (new, or replacing a first-seen key)
+	Rebound         uint64 `json:"rebound"`          // first-seen origin keys replaced by another key a seed proved
 }
 
 type connState uint8
@@ -152,6 +154,8 @@ type conn struct {
 	// Peer.gossipTok), and the lines (IDs) dropped over either (trust.go).
 	ihaveTok bucket
 	flooded  int
+	// Its liveness and graft/prune rate limits (trust.go).
+	livenessTok, controlTok bucket
 	// The authenticated handshake (trust.go): our nonce, the other end's
 	// key, and (inbound) whether its proof is still due.
 	nonce      string

@@ -164,13 +164,13 @@ func (b *bucket) allow(at time.Duration, r float64, burst, n int) bool {
 }
 
 // overRate counts n items from neighbour c dropped over one of its rate
-// limits, and at MaxFloodDrops cuts the neighbour off.
-func (p *Peer) overRate(now time.Time, c *conn, n int) {
-	p.stats.RateLimited += uint64(n)
+// limits (in counter), and at MaxFloodDrops cuts the neighbour off.
+func (p *Peer) overRate(now time.Time, c *conn, n int, counter *uint64) {
+	*counter += uint64(n)
 	c.flooded += n
 	if c.flooded >= p.cfg.MaxFloodDrops {
 		p.stats.FloodCutOff++
-		p.logf("cutting off %s: %d gossip lines or announcements over its rate", c.addr, c.flooded)
+		p.logf("cutting off %s: %d lines or announcements over its rates", c.addr, c.flooded)
 		p.emit(Action{Kind: Close, Conn: c.id})
 		p.drop(c)
 		p.dead[c.addr] = now.Add(p.cfg.RefreshInterval)

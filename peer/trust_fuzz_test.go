@@ -14,7 +14,9 @@ import (
 // from the fuzzer's bytes: links opened and closed from honest and hostile
 // addresses, authenticated and plain handshakes, proofs, gossip that is
 // honest, unsigned, signed by the wrong key, tampered or pre-empting,
-// ihave and graft floods, challenges, time passing. After every event the
+// ihave and graft floods, prunes and liveness lines, signed Leaving lines
+// (valid, signed by another key, tampered), a seed's peer keys reply,
+// challenges, time passing. After every event the
 // core's invariants must hold (checkInvariants), every delivery must carry
 // a valid signature, and once an honest origin's key is bound, no message
 // in its name signed by another key is ever delivered (before that, a
@@ -24,6 +26,7 @@ func FuzzPeerCore(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3})
 	f.Add([]byte{2, 7, 4, 4, 4, 9, 9, 9, 6, 6, 6, 6})
 	f.Add([]byte{0, 1, 5, 12, 12, 12, 8, 8, 11, 2, 3})
+	f.Add([]byte{0, 1, 15, 0, 4, 0, 14, 0, 14, 1, 16, 3, 16, 4, 14, 2})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 400 {
 			data = data[:400]
@@ -52,7 +55,7 @@ func FuzzPeerCore(f *testing.F) {
 			return 0
 		}
 		for i := 0; i < len(data); i += 2 {
-			op, arg := data[i]%14, pick(i+1)
+			op, arg := data[i]%17, pick(i+1)
 			who := honest[int(arg)%len(honest)]
 			var id ConnID
 			if len(conns) > 0 {
@@ -119,6 +122,28 @@ func FuzzPeerCore(f *testing.F) {
 				if id != 0 {
 					p.Closed(now, id)
 				}
+			case 14: // a signed leave in who's name: valid, another key's, or tampered
+				ev = wire.Message{Kind: wire.KindLeaving, Addr: who}
+				k := DerivedKey(who)
+				if arg&1 == 1 {
+					k = ak
+				}
+				wire.SignLeaving(&ev, k, wire.TimestampOf(now))
+				if arg&2 != 0 {
+					ev.Time++
+				}
+				send = true
+			case 15: // the seed's peer keys reply: who with its key, another honest peer unverified
+				other := honest[(int(arg)+1)%len(honest)]
+				p.SeedReply(now, cfg.Seeds[0], wire.Message{Kind: wire.KindPeerKeysRequest}, wireCopy(t, wire.Message{Kind: wire.KindPeerInfo,
+					Peers: []wire.PeerInfo{{Addr: who, Cap: 3, Key: DerivedKey(who).Public()}, {Addr: other, Cap: 3}}}))
+			case 16: // liveness lines and prunes (floods of them)
+				ev, send = []wire.Message{
+					{Kind: wire.KindLivenessRequest, Time: wire.TimestampOf(now), Addr: who},
+					{Kind: wire.KindLivenessReply, Time: wire.TimestampOf(now), Addr: p.Self(), From: who},
+					{Kind: wire.KindPrune},
+					{Kind: wire.KindGraft},
+				}[arg%4], true
 			}
 			honestBound := map[netip.AddrPort]bool{}
 			for _, h := range honest {

@@ -593,3 +593,87 @@ func TestBucketMatchesRate(t *testing.T) {
 		t.Fatal("rate 0 must mean no limit")
 	}
 }
+
+// TestControlFloods: liveness lines, grafts and prunes have per-neighbour
+// rates of their own. One neighbour floods each in one instant (no refill):
+// the burst is handled (each liveness request answered, each graft
+// served), the next MaxFloodDrops are dropped unanswered and counted, and
+// then the neighbour is cut off; an honest neighbour's liveness requests
+// are answered throughout, and its link stays.
+func TestControlFloods(t *testing.T) {
+	for _, kind := range []string{"liveness flood", "graft storm", "prune flood"} {
+		t.Run(kind, func(t *testing.T) {
+			r := newTrustRig(t, func(c *Config) {
+				c.Broadcast = Plumtree
+				c.LivenessRate, c.LivenessBurst = 10, 20
+				c.ControlRate, c.ControlBurst = 10, 20
+				c.MaxFloodDrops = 30
+			})
+			flood := r.link(attacker)
+			honest := r.link(relay)
+			pub := r.p.Publish(r.now, "cached")
+			r.p.Ready()
+			line := map[string]wire.Message{
+				"liveness flood": {Kind: wire.KindLivenessRequest, Time: wire.TimestampOf(r.now), Addr: attacker},
+				"graft storm":    {Kind: wire.KindGraft, IDs: []wire.MsgID{{Origin: r.p.Self(), Seq: pub.Seq}}},
+				"prune flood":    {Kind: wire.KindPrune},
+			}[kind]
+			answered, honestAnswered := 0, 0
+			for n := range 20 + 30 {
+				if r.p.neighbour(attacker) == nil {
+					t.Fatalf("cut off after %d lines, want 50", n)
+				}
+				r.p.Receive(r.now, flood, wireCopy(t, line))
+				if n%10 == 0 {
+					r.p.Receive(r.now, honest, wireCopy(t, wire.Message{Kind: wire.KindLivenessRequest, Time: wire.TimestampOf(r.now), Addr: relay}))
+				}
+				for _, a := range r.p.Ready() {
+					if a.Kind != Send {
+						continue
+					}
+					switch {
+					case a.Conn == honest && a.Msg.Kind == wire.KindLivenessReply:
+						honestAnswered++
+					case a.Conn == flood && (a.Msg.Kind == wire.KindLivenessReply || a.Msg.Kind == wire.KindGossip):
+						answered++
+					}
+				}
+			}
+			st := r.p.Stats()
+			limited, other, wantAnswered := st.LivenessLimited, st.ControlLimited, 20
+			if kind != "liveness flood" {
+				limited, other = st.ControlLimited, st.LivenessLimited
+			}
+			if kind == "prune flood" {
+				wantAnswered = 0
+			}
+			if r.p.neighbour(attacker) != nil || st.FloodCutOff != 1 || limited != 30 || other != 0 || st.RateLimited != 0 || answered != wantAnswered {
+				t.Fatalf("flooder linked %v, flood_cut_off %d, limited %d (want 30), rate_limited %d, answered %d (want %d); stats %+v",
+					r.p.neighbour(attacker) != nil, st.FloodCutOff, limited, st.RateLimited, answered, wantAnswered, st)
+			}
+			if r.p.neighbour(relay) == nil || honestAnswered != 5 {
+				t.Fatalf("honest neighbour linked %v, its liveness requests answered %d of 5", r.p.neighbour(relay) != nil, honestAnswered)
+			}
+		})
+	}
+}
+
+// TestLivenessAtRateNeverLimited: a neighbour sending liveness requests at
+// exactly its LivenessRate for 100 s gets every one answered.
+func TestLivenessAtRateNeverLimited(t *testing.T) {
+	r := newTrustRig(t, func(c *Config) { c.LivenessRate, c.LivenessBurst = 10, 1 })
+	id := r.link(relay)
+	answered := 0
+	for range 1000 {
+		r.now = r.now.Add(100 * time.Millisecond)
+		r.p.Receive(r.now, id, wire.Message{Kind: wire.KindLivenessRequest, Time: wire.TimestampOf(r.now), Addr: relay})
+		for _, a := range r.p.Ready() {
+			if a.Kind == Send && a.Conn == id && a.Msg.Kind == wire.KindLivenessReply {
+				answered++
+			}
+		}
+	}
+	if st := r.p.Stats(); st.LivenessLimited != 0 || answered != 1000 {
+		t.Fatalf("liveness_limited %d, answered %d of 1000", st.LivenessLimited, answered)
+	}
+}
