@@ -137,15 +137,19 @@ const applyBatch = 1024
 // mu, so memory stays bounded however long a reader holds the tracker.
 const maxPending = 1 << 16
 
-// pendingRec is a Deliver, Duplicate or Link call.
+// pendingRec is a Deliver, Duplicate or Link call, or (dups > 1) that
+// many Duplicate calls in a row about one message. Times are Unix
+// nanoseconds: the record is copied into the pending list for every
+// delivery, and a time.Time is three times as big.
 type pendingRec struct {
 	kind               recKind
 	up                 bool // Link
 	self, from, origin netip.AddrPort
 	seq                uint32
-	hops               int
+	hops               int32
+	dups               uint32 // Duplicate calls this record stands for
 	text               string
-	created, at        time.Time
+	created, at        int64
 }
 
 type recKind uint8
@@ -159,6 +163,19 @@ const (
 // record queues r, and applies what is pending once there is a batch.
 func (t *Tracker) record(r pendingRec) {
 	t.pmu.Lock()
+	if n := len(t.pending); r.kind == recDup && n > 0 {
+		// The copies of one message arrive together, from peer after
+		// peer: one record counts them (a duplicate's reporter is not
+		// kept).
+		if last := &t.pending[n-1]; last.kind == recDup && last.origin == r.origin && last.seq == r.seq {
+			last.dups++
+			t.pmu.Unlock()
+			return
+		}
+	}
+	if t.pending == nil {
+		t.pending = make([]pendingRec, 0, applyBatch)
+	}
 	t.pending = append(t.pending, r)
 	n := len(t.pending)
 	t.pmu.Unlock()
@@ -200,11 +217,11 @@ func (t *Tracker) applyPending() {
 		r := &recs[j]
 		switch r.kind {
 		case recDup:
-			t.duplicate(r.origin, r.seq)
+			t.duplicate(r.origin, r.seq, int(r.dups))
 		case recLink:
-			t.link(r.self, r.from, r.up, r.at)
+			t.link(r.self, r.from, r.up, time.Unix(0, r.at))
 		default:
-			t.deliver(r.self, r.from, r.origin, r.seq, r.text, r.created, r.at, r.hops)
+			t.deliver(r.self, r.from, r.origin, r.seq, r.text, time.Unix(0, r.created), time.Unix(0, r.at), int(r.hops))
 		}
 	}
 }
@@ -235,7 +252,7 @@ func (t *Tracker) Started(a netip.AddrPort, target int, at time.Time) {
 func (t *Tracker) Link(self, other netip.AddrPort, up bool, at time.Time) {
 	// Queued like a delivery (links come and go by the thousand while an
 	// overlay forms, from every peer's loop), applied in order with them.
-	t.record(pendingRec{kind: recLink, self: self, from: other, up: up, at: at})
+	t.record(pendingRec{kind: recLink, self: self, from: other, up: up, at: at.UnixNano()})
 }
 
 func (t *Tracker) link(self, other netip.AddrPort, up bool, at time.Time) {
@@ -345,7 +362,7 @@ func (t *Tracker) Note(kind string, a netip.AddrPort, text string, at time.Time)
 
 // Deliver records the first receipt of message (origin, seq) by self.
 func (t *Tracker) Deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int) {
-	t.record(pendingRec{self: self, from: from, origin: origin, seq: seq, text: text, created: created, at: at, hops: hops})
+	t.record(pendingRec{self: self, from: from, origin: origin, seq: seq, text: text, created: created.UnixNano(), at: at.UnixNano(), hops: int32(hops)})
 }
 
 func (t *Tracker) deliver(self, from, origin netip.AddrPort, seq uint32, text string, created, at time.Time, hops int) {
@@ -698,13 +715,13 @@ func (t *Tracker) TrackDuplicates() {
 // had already seen (the peers' Duplicate hook reports it). It also turns
 // DuplicatesTracked on.
 func (t *Tracker) Duplicate(self, origin netip.AddrPort, seq uint32) {
-	t.record(pendingRec{kind: recDup, self: self, origin: origin, seq: seq})
+	t.record(pendingRec{kind: recDup, origin: origin, seq: seq, dups: 1})
 }
 
-func (t *Tracker) duplicate(origin netip.AddrPort, seq uint32) {
+func (t *Tracker) duplicate(origin netip.AddrPort, seq uint32, n int) {
 	t.dupsOn = true
 	if m := t.msgs[msgKey{origin, seq}]; m != nil {
-		m.dups++
+		m.dups += n
 	}
 }
 

@@ -325,12 +325,13 @@ func TestMessageViews(t *testing.T) {
 	tr.Duplicate(B, A, 7)
 	tr.Duplicate(B, A, 7)
 	tr.Duplicate(B, A, 99) // unknown: only marks tracking on
+	tr.Duplicate(C, A, 7)  // (the first two are one pending record, this one another)
 
 	v, ok := tr.Message(A, 7)
 	if !ok {
 		t.Fatal("message (A, 7) unknown")
 	}
-	want := MessageView{Origin: A.String(), Seq: 7, Text: "hello world", Created: created, Count: 2, MaxHops: 2, SpreadMs: 3, Duplicates: 2,
+	want := MessageView{Origin: A.String(), Seq: 7, Text: "hello world", Created: created, Count: 2, MaxHops: 2, SpreadMs: 3, Duplicates: 3,
 		Receipts: []Receipt{
 			{Peer: C.String(), From: A.String(), Hops: 1, Ms: 1.235, Order: 1},
 			{Peer: B.String(), From: C.String(), Hops: 2, Ms: 3, Order: 2},
