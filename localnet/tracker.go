@@ -204,10 +204,11 @@ func (t *Tracker) applyPending() {
 	t.pending, t.spare = t.spare[:0], nil
 	t.pmu.Unlock()
 	defer func() {
-		// Back as the next spare, unless it grew past a batch's need
-		// while mu was held long (a big one is not kept).
+		// Back as the next spare: under load the list outgrows a batch
+		// while mu is busy, and regrowing it every time was most of what
+		// recording cost (at most maxPending records, doubled, are kept).
 		clear(recs)
-		if cap(recs) <= 2*applyBatch {
+		if cap(recs) <= 2*maxPending {
 			t.pmu.Lock()
 			t.spare = recs[:0]
 			t.pmu.Unlock()
