@@ -20,6 +20,15 @@ type sysConn struct {
 	net.Conn
 	rc  syscall.RawConn
 	cnt *connCounters
+
+	// The callbacks handed to rc, made once (a closure per call would be
+	// allocated per system call), and their arguments and results: Read
+	// is called by one goroutine at a time (the reader), Write by one (the
+	// writer), as tconn does.
+	readFn, writeFn func(fd uintptr) bool
+	rb, wb          []byte
+	rn, wn          int
+	rerr, werr      error
 }
 
 // newSysConn wraps c if it has a file descriptor (nil if not).
@@ -32,7 +41,21 @@ func newSysConn(c net.Conn, cnt *connCounters) net.Conn {
 	if err != nil {
 		return nil
 	}
-	return &sysConn{Conn: c, rc: rc, cnt: cnt}
+	s := &sysConn{Conn: c, rc: rc, cnt: cnt}
+	s.readFn, s.writeFn = s.read, s.write
+	return s
+}
+
+// read is the read callback: one read system call (again after EINTR);
+// false (wait for data) when the socket is empty.
+func (c *sysConn) read(fd uintptr) bool {
+	for {
+		c.rn, c.rerr = syscall.Read(int(fd), c.rb)
+		c.cnt.reads.Add(1)
+		if !errors.Is(c.rerr, syscall.EINTR) {
+			return !errors.Is(c.rerr, syscall.EAGAIN)
+		}
+	}
 }
 
 // Read reads what the socket holds, waiting for data if it holds none.
@@ -40,54 +63,53 @@ func (c *sysConn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	var n int
-	var err error
-	if rerr := c.rc.Read(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Read(int(fd), b)
-			c.cnt.reads.Add(1)
-			if !errors.Is(err, syscall.EINTR) {
-				return !errors.Is(err, syscall.EAGAIN)
-			}
-		}
-	}); rerr != nil {
-		return 0, rerr // closed, or the deadline passed
-	}
+	c.rb = b
+	err := c.rc.Read(c.readFn)
+	n, rerr := c.rn, c.rerr
+	c.rb, c.rerr = nil, nil
 	switch {
 	case err != nil:
-		return 0, os.NewSyscallError("read", err)
+		return 0, err // closed, or the deadline passed
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
 	case n == 0:
 		return 0, io.EOF
 	}
 	return n, nil
 }
 
+// write is the write callback: write system calls until all of c.wb is
+// written or one fails; false (wait) when the socket is full.
+func (c *sysConn) write(fd uintptr) bool {
+	for c.wn < len(c.wb) {
+		m, err := syscall.Write(int(fd), c.wb[c.wn:])
+		c.cnt.writes.Add(1)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+		case errors.Is(err, syscall.EAGAIN):
+			return false // wait until the socket takes more
+		case err != nil:
+			c.werr = err
+			return true
+		default:
+			c.wn += m
+		}
+	}
+	return true
+}
+
 // Write writes all of b, waiting while the socket's buffer is full; it
 // reports how much was written before an error or the deadline.
 func (c *sysConn) Write(b []byte) (int, error) {
-	var n int
-	var err error
-	if werr := c.rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			c.cnt.writes.Add(1)
-			switch {
-			case errors.Is(e, syscall.EINTR):
-			case errors.Is(e, syscall.EAGAIN):
-				return false // wait until the socket takes more
-			case e != nil:
-				err = e
-				return true
-			default:
-				n += m
-			}
-		}
-		return true
-	}); werr != nil {
-		return n, werr
-	}
-	if err != nil {
-		return n, os.NewSyscallError("write", err)
+	c.wb, c.wn, c.werr = b, 0, nil
+	err := c.rc.Write(c.writeFn)
+	n, werr := c.wn, c.werr
+	c.wb, c.werr = nil, nil
+	switch {
+	case err != nil:
+		return n, err
+	case werr != nil:
+		return n, os.NewSyscallError("write", werr)
 	}
 	return n, nil
 }
