@@ -88,6 +88,7 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 	outDir := fs.String("o", "", "write the plots (PNG) into directory `DIR`")
 	script := fs.String("script", "", "run the scenario of script `FILE` and check its expectations")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE` (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write a heap profile to `FILE` as the run ends, with every peer still live (go tool pprof)")
 	if code, done := parseNoArgs(fs, args, stdio); done {
 		return code
 	}
@@ -110,7 +111,7 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 	var setErr error
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "json", "o", "script", "cpuprofile":
+		case "json", "o", "script", "cpuprofile", "memprofile":
 			return
 		}
 		if err := cfg.Set(f.Name, f.Value.String()); err != nil && setErr == nil {
@@ -160,8 +161,21 @@ func runSim(ctx context.Context, args []string, stdio Stdio) int {
 	start := time.Now()
 	fmt.Fprintf(stdio.Err, "whispernet sim: %d peers, %d seeds, seed %d\n", cfg.Peers, cfg.Seeds, cfg.RandSeed)
 	show := newSimProgress(stdio.Err)
-	rep, err := sim.Run(ctx, cfg, show.update)
+	update := show.update
+	var heapErr error
+	if *memProfile != "" {
+		update = func(p sim.Progress) {
+			show.update(p)
+			if p.Phase == "done" {
+				heapErr = writeHeapProfile(*memProfile)
+			}
+		}
+	}
+	rep, err := sim.Run(ctx, cfg, update)
 	show.finish()
+	if err == nil {
+		err = heapErr
+	}
 	if err != nil {
 		if errors.Is(err, sim.ErrConfig) {
 			return usageErr(stdio, "sim", "%v", err)
@@ -258,6 +272,21 @@ func writeSimPlots(dir string, r *sim.Report, w io.Writer) error {
 		fmt.Fprintf(w, "whispernet sim: wrote %s\n", p)
 	}
 	return nil
+}
+
+// writeHeapProfile writes a heap profile after a collection, so that it
+// shows what is live: at the end of a run, the network's state.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // simProgress shows a run's progress on stderr, one bar per phase.

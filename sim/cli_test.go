@@ -2,8 +2,10 @@ package sim_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,5 +169,41 @@ func TestCLISweep(t *testing.T) {
 	os.WriteFile(script, []byte("sweep crash 20% lots\n"), 0o644)
 	if code, _, stderr := runCLI(t, "sim", "--script", script); code != cli.ExitUsage || !strings.Contains(stderr, "lots") {
 		t.Errorf("bad sweep value: exit %d: %s", code, stderr)
+	}
+}
+
+// --cpuprofile and --memprofile write pprof files (gzipped protocol
+// buffers; the heap one names the simulator's functions, which made what
+// is live) without changing the report;
+// a profile that cannot be written fails the run.
+func TestCLIProfiles(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"sim", "--peers", "100", "--origins", "3", "--messages", "2", "--gossip-interval", "1s", "--json"}
+	_, plain, _ := runCLI(t, args...)
+	cpu, heap := filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "heap.pprof")
+	code, out, stderr := runCLI(t, append(args, "--cpuprofile", cpu, "--memprofile", heap)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if out != plain {
+		t.Errorf("profiling changed the report:\n%s\n%s", plain, out)
+	}
+	for _, c := range []struct{ path, want string }{{cpu, "samples"}, {heap, "whispernet/sim.Run"}} {
+		f, err := os.Open(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+		b, err := io.ReadAll(z)
+		f.Close()
+		if err != nil || !bytes.Contains(b, []byte(c.want)) {
+			t.Errorf("%s (%d bytes, %v): no %q in it", c.path, len(b), err, c.want)
+		}
+	}
+	if code, _, stderr := runCLI(t, append(args, "--memprofile", filepath.Join(dir, "no", "such", "dir", "heap.pprof"))...); code != cli.ExitFail || !strings.Contains(stderr, "heap.pprof") {
+		t.Errorf("unwritable --memprofile: exit %d, %s", code, stderr)
 	}
 }
