@@ -325,11 +325,7 @@ func TestNetDurationEndsBeforeStable(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("net exit %d: %s", code, stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	var sum summary.Summary
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
-		t.Fatalf("last line is not JSON: %v\n%s", err, out)
-	}
+	sum := lastSummary(t, out)
 	if sum.FormationS != nil || sum.Net == nil {
 		t.Fatalf("summary %+v: want no formation time and a net section", sum)
 	}
@@ -385,11 +381,7 @@ func TestNetAcrossWorkerProcesses(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("net exit %d: %s", code, stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	var sum summary.Summary
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
-		t.Fatalf("last line is not JSON: %v\n%s", err, out)
-	}
+	sum := lastSummary(t, out)
 	// Three worker processes (10 + 7 + 7 peers) form one overlay, and
 	// gossip crosses the process boundaries.
 	if sum.Peers != peers || sum.Components != 1 || sum.Degree.Min < 1 {
@@ -516,4 +508,16 @@ func TestIsTerminalNotDevNull(t *testing.T) {
 	if isTerminal(strings.NewReader("")) {
 		t.Error("isTerminal of a strings.Reader = true")
 	}
+}
+
+// lastSummary decodes the summary that `net --json` prints as the last
+// line of its output.
+func lastSummary(t *testing.T, out string) summary.Summary {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var sum summary.Summary
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	return sum
 }
