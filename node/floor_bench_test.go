@@ -31,29 +31,7 @@ const floorLine = 300
 
 func floorPair(b *testing.B) (w, r *net.TCPConn) {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(acc)
-			return
-		}
-		acc <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, ok := <-acc
-	if !ok {
-		b.Fatal("accept failed")
-	}
-	b.Cleanup(func() { c.Close(); s.Close() })
+	c, s := tcpPair(b)
 	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
 
